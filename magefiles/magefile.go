@@ -1,0 +1,12 @@
+//go:build mage
+
+// novasphere-iso builds NovaSphere's offline installer ISO from Ubuntu 22.04 live-server:
+// fetch -> extract -> customize -> pack -> verify -> release. Run `mage -h <target>` for details.
+package main
+
+import (
+	//mage:import
+	_ "github.com/novasphere/novasphere-iso/magefiles/targets"
+	//mage:import
+	_ "github.com/novasphere/novasphere-iso/magefiles/targets/namespaces"
+)

@@ -1,0 +1,188 @@
+package targets
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/magefile/mage/mg"
+)
+
+// Fetch downloads the pinned Ubuntu 22.04.3 live-server base ISO into the cache and verifies it.
+//
+// The download resumes after an interruption and shows progress. The file is
+// accepted only when its SHA-256 equals the pin and the line for it in
+// Ubuntu's SHA256SUMS, whose OpenPGP signature must come from the Ubuntu CD
+// Image Automatic Signing Key (2012). Verified ISOs are kept in
+// $CACHE_DIR/blobs/sha256/<digest>; a cache hit makes no network request.
+//
+// Environment:
+//
+//	BASE_ISO_URL       base ISO location: http(s)://, file:// or a path (default: the pinned Ubuntu release)
+//	BASE_ISO_SHA256    pinned SHA-256 of the base ISO
+//	BASE_ISO_SUMS_URL  SHA256SUMS location; its signature is the same URL plus .gpg
+//	BASE_ISO_KEYRING   armored OpenPGP key(s) that must sign SHA256SUMS (default configs/keys/ubuntu-cdimage-2012.asc)
+//	CACHE_DIR          download cache (default ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso)
+func Fetch(ctx context.Context) error {
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	path, err := fetchBase(ctx, c)
+	if err != nil {
+		return stageErr("fetch", err)
+	}
+	baseISO = path
+	return nil
+}
+
+// baseISO is the verified base ISO, set by Fetch.
+var baseISO string
+
+// Extract reads the files the remaster changes out of the base ISO, without root or loop mounts.
+//
+// It extracts /boot/grub/grub.cfg, /boot/grub/loopback.cfg, /md5sum.txt and
+// /.disk/info with xorriso and records the base's boot equipment, all under
+// $BUILD_DIR/extract. Depends on fetch.
+//
+// Environment: BUILD_DIR (default build), and those of fetch.
+func Extract(ctx context.Context) error {
+	mg.CtxDeps(ctx, Fetch)
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	return stageErr("extract", extractBase(ctx, c, baseISO))
+}
+
+// Customize writes the autoinstall config, grub menu and identity files for the version being built.
+//
+// user-data is validated against Ubuntu's autoinstall schema first; every
+// installer kernel line gets the autoinstall arguments plus KERNEL_ARGS.
+// Depends on extract.
+//
+// Environment:
+//
+//	VERSION      installer version, YYYYMMDD or vX.Y.Z[-rc.N] (default today's date, UTC)
+//	KERNEL_ARGS  extra kernel arguments, for example console=ttyS0,115200n8
+func Customize(ctx context.Context) error {
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	mg.CtxDeps(ctx, mg.F(customize, c.Version))
+	return nil
+}
+
+func customize(ctx context.Context, version string) error {
+	mg.CtxDeps(ctx, Extract)
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	return stageErr("customize", customizeISO(ctx, c.WithVersion(version)))
+}
+
+// Pack writes dist/novasphere-installer-<version>.iso: the base ISO plus the NovaSphere payload, still bootable in BIOS and UEFI.
+//
+// The payload (charts/, scripts/, configs/, packages/, VERSION and
+// MANIFEST.sha256) goes under /novasphere; /md5sum.txt is regenerated. The
+// ISO is written to a temporary name and renamed when complete. When the
+// output is newer than every input, pack does nothing. Depends on customize.
+//
+// Environment:
+//
+//	VERSION            installer version (default today's date, UTC)
+//	DIST_DIR           output directory (default dist)
+//	SOURCE_DATE_EPOCH  timestamp of every file in the ISO (default the commit time of HEAD)
+func Pack(ctx context.Context) error {
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	mg.CtxDeps(ctx, mg.F(pack, c.Version))
+	return nil
+}
+
+func pack(ctx context.Context, version string) error {
+	mg.CtxDeps(ctx, mg.F(customize, version))
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	return stageErr("pack", packISO(ctx, c.WithVersion(version), baseISO))
+}
+
+// Verify builds the installer ISO and proves it right: checksums, boot records, payload, md5sum.txt, autoinstall, and real QEMU boots.
+//
+// This is what CI runs. Every check runs and is reported in a table and in
+// dist/verify-report.json; any failure makes verify exit non-zero. The ISO's
+// SHA256SUMS and MD5SUMS are written to dist/. Depends on pack.
+//
+// Environment:
+//
+//	VERSION              installer version (default today's date, UTC)
+//	VERIFY_BOOT          1 to require the QEMU boots, 0 to skip them (default: on when qemu is installed)
+//	VERIFY_BOOT_TIMEOUT  timeout per boot, for example 3m
+//	VERIFY_BOOT_MARKER   regular expression that proves a boot (default: the autoinstall kernel command line)
+func Verify(ctx context.Context) error {
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	mg.CtxDeps(ctx, mg.F(verify, c.Version))
+	return nil
+}
+
+func verify(ctx context.Context, version string) error {
+	mg.CtxDeps(ctx, mg.F(pack, version))
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	return stageErr("verify", verifyISO(ctx, c.WithVersion(version)))
+}
+
+// Release publishes a verified installer ISO as a GitHub release and, when configured, to a server over scp.
+//
+// Usage: mage release <version> [-draft] [-dryrun] [-force]
+//
+// version is YYYYMMDD or vX.Y.Z[-rc.N]. Before any upload a checklist must
+// pass: verify passed for this exact ISO, the git work tree is clean,
+// CHANGELOG.md has a section for the version with "Known issues" and
+// "Upgrade", and the version is not already published with other content.
+// Re-running uploads nothing that is already there. -draft leaves the release
+// as a draft, -dryrun prints every action and uploads nothing, -force allows
+// replacing an asset whose content differs. Depends on verify.
+//
+// Environment:
+//
+//	GH_TOKEN or GITHUB_TOKEN  GitHub token (never printed)
+//	GITHUB_REPOSITORY         owner/name (default: the origin remote)
+//	GITHUB_API_URL or GH_HOST GitHub API (default https://api.github.com)
+//	RELEASE_SCP_TARGET        user@host:/path/ to also copy the assets to
+func Release(ctx context.Context, version string, draft, dryrun, force *bool) error {
+	if err := validateVersionArg(version); err != nil {
+		return err
+	}
+	mg.CtxDeps(ctx, mg.F(verify, version))
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	opts := releaseOptions{Draft: isSet(draft), DryRun: isSet(dryrun), Force: isSet(force)}
+	return stageErr("release", publish(ctx, c.WithVersion(version), opts))
+}
+
+// releaseOptions are the flags of mage release.
+type releaseOptions struct {
+	Draft, DryRun, Force bool
+}
+
+func isSet(b *bool) bool { return b != nil && *b }
+
+func validateVersionArg(v string) error {
+	if err := validVersion(v); err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	return nil
+}
