@@ -6,19 +6,14 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
 
-// The glue between targets and stage packages. Each function is replaced by
-// a call into its stage package as the stage lands.
-
-func fetchBase(ctx context.Context, c config.Config) (string, error) { return "", errNotImplemented }
-
+// extractBase reads what the remaster changes out of the base ISO.
 func extractBase(ctx context.Context, c config.Config, base string) error { return errNotImplemented }
 
+// customizeISO writes autoinstall, grub and identity files for c.Version.
 func customizeISO(ctx context.Context, c config.Config) error { return errNotImplemented }
 
+// packISO writes the installer ISO for c.Version.
 func packISO(ctx context.Context, c config.Config, base string) error { return errNotImplemented }
 
-func verifyISO(ctx context.Context, c config.Config) error { return errNotImplemented }
-
-func publish(ctx context.Context, c config.Config, o releaseOptions) error { return errNotImplemented }
-
+// validVersion checks a version argument.
 func validVersion(v string) error { return config.ValidateVersion(v) }
