@@ -11,4 +11,6 @@ import (
 type Fetch mg.Namespace
 
 // Recheck re-reads the cached base ISO and verifies its digest again.
-func (Fetch) Recheck(ctx context.Context) error { return errors.New("fetch:recheck: not implemented yet") }
+func (Fetch) Recheck(ctx context.Context) error {
+	return errors.New("fetch:recheck: not implemented yet")
+}
