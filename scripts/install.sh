@@ -1,0 +1,29 @@
+#!/bin/sh
+# install.sh: runs on the freshly installed system (autoinstall late-commands,
+# through `curtin in-target`) and installs NovaSphere from /opt/novasphere,
+# which the installer copied from /cdrom/novasphere. Offline: no network use.
+set -eu
+
+NOVASPHERE_DIR=${NOVASPHERE_DIR:-/opt/novasphere}
+log() { echo "novasphere-install: $*"; }
+
+if [ ! -f "$NOVASPHERE_DIR/VERSION" ]; then
+	log "missing $NOVASPHERE_DIR/VERSION: was /cdrom/novasphere copied?" >&2
+	exit 1
+fi
+version=$(cat "$NOVASPHERE_DIR/VERSION")
+log "installing NovaSphere $version from $NOVASPHERE_DIR"
+
+# Check the payload against its manifest before touching the system.
+(cd "$NOVASPHERE_DIR" && sha256sum --quiet -c MANIFEST.sha256)
+
+# Offline packages, if any were shipped.
+set -- "$NOVASPHERE_DIR"/packages/*.deb
+if [ -e "$1" ]; then
+	log "installing $# offline package(s)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download "$@"
+fi
+
+install -d -m 0755 /etc/novasphere /var/lib/novasphere
+install -m 0644 "$NOVASPHERE_DIR/configs/novasphere.yaml" /etc/novasphere/novasphere.yaml
+log "NovaSphere $version installed; chart at $NOVASPHERE_DIR/charts/novasphere"
