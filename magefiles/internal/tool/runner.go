@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -47,7 +48,7 @@ func (c *Cmd) Stdin(r io.Reader) *Cmd { c.stdin = r; return c }
 
 // Stream copies the command's stdout and stderr to w live, as they are
 // written (stderr is still kept for the error message).
-func (c *Cmd) Stream(w io.Writer) *Cmd { c.stream = w; return c }
+func (c *Cmd) Stream(w io.Writer) *Cmd { c.stream = &lockedWriter{w: w}; return c }
 
 // Stdout sends the command's standard output to w instead of capturing it.
 func (c *Cmd) Stdout(w io.Writer) *Cmd { c.stdout = w; return c }
@@ -214,4 +215,17 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// lockedWriter serialises writes from the stdout and stderr copiers, which
+// run concurrently when both go to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
