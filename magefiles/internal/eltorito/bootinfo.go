@@ -1,0 +1,78 @@
+package eltorito
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// PrimaryDescriptorLBA is where the primary volume descriptor of a
+// single-session ISO 9660 image is, and what a boot info table points to.
+const PrimaryDescriptorLBA = 16
+
+// maxBootImage bounds how much of a boot image the checksum reads, so a
+// corrupt length cannot make us read gigabytes. GRUB's eltorito.img is
+// about 30 KiB.
+const maxBootImage = 64 << 20
+
+// BootInfoTable is the table that -boot-info-table writes at byte 8 of a
+// no-emulation boot image: where the primary volume descriptor and the image
+// are, the image's length in bytes, and the 32-bit sum of the image's
+// little-endian words from byte 64 on. GRUB's eltorito.img finds the rest of
+// itself through it.
+type BootInfoTable struct {
+	PVDLBA     uint32
+	FileLBA    uint32
+	FileLength uint32
+	Checksum   uint32
+}
+
+// ReadBootInfoTable reads the boot info table bytes of e's image (whether
+// or not the image has one; Verify tells).
+func ReadBootInfoTable(r io.ReaderAt, e Entry) (BootInfoTable, error) {
+	b := make([]byte, 16)
+	if _, err := r.ReadAt(b, int64(e.LBA)*SectorSize+8); err != nil {
+		return BootInfoTable{}, fmt.Errorf("boot image %d at block %d: reading boot info table: %w", e.Index, e.LBA, err)
+	}
+	return BootInfoTable{
+		PVDLBA:     binary.LittleEndian.Uint32(b[0:4]),
+		FileLBA:    binary.LittleEndian.Uint32(b[4:8]),
+		FileLength: binary.LittleEndian.Uint32(b[8:12]),
+		Checksum:   binary.LittleEndian.Uint32(b[12:16]),
+	}, nil
+}
+
+// Verify returns nil when t is a boot info table that describes e's image:
+// it points at the primary volume descriptor and at e's block, and its
+// checksum matches the image's bytes.
+func (t BootInfoTable) Verify(r io.ReaderAt, e Entry) error {
+	switch {
+	case t.PVDLBA != PrimaryDescriptorLBA:
+		return fmt.Errorf("boot info table of image %d: volume descriptor block %d, want %d", e.Index, t.PVDLBA, PrimaryDescriptorLBA)
+	case t.FileLBA != e.LBA:
+		return fmt.Errorf("boot info table of image %d: image block %d, but the catalog says %d", e.Index, t.FileLBA, e.LBA)
+	case t.FileLength < 64 || t.FileLength > maxBootImage:
+		return fmt.Errorf("boot info table of image %d: implausible image length %d bytes", e.Index, t.FileLength)
+	}
+	img := make([]byte, t.FileLength)
+	if _, err := r.ReadAt(img, int64(e.LBA)*SectorSize); err != nil {
+		return fmt.Errorf("boot image %d: reading %d bytes at block %d: %w", e.Index, t.FileLength, e.LBA, err)
+	}
+	if sum := bootInfoChecksum(img); sum != t.Checksum {
+		return fmt.Errorf("boot info table of image %d: checksum 0x%08x, but the image sums to 0x%08x", e.Index, t.Checksum, sum)
+	}
+	return nil
+}
+
+// bootInfoChecksum sums the image's 32-bit little-endian words from byte 64;
+// a short last word counts as zero-padded.
+func bootInfoChecksum(img []byte) uint32 {
+	var sum uint32
+	var w [4]byte
+	for i := 64; i < len(img); i += 4 {
+		w = [4]byte{}
+		copy(w[:], img[i:])
+		sum += binary.LittleEndian.Uint32(w[:])
+	}
+	return sum
+}
