@@ -1,0 +1,113 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// source is a parsed location: a remote http(s) URL or a local file.
+type source struct {
+	raw   string // as configured, for messages
+	local bool
+	path  string // local file
+	url   string // remote URL
+}
+
+// parseSource accepts http://, https://, file:// and plain paths.
+func parseSource(raw string) (source, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return source{raw: raw, local: true, path: raw}, nil
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		return source{raw: raw, url: raw}, nil
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return source{}, fmt.Errorf("%s: file:// URLs must name a local file (file:///path/to/file), not host %q", raw, u.Host)
+		}
+		if !filepath.IsAbs(u.Path) {
+			return source{}, fmt.Errorf("%s: a file:// URL needs an absolute path (file:///path/to/file)", raw)
+		}
+		return source{raw: raw, local: true, path: u.Path}, nil
+	}
+	return source{}, fmt.Errorf("%s: unsupported scheme %q: use http://, https://, file:// or a plain path", raw, u.Scheme)
+}
+
+// baseName is the last element of a URL or path, without query or fragment.
+func baseName(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	raw = strings.TrimSuffix(raw, "/")
+	return raw[strings.LastIndex(raw, "/")+1:]
+}
+
+// maxSmallFile bounds SHA256SUMS and its signature; Ubuntu's are a few
+// hundred bytes.
+const maxSmallFile = 4 << 20
+
+// errMissing is returned (wrapped) when a small file does not exist.
+var errMissing = errors.New("not found")
+
+// readSmall reads a small file (SHA256SUMS, its signature) from an http(s)
+// URL, a file:// URL or a path.
+func readSmall(ctx context.Context, client *http.Client, raw string) ([]byte, error) {
+	src, err := parseSource(raw)
+	if err != nil {
+		return nil, err
+	}
+	if src.local {
+		return readSmallLocal(src)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", raw, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err // *url.Error names the URL
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+		return nil, fmt.Errorf("%s: server answered %s: %w", raw, resp.Status, errMissing)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: server answered %s", raw, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSmallFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", raw, err)
+	}
+	if len(data) > maxSmallFile {
+		return nil, fmt.Errorf("%s: larger than %s; this is not a SHA256SUMS file or signature", raw, formatBytes(maxSmallFile))
+	}
+	return data, nil
+}
+
+func readSmallLocal(src source) ([]byte, error) {
+	f, err := os.Open(src.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no such file: %w", src.raw, errMissing)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSmallFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.raw, err)
+	}
+	if len(data) > maxSmallFile {
+		return nil, fmt.Errorf("%s: larger than %s; this is not a SHA256SUMS file or signature", src.raw, formatBytes(maxSmallFile))
+	}
+	return data, nil
+}

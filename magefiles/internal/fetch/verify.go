@@ -1,0 +1,251 @@
+package fetch
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/opencontainers/go-digest"
+)
+
+// expectation is the digest a download must have and where it came from.
+type expectation struct {
+	digest digest.Digest
+	// from says where the digest came from, for error messages.
+	from string
+	// signedBy is the fingerprint of the key that signed SHA256SUMS, or "".
+	signedBy string
+}
+
+// expected works out the digest the ISO at loc must have: the signed
+// SHA256SUMS line for name, the pin, or both when they agree.
+func (f *fetcher) expected(ctx context.Context, loc config.BaseLocation, name string) (expectation, error) {
+	if loc.SumsURL == "" {
+		f.logf("fetch: signature not checked: no SHA256SUMS is configured for %s (set BASE_ISO_SUMS_URL); only the pinned SHA-256 is checked", loc.ISOURL)
+		return expectation{
+			digest: digest.NewDigestFromEncoded(digest.SHA256, f.o.SHA256),
+			from:   "the pinned SHA-256 (BASE_ISO_SHA256)",
+		}, nil
+	}
+	sums, err := readSmall(ctx, f.o.HTTPClient, loc.SumsURL)
+	if err != nil {
+		return expectation{}, fmt.Errorf("reading SHA256SUMS: %w", err)
+	}
+	exp := expectation{from: "the SHA256SUMS at " + loc.SumsURL}
+	if f.o.KeyringPath == "" {
+		f.logf("fetch: signature not checked: no keyring is configured; %s is trusted as it is", loc.SumsURL)
+	} else {
+		signer, err := f.checkSignature(ctx, loc.SumsURL, sums)
+		if err != nil {
+			return expectation{}, err
+		}
+		exp.signedBy = fingerprint(signer)
+		exp.from = "the signed SHA256SUMS at " + loc.SumsURL
+		f.logf("fetch: %s: good signature from %s %s", loc.SumsURL, exp.signedBy, identityName(signer))
+	}
+	listed, err := digestFor(sums, name)
+	if err != nil {
+		return expectation{}, fmt.Errorf("%s: %w", loc.SumsURL, err)
+	}
+	exp.digest = listed
+	if f.o.SHA256 != "" && listed.Encoded() != f.o.SHA256 {
+		return expectation{}, fmt.Errorf("%s lists %s for %s, but the pinned SHA-256 is %s: the two must agree; if the new file is intended, set BASE_ISO_SHA256=%s", loc.SumsURL, listed, name, digest.NewDigestFromEncoded(digest.SHA256, f.o.SHA256), listed.Encoded())
+	}
+	return exp, nil
+}
+
+// checkSignature verifies sums against sumsURL + ".gpg" and the keyring and
+// returns the signing key's entity.
+func (f *fetcher) checkSignature(ctx context.Context, sumsURL string, sums []byte) (*openpgp.Entity, error) {
+	kr, err := f.loadKeyring()
+	if err != nil {
+		return nil, err
+	}
+	sigURL := sumsURL + ".gpg"
+	sig, err := readSmall(ctx, f.o.HTTPClient, sigURL)
+	if errors.Is(err, errMissing) {
+		return nil, fmt.Errorf("signature %w; it is required because a keyring is configured (%s). Use a location that publishes SHA256SUMS.gpg beside SHA256SUMS", err, kr.path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the signature: %w", err)
+	}
+	return kr.verify(sumsURL, sigURL, sums, sig)
+}
+
+func (f *fetcher) loadKeyring() (*keyring, error) {
+	if f.keyring == nil {
+		kr, err := loadKeyring(f.o.KeyringPath)
+		if err != nil {
+			return nil, fatal(err)
+		}
+		f.keyring = kr
+	}
+	return f.keyring, nil
+}
+
+// keyring is the set of keys allowed to sign SHA256SUMS.
+type keyring struct {
+	path     string
+	entities openpgp.EntityList
+}
+
+// loadKeyring reads an armored or binary OpenPGP key or keyring.
+func loadKeyring(path string) (*keyring, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the keyring: %w (set BASE_ISO_KEYRING to an OpenPGP public key file)", err)
+	}
+	var el openpgp.EntityList
+	if bytes.Contains(data, []byte("-----BEGIN PGP")) {
+		el, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	} else {
+		el, err = openpgp.ReadKeyRing(bytes.NewReader(data))
+	}
+	if err == nil && len(el) == 0 {
+		err = errors.New("no keys in it")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keyring %s is not a usable OpenPGP public key file: %w", path, err)
+	}
+	return &keyring{path: path, entities: el}, nil
+}
+
+// verify checks the detached signature sig (armored or binary) over sums.
+func (kr *keyring) verify(sumsURL, sigURL string, sums, sig []byte) (*openpgp.Entity, error) {
+	var signer *openpgp.Entity
+	var err error
+	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN PGP SIGNATURE")) {
+		signer, err = openpgp.CheckArmoredDetachedSignature(kr.entities, bytes.NewReader(sums), bytes.NewReader(sig), nil)
+	} else {
+		signer, err = openpgp.CheckDetachedSignature(kr.entities, bytes.NewReader(sums), bytes.NewReader(sig), nil)
+	}
+	if err == nil {
+		return signer, nil
+	}
+	if errors.Is(err, pgperrors.ErrUnknownIssuer) {
+		return nil, fmt.Errorf("%s is not signed by any key in %s (it is signed by %s; the keyring has %s): this SHA256SUMS cannot be trusted; check BASE_ISO_SUMS_URL and BASE_ISO_KEYRING", sigURL, kr.path, issuers(sig), kr.describe())
+	}
+	return nil, fmt.Errorf("%s does not verify %s with %s (%v): the file was altered or the two do not belong together; do not use this location", sigURL, sumsURL, kr.path, err)
+}
+
+// describe lists the keyring's fingerprints.
+func (kr *keyring) describe() string {
+	fps := make([]string, 0, len(kr.entities))
+	for _, e := range kr.entities {
+		fps = append(fps, fingerprint(e))
+	}
+	return strings.Join(fps, ", ")
+}
+
+// issuers names the keys a detached signature claims to be made by.
+func issuers(sig []byte) string {
+	var body io.Reader = bytes.NewReader(sig)
+	if block, err := armor.Decode(bytes.NewReader(sig)); err == nil {
+		body = block.Body
+	}
+	var ids []string
+	pr := packet.NewReader(body)
+	for {
+		p, err := pr.Next()
+		if err != nil {
+			break
+		}
+		s, ok := p.(*packet.Signature)
+		if !ok {
+			continue
+		}
+		switch {
+		case len(s.IssuerFingerprint) > 0:
+			ids = append(ids, fmt.Sprintf("%X", s.IssuerFingerprint))
+		case s.IssuerKeyId != nil:
+			ids = append(ids, fmt.Sprintf("key ID %016X", *s.IssuerKeyId))
+		}
+	}
+	if len(ids) == 0 {
+		return "an unknown key"
+	}
+	return strings.Join(ids, ", ")
+}
+
+// fingerprint is the entity's primary key fingerprint in upper-case hex.
+func fingerprint(e *openpgp.Entity) string {
+	if e == nil || e.PrimaryKey == nil {
+		return ""
+	}
+	return fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)
+}
+
+// identityName is the entity's primary user ID in parentheses, or "".
+func identityName(e *openpgp.Entity) string {
+	if id := e.PrimaryIdentity(); id != nil {
+		return "(" + id.Name + ")"
+	}
+	return ""
+}
+
+// digestFor returns the digest that a sha256sum-format file lists for
+// exactly the file name name. Lines for other files are ignored; a name
+// listed twice with different digests is an error.
+func digestFor(sums []byte, name string) (digest.Digest, error) {
+	var found digest.Digest
+	var names []string
+	sc := bufio.NewScanner(bytes.NewReader(sums))
+	for sc.Scan() {
+		hexsum, file, ok := parseSumLine(sc.Text())
+		if !ok {
+			continue
+		}
+		names = append(names, file)
+		if file != name {
+			continue
+		}
+		d := digest.NewDigestFromEncoded(digest.SHA256, hexsum)
+		if found != "" && found != d {
+			return "", fmt.Errorf("%s is listed twice with different digests (%s and %s): refusing to choose", name, found, d)
+		}
+		found = d
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	if found == "" {
+		sort.Strings(names)
+		return "", fmt.Errorf("no line for %q (it lists %s): set BASE_ISO_URL to a file it lists, or BASE_ISO_SUMS_URL to the SHA256SUMS beside the ISO", name, listOrNone(names))
+	}
+	return found, nil
+}
+
+// parseSumLine splits "<64 hex>  name" or "<64 hex> *name".
+func parseSumLine(line string) (hexsum, name string, ok bool) {
+	line = strings.TrimSuffix(line, "\r")
+	if len(line) < 66 || line[64] != ' ' || (line[65] != ' ' && line[65] != '*') {
+		return "", "", false
+	}
+	hexsum = strings.ToLower(line[:64])
+	if digest.SHA256.Validate(hexsum) != nil {
+		return "", "", false
+	}
+	return hexsum, line[66:], true
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "no files"
+	}
+	const max = 8
+	if len(names) > max {
+		return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
+	}
+	return strings.Join(names, ", ")
+}
