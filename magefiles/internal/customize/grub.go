@@ -1,0 +1,322 @@
+package customize
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// AutoinstallArgs are the kernel arguments that start an unattended install
+// from the NoCloud seed in /nocloud on the ISO. The ';' is escaped because it
+// separates commands in GRUB's script language; the kernel receives
+// "ds=nocloud;s=/cdrom/nocloud/".
+const AutoinstallArgs = `autoinstall ds=nocloud\;s=/cdrom/nocloud/`
+
+// DefaultGrubTitle is the menu entry title template; {version} is replaced
+// by the installer version.
+const DefaultGrubTitle = "Install NovaSphere {version}"
+
+// KeepTimeout, as GrubOptions.Timeout, leaves the base's menu timeout alone.
+const KeepTimeout = -1
+
+// ErrNoCasperEntry marks a grub.cfg without an Ubuntu live-server kernel
+// entry ("linux /casper/vmlinuz ... ---"), that is, a base ISO that is not an
+// Ubuntu live-server layout.
+var ErrNoCasperEntry = errors.New(`no casper kernel entry (a "linux /casper/vmlinuz ... ---" line)`)
+
+// ErrBadKernelArgs marks KERNEL_ARGS that cannot be put on a GRUB kernel line.
+var ErrBadKernelArgs = errors.New("bad kernel arguments")
+
+// GrubOptions say how PatchGrubWith changes a GRUB configuration.
+type GrubOptions struct {
+	// Version is shown in the menu entry title.
+	Version string
+	// ExtraArgs are appended after AutoinstallArgs (KERNEL_ARGS), for
+	// example "console=ttyS0,115200n8". A bare ';' is escaped for GRUB.
+	ExtraArgs string
+	// Title is the title template of the installer menu entries;
+	// "{version}" is replaced by Version, and the version is appended when
+	// the template lacks it. Empty means DefaultGrubTitle.
+	Title string
+	// Timeout is the menu timeout in seconds; KeepTimeout (-1) keeps the
+	// base's value.
+	Timeout int
+}
+
+// PatchGrub adds AutoinstallArgs and extraArgs before "---" on every
+// "linux .../vmlinuz" line of a grub.cfg or loopback.cfg, titles the entries
+// after version and keeps the menu timeout. It is PatchGrubWith with the
+// default title and timeout, which is what Customize uses when GRUB_TITLE and
+// GRUB_TIMEOUT are unset. Applying it to its own output changes nothing.
+func PatchGrub(cfg []byte, version, extraArgs string) ([]byte, error) {
+	return PatchGrubWith(cfg, GrubOptions{Version: version, ExtraArgs: extraArgs, Timeout: KeepTimeout})
+}
+
+// PatchGrubWith patches a GRUB configuration as PatchGrub does, with a
+// configurable title and timeout:
+//
+//   - every "linux" (or "linuxefi") line whose kernel is a vmlinuz gets
+//     AutoinstallArgs and then ExtraArgs inserted before "---" (appended when
+//     there is no "---"); arguments already on the line are not added again;
+//   - every menu entry holding such a line is retitled: the first to the
+//     title, the others to the title plus the kernel path in parentheses;
+//   - "set timeout=N" is set to Timeout unless it is KeepTimeout (and added
+//     before the first menu entry when missing).
+//
+// It fails with ErrNoCasperEntry when no kernel line loads /casper/...vmlinuz.
+func PatchGrubWith(cfg []byte, o GrubOptions) ([]byte, error) {
+	add, err := argsToAdd(o.ExtraArgs)
+	if err != nil {
+		return nil, err
+	}
+	title, err := entryTitle(o.Title, o.Version)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(string(cfg), "\n")
+	entries, casper := patchKernelLines(lines, add)
+	if !casper {
+		return nil, ErrNoCasperEntry
+	}
+	retitle(lines, entries, title)
+	if o.Timeout >= 0 {
+		lines = setTimeout(lines, o.Timeout)
+	}
+	return []byte(strings.Join(lines, "\n")), nil
+}
+
+// HasCasperEntry reports whether cfg has a kernel line that loads
+// /casper/...vmlinuz, as an Ubuntu live-server grub.cfg does.
+func HasCasperEntry(cfg []byte) bool {
+	for _, line := range strings.Split(string(cfg), "\n") {
+		if k, ok := parseKernelLine(line); ok && k.casper() {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	kernelLineRE = regexp.MustCompile(`^(\s*)(linux|linuxefi)(\s+)(\S+)(.*)$`)
+	menuentryRE  = regexp.MustCompile(`^(\s*)menuentry(\s+)("(?:[^"\\]|\\.)*"|'[^']*')(.*)$`)
+	timeoutRE    = regexp.MustCompile(`^(\s*)set\s+timeout=\S*\s*$`)
+)
+
+// kernelLine is a parsed "linux <kernel> <args>" line.
+type kernelLine struct {
+	prefix string // indentation, command and the blank after it
+	kernel string
+	args   string // everything after the kernel path
+}
+
+func parseKernelLine(line string) (kernelLine, bool) {
+	m := kernelLineRE.FindStringSubmatch(line)
+	if m == nil || !strings.Contains(m[4][strings.LastIndex(m[4], "/")+1:], "vmlinuz") {
+		return kernelLine{}, false
+	}
+	return kernelLine{prefix: m[1] + m[2] + m[3], kernel: m[4], args: m[5]}, true
+}
+
+func (k kernelLine) casper() bool { return strings.HasPrefix(k.kernel, "/casper/") }
+
+// withArgs inserts the arguments of add that the line does not have yet
+// before the "---" separator.
+func (k kernelLine) withArgs(add []string) string {
+	fields := strings.Fields(k.args)
+	sep := -1
+	for i, f := range fields {
+		if f == "---" {
+			sep = i
+			break
+		}
+	}
+	have := map[string]bool{}
+	for _, f := range fields {
+		have[f] = true
+	}
+	var missing []string
+	for _, a := range add {
+		if !have[a] {
+			missing = append(missing, a)
+			have[a] = true
+		}
+	}
+	if len(missing) == 0 {
+		return k.prefix + k.kernel + k.args
+	}
+	ins := strings.Join(missing, " ")
+	if sep < 0 {
+		return k.prefix + k.kernel + strings.TrimRight(k.args, " \t") + " " + ins
+	}
+	at := separatorIndex(k.args)
+	return k.prefix + k.kernel + k.args[:at] + ins + " " + k.args[at:]
+}
+
+// separatorIndex is the byte offset of the first "---" field in args.
+func separatorIndex(args string) int {
+	for i := 0; i+3 <= len(args); i++ {
+		if args[i:i+3] != "---" {
+			continue
+		}
+		before := i == 0 || args[i-1] == ' ' || args[i-1] == '\t'
+		after := i+3 == len(args) || args[i+3] == ' ' || args[i+3] == '\t'
+		if before && after {
+			return i
+		}
+	}
+	return len(args)
+}
+
+// patchedEntry is a menu entry whose kernel line was patched.
+type patchedEntry struct {
+	line   int // index of the menuentry line
+	kernel string
+}
+
+// patchKernelLines patches every vmlinuz kernel line in place and returns the
+// menu entries holding them and whether a casper kernel was among them.
+func patchKernelLines(lines []string, add []string) ([]patchedEntry, bool) {
+	var entries []patchedEntry
+	casper := false
+	current := -1
+	for i, line := range lines {
+		if menuentryRE.MatchString(line) {
+			current = i
+			continue
+		}
+		if strings.TrimSpace(line) == "}" {
+			current = -1
+			continue
+		}
+		k, ok := parseKernelLine(line)
+		if !ok {
+			continue
+		}
+		casper = casper || k.casper()
+		lines[i] = k.withArgs(add)
+		if current >= 0 && (len(entries) == 0 || entries[len(entries)-1].line != current) {
+			entries = append(entries, patchedEntry{line: current, kernel: k.kernel})
+		}
+	}
+	return entries, casper
+}
+
+// retitle gives the patched menu entries their titles.
+func retitle(lines []string, entries []patchedEntry, title string) {
+	used := map[string]int{}
+	for n, e := range entries {
+		t := title
+		if n > 0 {
+			t = title + " (" + e.kernel + ")"
+		}
+		used[t]++
+		if used[t] > 1 {
+			t += " #" + strconv.Itoa(used[t])
+		}
+		m := menuentryRE.FindStringSubmatch(lines[e.line])
+		lines[e.line] = m[1] + "menuentry" + m[2] + grubQuote(t) + m[4]
+	}
+}
+
+// setTimeout sets every "set timeout=" line, or adds one before the first
+// menu entry when there is none.
+func setTimeout(lines []string, seconds int) []string {
+	found := false
+	for i, line := range lines {
+		if m := timeoutRE.FindStringSubmatch(line); m != nil {
+			lines[i] = m[1] + "set timeout=" + strconv.Itoa(seconds)
+			found = true
+		}
+	}
+	if found {
+		return lines
+	}
+	for i, line := range lines {
+		if menuentryRE.MatchString(line) {
+			out := append([]string{}, lines[:i]...)
+			out = append(out, "set timeout="+strconv.Itoa(seconds), "")
+			return append(out, lines[i:]...)
+		}
+	}
+	return lines
+}
+
+// argsToAdd is AutoinstallArgs plus the extra arguments, each a separate
+// field, with bare ';' escaped for GRUB.
+func argsToAdd(extra string) ([]string, error) {
+	args := strings.Fields(AutoinstallArgs)
+	for _, f := range strings.Fields(extra) {
+		if err := checkKernelArg(f); err != nil {
+			return nil, err
+		}
+		args = append(args, escapeSemicolons(f))
+	}
+	return args, nil
+}
+
+func checkKernelArg(arg string) error {
+	for _, r := range arg {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: %q contains a control character", ErrBadKernelArgs, arg)
+		}
+	}
+	if strings.HasPrefix(arg, "#") {
+		return fmt.Errorf("%w: %q starts with '#', which begins a comment in GRUB", ErrBadKernelArgs, arg)
+	}
+	if strings.Count(arg, `"`)%2 != 0 || strings.Count(arg, "'")%2 != 0 {
+		return fmt.Errorf("%w: %q has an unbalanced quote", ErrBadKernelArgs, arg)
+	}
+	for _, c := range []string{"{", "}", "|", "&", "<", ">"} {
+		if strings.Contains(arg, c) {
+			return fmt.Errorf("%w: %q contains %q, which GRUB's script language does not pass to the kernel", ErrBadKernelArgs, arg, c)
+		}
+	}
+	return nil
+}
+
+// escapeSemicolons puts a backslash before every ';' that lacks one.
+func escapeSemicolons(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == ';' && (i == 0 || s[i-1] != '\\') {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// entryTitle expands the title template for version.
+func entryTitle(template, version string) (string, error) {
+	if template == "" {
+		template = DefaultGrubTitle
+	}
+	t := strings.ReplaceAll(template, "{version}", version)
+	if !strings.Contains(template, "{version}") {
+		t = strings.TrimSpace(t) + " " + version
+	}
+	for _, r := range t {
+		if unicode.IsControl(r) {
+			return "", fmt.Errorf("grub menu title %q contains a control character", template)
+		}
+	}
+	return t, nil
+}
+
+// grubQuote quotes s as a GRUB double-quoted word.
+func grubQuote(s string) string {
+	var b bytes.Buffer
+	b.WriteByte('"')
+	for _, r := range s {
+		if r == '"' || r == '\\' || r == '$' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -1,0 +1,199 @@
+package customize
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// ubuntuGrubCfg has the shape of /boot/grub/grub.cfg on the Ubuntu 22.04.3
+// live-server ISO: two casper entries (generic and HWE kernel) and memtest.
+const ubuntuGrubCfg = `set timeout=30
+
+loadfont unicode
+
+set menu_color_normal=white/black
+set menu_color_highlight=black/light-gray
+
+menuentry "Try or Install Ubuntu Server" {
+	set gfxpayload=keep
+	linux	/casper/vmlinuz  ---
+	initrd	/casper/initrd
+}
+menuentry "Ubuntu Server with the HWE kernel" {
+	set gfxpayload=keep
+	linux	/casper/hwe-vmlinuz  ---
+	initrd	/casper/hwe-initrd
+}
+grub_platform
+if [ "$grub_platform" = "efi" ]; then
+menuentry 'Boot from next volume' {
+	exit 1
+}
+menuentry 'UEFI Firmware Settings' {
+	fwsetup
+}
+else
+menuentry 'Test memory' {
+	linux16 /boot/memtest86+.bin
+}
+fi
+`
+
+// ubuntuLoopbackCfg has the shape of /boot/grub/loopback.cfg.
+const ubuntuLoopbackCfg = `menuentry "Try or Install Ubuntu Server" {
+	set gfxpayload=keep
+	linux	/casper/vmlinuz  iso-scan/filename=${iso_path} ---
+	initrd	/casper/initrd
+}
+`
+
+func kernelLines(cfg string) []string {
+	var out []string
+	for _, l := range strings.Split(cfg, "\n") {
+		if _, ok := parseKernelLine(l); ok {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return out
+}
+
+func TestPatchGrubAddsAutoinstallArgsBeforeSeparator(t *testing.T) {
+	out, err := PatchGrub([]byte(ubuntuGrubCfg), "v1.2.0", "console=ttyS0,115200n8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"linux\t/casper/vmlinuz  autoinstall ds=nocloud\\;s=/cdrom/nocloud/ console=ttyS0,115200n8 ---",
+		"linux\t/casper/hwe-vmlinuz  autoinstall ds=nocloud\\;s=/cdrom/nocloud/ console=ttyS0,115200n8 ---",
+	}
+	got := kernelLines(string(out))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("kernel lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(string(out), "linux16 /boot/memtest86+.bin\n") {
+		t.Error("memtest entry changed")
+	}
+	if !strings.Contains(string(out), "set timeout=30\n") {
+		t.Error("PatchGrub must keep the base timeout")
+	}
+}
+
+func TestPatchGrubTitlesShowVersion(t *testing.T) {
+	out, err := PatchGrub([]byte(ubuntuGrubCfg), "20261127", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{
+		`menuentry "Install NovaSphere 20261127" {`,
+		`menuentry "Install NovaSphere 20261127 (/casper/hwe-vmlinuz)" {`,
+		`menuentry 'Test memory' {`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %q in\n%s", want, s)
+		}
+	}
+}
+
+func TestPatchGrubIsIdempotent(t *testing.T) {
+	for _, cfg := range []string{ubuntuGrubCfg, ubuntuLoopbackCfg} {
+		o := GrubOptions{Version: "v1.0.0-rc.1", ExtraArgs: "console=ttyS0 quiet", Title: "NovaSphere {version} installer", Timeout: 5}
+		once, err := PatchGrubWith([]byte(cfg), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		twice, err := PatchGrubWith(once, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(once) != string(twice) {
+			t.Errorf("second patch changed the config:\n--- once\n%s\n--- twice\n%s", once, twice)
+		}
+		if n := strings.Count(string(twice), "autoinstall"); n != len(kernelLines(cfg)) {
+			t.Errorf("autoinstall appears %d times, want once per kernel line", n)
+		}
+	}
+}
+
+func TestPatchGrubLoopbackKeepsIsoScan(t *testing.T) {
+	out, err := PatchGrub([]byte(ubuntuLoopbackCfg), "v1.0.0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "linux\t/casper/vmlinuz  iso-scan/filename=${iso_path} autoinstall ds=nocloud\\;s=/cdrom/nocloud/ ---"
+	if got := kernelLines(string(out)); len(got) != 1 || got[0] != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestPatchGrubTimeout(t *testing.T) {
+	out, err := PatchGrubWith([]byte(ubuntuGrubCfg), GrubOptions{Version: "v1.0.0", Timeout: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "set timeout=3\n") || strings.Contains(string(out), "timeout=30") {
+		t.Errorf("timeout not set:\n%s", out)
+	}
+	// A config without a timeout gets one before the first entry.
+	out, err = PatchGrubWith([]byte(ubuntuLoopbackCfg), GrubOptions{Version: "v1.0.0", Timeout: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(out), "set timeout=0\n\nmenuentry") {
+		t.Errorf("timeout not added:\n%s", out)
+	}
+}
+
+func TestPatchGrubEscapesSemicolonInExtraArgs(t *testing.T) {
+	out, err := PatchGrub([]byte(ubuntuLoopbackCfg), "v1.0.0", `foo=a;b bar=c\;d`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `foo=a\;b bar=c\;d ---`) {
+		t.Errorf("semicolons not escaped exactly once:\n%s", out)
+	}
+}
+
+func TestPatchGrubRefusesBadInput(t *testing.T) {
+	cases := []struct {
+		name    string
+		cfg     string
+		extra   string
+		wantErr error
+	}{
+		{"no casper entry", "menuentry \"Debian\" {\n\tlinux /boot/vmlinuz root=/dev/sda1\n}\n", "", ErrNoCasperEntry},
+		{"empty config", "", "", ErrNoCasperEntry},
+		{"comment in args", ubuntuGrubCfg, "#evil", ErrBadKernelArgs},
+		{"brace in args", ubuntuGrubCfg, "a}b", ErrBadKernelArgs},
+		{"unbalanced quote", ubuntuGrubCfg, `x="y`, ErrBadKernelArgs},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := PatchGrub([]byte(c.cfg), "v1.0.0", c.extra)
+			if !errors.Is(err, c.wantErr) {
+				t.Fatalf("got %v, want %v", err, c.wantErr)
+			}
+		})
+	}
+}
+
+func TestPatchGrubKernelLineWithoutSeparator(t *testing.T) {
+	cfg := "menuentry \"x\" {\n\tlinux /casper/vmlinuz quiet\n}\n"
+	out, err := PatchGrub([]byte(cfg), "v1.0.0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kernelLines(string(out)); got[0] != `linux /casper/vmlinuz quiet autoinstall ds=nocloud\;s=/cdrom/nocloud/` {
+		t.Errorf("got %q", got[0])
+	}
+}
+
+func TestHasCasperEntry(t *testing.T) {
+	if !HasCasperEntry([]byte(ubuntuGrubCfg)) {
+		t.Error("Ubuntu grub.cfg not recognised")
+	}
+	if HasCasperEntry([]byte("linux /vmlinuz root=/dev/sda1\n")) {
+		t.Error("non-casper kernel accepted")
+	}
+}
