@@ -1,0 +1,256 @@
+// Package verify proves an installer ISO is what we meant to ship. It runs
+// every check even after one fails, reports each as pass or fail with the
+// reason (a table for the terminal and dist/verify-report.json), and writes
+// dist/SHA256SUMS and dist/MD5SUMS:
+//
+//   - checksums: SHA-256 and MD5 of the ISO from one read of the file;
+//   - boot-records: El Torito BIOS and UEFI entries the same as the base
+//     ISO's (images byte for byte, boot info table consistent), GRUB's hybrid
+//     MBR, and a GPT whose EFI System Partition is the El Torito EFI image;
+//   - identity: volume id, /novasphere/VERSION and /.disk/info;
+//   - payload: /novasphere/MANIFEST.sha256 against the files in the ISO;
+//   - md5sum.txt: every line against the file it names;
+//   - autoinstall: /nocloud/user-data valid, and the autoinstall arguments
+//     on every kernel line of grub.cfg and loopback.cfg;
+//   - boot-<firmware>-<media>: QEMU boots the ISO in BIOS and UEFI, as a
+//     CD-ROM and as a disk, until a marker appears on the serial console.
+//
+// The ISO is read without mounting it: xorriso lists where each file lies and
+// the bytes are read straight from the image.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Check is the outcome of one check.
+type Check struct {
+	// Name identifies the check ("payload", "boot-uefi-disk", ...).
+	Name string `json:"name"`
+	// Passed is true when the property holds (or the check was skipped).
+	Passed bool `json:"passed"`
+	// Skipped is true when the check did not run by request (VERIFY_BOOT=0).
+	Skipped bool `json:"skipped,omitempty"`
+	// Detail says what was found: the evidence on success, every problem on
+	// failure.
+	Detail string `json:"detail"`
+}
+
+// Report is the result of Run, written as dist/verify-report.json.
+type Report struct {
+	// Version is the installer version that was checked.
+	Version string `json:"version"`
+	// ISO is the ISO's base name.
+	ISO string `json:"iso"`
+	// SHA256 and MD5 are the ISO's digests (lowercase hex), Size its length.
+	SHA256 string `json:"sha256"`
+	MD5    string `json:"md5"`
+	Size   int64  `json:"size"`
+	// Passed is true when every check passed.
+	Passed bool `json:"passed"`
+	// Checks are in a fixed order, whatever order they finished in.
+	Checks []Check `json:"checks"`
+	// Time is when the report was made, RFC 3339.
+	Time string `json:"time"`
+}
+
+// Failures returns the checks that failed.
+func (r Report) Failures() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if !c.Passed {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// FailedError is returned by Run when checks failed; it lists every one.
+type FailedError struct {
+	// Failed are the failing checks, in report order.
+	Failed []Check
+	// Total is the number of checks run.
+	Total int
+}
+
+// Error lists each failure on its own line.
+func (e *FailedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d checks failed:", len(e.Failed), e.Total)
+	for _, c := range e.Failed {
+		fmt.Fprintf(&b, "\n  %s: %s", c.Name, c.Detail)
+	}
+	return b.String()
+}
+
+// BootMode says whether Run boots the ISO under QEMU.
+type BootMode int
+
+const (
+	// BootAuto boots when qemu-system-x86_64 is installed.
+	BootAuto BootMode = iota
+	// BootOn always boots (a missing QEMU fails the boot checks).
+	BootOn
+	// BootOff skips the boots; they are reported as skipped.
+	BootOff
+)
+
+// Options configure Run.
+type Options struct {
+	// ISO is the installer ISO to check.
+	ISO string
+	// BaseISO is the base ISO it was made from; the boot records must equal
+	// its boot equipment.
+	BaseISO string
+	// Version is the installer version the ISO must carry.
+	Version string
+	// DistDir receives SHA256SUMS, MD5SUMS, verify-report.json and the boot
+	// logs (default: the ISO's directory).
+	DistDir string
+	// Boot says whether to boot the ISO under QEMU (default BootAuto).
+	Boot BootMode
+	// BootTargets are the boots to run (default AllBootTargets).
+	BootTargets []BootTarget
+	// BootTimeout bounds each boot (default DefaultBootTimeout).
+	BootTimeout time.Duration
+	// BootMarker proves a boot when it appears on the serial console
+	// (default DefaultBootMarker: the autoinstall kernel command line).
+	BootMarker *regexp.Regexp
+	// BootParallel is how many boots run at once (default the number of
+	// CPUs, at most the number of boots).
+	BootParallel int
+	// Out receives progress lines and the result table (nil: discarded).
+	Out io.Writer
+}
+
+// Names of the files Run writes in DistDir.
+const (
+	SHA256SumsName = "SHA256SUMS"
+	MD5SumsName    = "MD5SUMS"
+	ReportName     = "verify-report.json"
+)
+
+// Names of the checks, in report order (the boots follow).
+const (
+	CheckChecksums   = "checksums"
+	CheckBootRecords = "boot-records"
+	CheckIdentity    = "identity"
+	CheckPayload     = "payload"
+	CheckMD5SumTxt   = "md5sum.txt"
+	CheckAutoinstall = "autoinstall"
+	CheckBoot        = "boot" // the row of skipped boots
+)
+
+// Run checks the ISO, writes SHA256SUMS, MD5SUMS and verify-report.json to
+// DistDir, prints the table to Out and returns the report. When a check
+// fails, it returns the report and a *FailedError listing every failure;
+// other errors mean verify itself could not run (bad options, unwritable
+// DistDir).
+func Run(ctx context.Context, o Options) (Report, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return Report{}, fmt.Errorf("verify: %w", err)
+	}
+	if _, err := os.Stat(o.ISO); err != nil {
+		return Report{}, fmt.Errorf("verify: the installer ISO: %w (run pack first)", err)
+	}
+	fmt.Fprintf(o.Out, "verify: checking %s (version %s)\n", o.ISO, o.Version)
+	rep, digests := runChecks(ctx, o)
+	if err := writeOutputs(o, &rep, digests); err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
+	fmt.Fprint(o.Out, rep.Table())
+	if failed := rep.Failures(); len(failed) > 0 {
+		return rep, &FailedError{Failed: failed, Total: len(rep.Checks)}
+	}
+	return rep, nil
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.ISO == "" {
+		return o, errors.New("no ISO given")
+	}
+	if o.Version == "" {
+		return o, errors.New("no version given")
+	}
+	if o.DistDir == "" {
+		o.DistDir = filepath.Dir(o.ISO)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if _, ok := o.Out.(*syncWriter); !ok {
+		o.Out = &syncWriter{w: o.Out}
+	}
+	if o.BootTargets == nil {
+		o.BootTargets = AllBootTargets
+	}
+	if o.BootTimeout <= 0 {
+		o.BootTimeout = DefaultBootTimeout
+	}
+	if o.BootMarker == nil {
+		o.BootMarker = DefaultBootMarker
+	}
+	if o.BootParallel <= 0 {
+		o.BootParallel = runtime.NumCPU()
+	}
+	o.BootParallel = max(1, min(o.BootParallel, len(o.BootTargets)))
+	return o, nil
+}
+
+// checkFunc is one static check: it returns the evidence, or an error
+// whose message lists every problem.
+type checkFunc func(ctx context.Context, in *inputs) (string, error)
+
+// runChecks runs the static checks and the boots concurrently and collects
+// their results in report order.
+func runChecks(ctx context.Context, o Options) (Report, *Digests) {
+	in := newInputs(ctx, o)
+	defer in.close()
+	static := []struct {
+		name string
+		fn   checkFunc
+	}{
+		{CheckChecksums, checkChecksums},
+		{CheckBootRecords, checkBootRecords},
+		{CheckIdentity, checkIdentity},
+		{CheckPayload, checkPayload},
+		{CheckMD5SumTxt, checkMD5SumTxt},
+		{CheckAutoinstall, checkAutoinstall},
+	}
+	results := make([]Check, len(static))
+	var wg sync.WaitGroup
+	for i, s := range static {
+		wg.Go(func() { results[i] = runOne(ctx, s.name, s.fn, in) })
+	}
+	boots := runBoots(ctx, o)
+	wg.Wait()
+	rep := Report{Version: o.Version, ISO: filepath.Base(o.ISO), Checks: append(results, boots...)}
+	return rep, in.digests
+}
+
+// runOne runs a check, turning a panic into a failed check: a bad ISO must
+// never end verify with a stack trace.
+func runOne(ctx context.Context, name string, fn checkFunc, in *inputs) (c Check) {
+	c.Name = name
+	defer func() {
+		if p := recover(); p != nil {
+			c.Passed, c.Detail = false, fmt.Sprintf("internal error while checking: %v", p)
+		}
+	}()
+	detail, err := fn(ctx, in)
+	if err != nil {
+		return Check{Name: name, Detail: err.Error()}
+	}
+	return Check{Name: name, Passed: true, Detail: detail}
+}
