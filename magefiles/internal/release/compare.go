@@ -1,0 +1,154 @@
+package release
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// remoteState is what GitHub holds for the version.
+type remoteState struct {
+	// Release is nil when there is none, draft or published.
+	Release *ghRelease
+	// Assets are the release's assets, failed uploads included.
+	Assets []ghAsset
+	sums   map[string]map[string]string
+}
+
+func readRemote(ctx context.Context, gh *gitHub, tag string) (*remoteState, error) {
+	rel, err := gh.findRelease(ctx, tag)
+	if err != nil || rel == nil {
+		return &remoteState{}, err
+	}
+	assets, err := gh.listAssets(ctx, rel.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &remoteState{Release: rel, Assets: assets}, nil
+}
+
+func (s *remoteState) describe(tag string) string {
+	switch {
+	case s.Release == nil:
+		return "no release for " + tag + " yet"
+	case s.Release.Draft:
+		return fmt.Sprintf("draft release for %s with %d asset(s)", tag, len(s.Assets))
+	}
+	return fmt.Sprintf("published release for %s with %d asset(s)", tag, len(s.Assets))
+}
+
+func (s *remoteState) asset(name string) *ghAsset {
+	for i := range s.Assets {
+		if s.Assets[i].Name == name {
+			return &s.Assets[i]
+		}
+	}
+	return nil
+}
+
+// assetState is how a local file compares with GitHub's copy.
+type assetState int
+
+const (
+	stateMissing    assetState = iota // not on GitHub
+	stateSame                         // same size and SHA-256
+	stateIncomplete                   // a failed upload left it behind
+	stateDiffers                      // a complete asset with other content
+)
+
+// assetCheck is the comparison of one file.
+type assetCheck struct {
+	Local  asset
+	Remote *ghAsset
+	State  assetState
+	Why    string
+}
+
+// smallAsset is the size up to which an asset without a digest is
+// downloaded to compare it.
+const smallAsset = 16 << 20
+
+// compare compares every GitHub asset of this build with the release's.
+func (r *runner) compare(ctx context.Context) ([]assetCheck, error) {
+	var checks []assetCheck
+	for _, a := range r.local.gitHubAssets() {
+		ra := r.remote.asset(a.Name)
+		state, why, err := r.compareOne(ctx, a, ra)
+		if err != nil {
+			return nil, err
+		}
+		checks = append(checks, assetCheck{Local: a, Remote: ra, State: state, Why: why})
+	}
+	return checks, nil
+}
+
+func (r *runner) compareOne(ctx context.Context, a asset, ra *ghAsset) (assetState, string, error) {
+	switch {
+	case ra == nil:
+		return stateMissing, "", nil
+	case ra.State != "uploaded":
+		return stateIncomplete, fmt.Sprintf("a failed upload left it in state %q", ra.State), nil
+	case ra.Size != a.Size:
+		return stateDiffers, fmt.Sprintf("%d bytes on GitHub, %d bytes here", ra.Size, a.Size), nil
+	}
+	if d, ok := strings.CutPrefix(ra.Digest, "sha256:"); ok {
+		if strings.EqualFold(d, a.SHA256) {
+			return stateSame, "", nil
+		}
+		return stateDiffers, fmt.Sprintf("sha256 %s on GitHub, %s here", d, a.SHA256), nil
+	}
+	// No digest (older GitHub Enterprise Server): small files are
+	// downloaded and hashed, the ISO and its parts are looked up in the
+	// checksum file of the release itself.
+	if a.Size <= smallAsset {
+		data, err := r.gh.downloadAsset(ctx, *ra, smallAsset)
+		if err != nil {
+			return 0, "", err
+		}
+		sum := sha256.Sum256(data)
+		if d := hex.EncodeToString(sum[:]); d != a.SHA256 {
+			return stateDiffers, fmt.Sprintf("sha256 %s on GitHub, %s here", d, a.SHA256), nil
+		}
+		return stateSame, "", nil
+	}
+	sumsName := SHA256SumsName
+	if strings.HasPrefix(a.Name, ISOName(r.o.Version)+".part") {
+		sumsName = PartsSumsName(r.o.Version)
+	}
+	sums, err := r.remoteSums(ctx, sumsName)
+	if err != nil {
+		return 0, "", err
+	}
+	d, ok := sums[a.Name]
+	switch {
+	case !ok:
+		return stateDiffers, fmt.Sprintf("same size, but GitHub gives no digest and the release's %s does not list it", sumsName), nil
+	case d != a.SHA256:
+		return stateDiffers, fmt.Sprintf("sha256 %s in the release's %s, %s here", d, sumsName, a.SHA256), nil
+	}
+	return stateSame, "", nil
+}
+
+// remoteSums downloads and parses a checksum file of the release (empty
+// when the release has no complete copy of it).
+func (r *runner) remoteSums(ctx context.Context, name string) (map[string]string, error) {
+	if s, ok := r.remote.sums[name]; ok {
+		return s, nil
+	}
+	if r.remote.sums == nil {
+		r.remote.sums = map[string]map[string]string{}
+	}
+	ra := r.remote.asset(name)
+	if ra == nil || ra.State != "uploaded" {
+		r.remote.sums[name] = map[string]string{}
+		return r.remote.sums[name], nil
+	}
+	data, err := r.gh.downloadAsset(ctx, *ra, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	r.remote.sums[name] = parseSums(data)
+	return r.remote.sums[name], nil
+}

@@ -1,0 +1,222 @@
+// Package release publishes a verified installer ISO and withdraws a bad
+// one. Run checks everything first and prints a checklist (the ISO passed
+// verify for this exact digest, the git work tree is clean, CHANGELOG.md has
+// release notes for the version, GitHub does not already hold other content
+// for it); only when every line holds does it write anything. It then
+// creates or reuses a draft GitHub release through go-gh, uploads each file
+// the release does not already have (retrying on server errors and dropped
+// connections), copies the files to RELEASE_SCP_TARGET over rsync or scp,
+// and publishes last, so a release that failed halfway stays a draft.
+// Re-running it uploads nothing that is already there. Rollback turns a
+// published release back into a draft and makes the previous one latest.
+package release
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+)
+
+// Options configure Run.
+type Options struct {
+	// Version is the version to release (YYYYMMDD or vX.Y.Z[-rc.N]); it
+	// is also the git tag.
+	Version string
+	// Root is the repository root (CHANGELOG.md, git); default: found from
+	// the working directory.
+	Root string
+	// DistDir holds the ISO and the files verify and pack wrote; relative
+	// to Root unless absolute (default "dist").
+	DistDir string
+	// Draft leaves the release a draft instead of publishing it.
+	Draft bool
+	// DryRun runs the checklist, prints every action and changes nothing.
+	DryRun bool
+	// Force allows replacing an asset whose content differs from this build.
+	Force bool
+	// Out receives the checklist, the actions and the progress (default
+	// os.Stdout). The GitHub token is never written to it.
+	Out io.Writer
+	// Getenv reads the environment (default os.Getenv).
+	Getenv func(string) string
+	// Transport carries the HTTP requests to GitHub (default
+	// http.DefaultTransport).
+	Transport http.RoundTripper
+	// AssetLimit is the size every GitHub asset must stay under (default
+	// GitHubAssetLimit); PartSize the size of the parts of a larger ISO
+	// (default DefaultPartSize, and smaller than AssetLimit).
+	AssetLimit, PartSize int64
+	// Retry says how requests to GitHub are retried.
+	Retry Retry
+}
+
+// ErrChecklist is returned when a checklist line does not hold; nothing
+// was written anywhere.
+var ErrChecklist = errors.New("release checklist failed")
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Root == "" {
+		root, err := config.FindRoot()
+		if err != nil {
+			return o, err
+		}
+		o.Root = root
+	}
+	if o.DistDir == "" {
+		o.DistDir = "dist"
+	}
+	if !filepath.IsAbs(o.DistDir) {
+		o.DistDir = filepath.Join(o.Root, o.DistDir)
+	}
+	if o.AssetLimit <= 0 {
+		o.AssetLimit = GitHubAssetLimit
+	}
+	if o.PartSize <= 0 {
+		o.PartSize = min(DefaultPartSize, o.AssetLimit-1)
+	}
+	if o.PartSize >= o.AssetLimit {
+		return o, fmt.Errorf("part size %d is not under the asset limit %d", o.PartSize, o.AssetLimit)
+	}
+	o.Retry = o.Retry.withDefaults()
+	return o, nil
+}
+
+// Run releases o.Version: checklist, GitHub draft, uploads, server copy,
+// publish. See the package documentation.
+func Run(ctx context.Context, o Options) (err error) {
+	if err := config.ValidateVersion(o.Version); err != nil {
+		return err
+	}
+	o, err = o.withDefaults()
+	if err != nil {
+		return err
+	}
+	token := tokenFrom(o.Getenv)
+	defer func() { err = redactError(err, token) }()
+	r := &runner{o: o, out: &redactor{w: o.Out, secret: token}}
+	if err := r.check(ctx); err != nil {
+		return err
+	}
+	p := r.plan()
+	p.print(r.out, r)
+	if o.DryRun {
+		fmt.Fprintln(r.out, "dry run: nothing was uploaded, copied or changed")
+		return nil
+	}
+	return r.execute(ctx, p)
+}
+
+// tokenFrom returns the token Run will use, to keep it out of all output.
+func tokenFrom(getenv func(string) string) string {
+	for _, name := range []string{EnvGHToken, EnvGitHubToken} {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// runner holds one release run's state.
+type runner struct {
+	o      Options
+	out    io.Writer
+	local  *localBuild
+	notes  releaseNotes
+	head   string
+	ghs    gitHubSettings
+	gh     *gitHub
+	remote *remoteState
+	checks []assetCheck
+	mirror *mirror
+}
+
+func (r *runner) prerelease() bool { return strings.Contains(r.o.Version, "-rc.") }
+
+func (r *runner) releaseName() string { return "NovaSphere installer " + r.o.Version }
+
+// rel shows a path relative to the repository root when it is inside it.
+func (r *runner) rel(path string) string {
+	if p, err := filepath.Rel(r.o.Root, path); err == nil && !strings.HasPrefix(p, "..") {
+		return p
+	}
+	return path
+}
+
+// redactor replaces the token in everything written through it. Writes are
+// serialised: progress may be reported from the HTTP transport's goroutine.
+type redactor struct {
+	mu     sync.Mutex
+	w      io.Writer
+	secret string
+}
+
+func (r *redactor) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.secret != "" && bytes.Contains(p, []byte(r.secret)) {
+		_, err := r.w.Write(bytes.ReplaceAll(p, []byte(r.secret), []byte("***")))
+		return len(p), err
+	}
+	return r.w.Write(p)
+}
+
+// redactedError hides the token in an error's text and keeps its chain.
+type redactedError struct {
+	err    error
+	secret string
+}
+
+func (e redactedError) Error() string { return strings.ReplaceAll(e.err.Error(), e.secret, "***") }
+func (e redactedError) Unwrap() error { return e.err }
+
+func redactError(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return redactedError{err, secret}
+}
+
+// progress prints an upload's progress every 10% (for files of 1 MiB or
+// more) and its rate at the end. Each attempt gets its own.
+type progress struct {
+	out         io.Writer
+	name        string
+	total, next int64
+	start       time.Time
+}
+
+func newProgress(out io.Writer, name string, total int64) *progress {
+	return &progress{out: out, name: name, total: total, next: total / 10, start: time.Now()}
+}
+
+func (p *progress) update(n int64) {
+	if p.total < 1<<20 || n < p.next || n >= p.total {
+		return
+	}
+	fmt.Fprintf(p.out, "  upload %s: %3d%% (%s of %s)\n", p.name, n*100/p.total, humanBytes(n), humanBytes(p.total))
+	for p.next <= n {
+		p.next += p.total / 10
+	}
+}
+
+func (p *progress) done() {
+	d := time.Since(p.start)
+	rate := float64(p.total) / max(d.Seconds(), 1e-9) / (1 << 20)
+	fmt.Fprintf(p.out, "  uploaded %s (%s in %s, %.1f MiB/s)\n", p.name, humanBytes(p.total), d.Round(time.Millisecond), rate)
+}

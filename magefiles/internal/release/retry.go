@@ -1,0 +1,96 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/cli/go-gh/v2/pkg/api"
+)
+
+// Retry is how often and how patiently a request to GitHub is repeated after
+// a server error (5xx) or a dropped connection.
+type Retry struct {
+	// Attempts is the number of tries in all (default 5).
+	Attempts int
+	// Backoff is the wait after the first failure; it doubles each time
+	// (default 2s).
+	Backoff time.Duration
+	// MaxBackoff caps the wait (default 30s).
+	MaxBackoff time.Duration
+}
+
+func (r Retry) withDefaults() Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = 5
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = 2 * time.Second
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = 30 * time.Second
+	}
+	return r
+}
+
+// do runs f until it succeeds, fails for good or the attempts are used up.
+// f gets the attempt number, from 1.
+func (r Retry) do(ctx context.Context, out io.Writer, what string, f func(attempt int) error) error {
+	r = r.withDefaults()
+	wait := r.Backoff
+	for attempt := 1; ; attempt++ {
+		err := f(attempt)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retryable(err) {
+			return err
+		}
+		if attempt >= r.Attempts {
+			return fmt.Errorf("%s: giving up after %d attempts: %w", what, attempt, err)
+		}
+		fmt.Fprintf(out, "  %s failed (attempt %d of %d): %v; retrying in %s\n", what, attempt, r.Attempts, err, wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, r.MaxBackoff)
+	}
+}
+
+// errRetry asks Retry.do for another attempt (a leftover was cleaned up).
+var errRetry = errors.New("retry")
+
+// retryable reports server errors (5xx) and failures of the connection
+// itself: refused, reset, dropped mid-body, timed out.
+func retryable(err error) bool {
+	if errors.Is(err, errRetry) {
+		return true
+	}
+	var he *api.HTTPError
+	if errors.As(err, &he) {
+		return he.StatusCode >= 500 || he.StatusCode == http.StatusTooManyRequests
+	}
+	var opErr *net.OpError
+	var ne net.Error
+	switch {
+	case errors.As(err, &opErr),
+		errors.As(err, &ne) && ne.Timeout(),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	return false
+}
