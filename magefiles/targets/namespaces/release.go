@@ -2,9 +2,13 @@ package namespaces
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"os"
 
 	"github.com/magefile/mage/mg"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/release"
 )
 
 // Release groups release's variants.
@@ -12,7 +16,33 @@ type Release mg.Namespace
 
 // Rollback turns a published release back into a draft and makes the previous release latest again.
 //
-// Usage: mage release:rollback <version>
-func (Release) Rollback(ctx context.Context, version string) error {
-	return errors.New("release:rollback: not implemented yet")
+// Usage: mage release:rollback <version> [-prerelease] [-dryrun]
+//
+// With -prerelease the release is marked a prerelease instead of a draft:
+// its page and files stay reachable, flagged. The git tag, the release's
+// files and any copy on RELEASE_SCP_TARGET are left alone; fix forward with
+// a new version. Running it twice changes nothing more.
+//
+// Environment:
+//
+//	GH_TOKEN or GITHUB_TOKEN  GitHub token (never printed)
+//	GITHUB_REPOSITORY         owner/name (default: the origin remote)
+//	GITHUB_API_URL or GH_HOST GitHub API (default https://api.github.com)
+func (Release) Rollback(ctx context.Context, version string, prerelease, dryrun *bool) error {
+	root, err := config.FindRoot()
+	if err != nil {
+		return err
+	}
+	err = release.Rollback(ctx, release.RollbackOptions{
+		Version:    version,
+		Root:       root,
+		Prerelease: prerelease != nil && *prerelease,
+		DryRun:     dryrun != nil && *dryrun,
+		Out:        os.Stdout,
+		Getenv:     os.Getenv,
+	})
+	if err != nil {
+		return fmt.Errorf("release:rollback: %w", err)
+	}
+	return nil
 }
