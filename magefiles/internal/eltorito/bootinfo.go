@@ -6,10 +6,6 @@ import (
 	"io"
 )
 
-// PrimaryDescriptorLBA is where the primary volume descriptor of a
-// single-session ISO 9660 image is, and what a boot info table points to.
-const PrimaryDescriptorLBA = 16
-
 // maxBootImage bounds how much of a boot image the checksum reads, so a
 // corrupt length cannot make us read gigabytes. GRUB's eltorito.img is
 // about 30 KiB.
@@ -43,12 +39,13 @@ func ReadBootInfoTable(r io.ReaderAt, e Entry) (BootInfoTable, error) {
 }
 
 // Verify returns nil when t is a boot info table that describes e's image:
-// it points at the primary volume descriptor and at e's block, and its
-// checksum matches the image's bytes.
+// it points at a primary volume descriptor (block 16, or the session's own
+// when xorriso wrote the image as a session after a superblock copy) and at
+// e's block, and its checksum matches the image's bytes.
 func (t BootInfoTable) Verify(r io.ReaderAt, e Entry) error {
 	switch {
-	case t.PVDLBA != PrimaryDescriptorLBA:
-		return fmt.Errorf("boot info table of image %d: volume descriptor block %d, want %d", e.Index, t.PVDLBA, PrimaryDescriptorLBA)
+	case !isPrimaryDescriptor(r, t.PVDLBA):
+		return fmt.Errorf("boot info table of image %d: block %d holds no primary volume descriptor", e.Index, t.PVDLBA)
 	case t.FileLBA != e.LBA:
 		return fmt.Errorf("boot info table of image %d: image block %d, but the catalog says %d", e.Index, t.FileLBA, e.LBA)
 	case t.FileLength < 64 || t.FileLength > maxBootImage:
@@ -75,4 +72,14 @@ func bootInfoChecksum(img []byte) uint32 {
 		sum += binary.LittleEndian.Uint32(w[:])
 	}
 	return sum
+}
+
+// isPrimaryDescriptor reports whether block lba holds a primary volume
+// descriptor.
+func isPrimaryDescriptor(r io.ReaderAt, lba uint32) bool {
+	b := make([]byte, 7)
+	if _, err := r.ReadAt(b, int64(lba)*SectorSize); err != nil {
+		return false
+	}
+	return b[0] == 1 && string(b[1:6]) == "CD001" && b[6] == 1
 }

@@ -168,7 +168,7 @@ func (be bootEquipment) entry(platform byte) *eltorito.Entry {
 func compareBootEquipment(got, want bootEquipment) []string {
 	var p []string
 	if len(got.catalog.Entries) != len(want.catalog.Entries) {
-		p = append(p, fmt.Sprintf("El Torito: %d boot images, the base ISO has %d", len(got.catalog.Entries), len(want.catalog.Entries)))
+		p = append(p, fmt.Sprintf("El Torito: the catalog has %d boot image(s), the base ISO's has %d", len(got.catalog.Entries), len(want.catalog.Entries)))
 	}
 	for i := range min(len(got.catalog.Entries), len(want.catalog.Entries)) {
 		g, w := got.catalog.Entries[i], want.catalog.Entries[i]
@@ -207,10 +207,15 @@ func describeMBR(m mbr) string {
 	return strings.Join(parts, ", ")
 }
 
+// describeGPT lists the partitions that carry something. xorriso's "GapN"
+// partitions only cover padding between and after the others; where they
+// fall depends on the image's size, so they are left out.
 func describeGPT(g gpt) string {
 	var parts []string
 	for _, e := range g.partitions {
-		parts = append(parts, e.String())
+		if !e.isGap() {
+			parts = append(parts, e.String())
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"strings"
 	"unicode/utf16"
 )
 
@@ -146,6 +147,15 @@ func readGPTEntries(r io.ReaderAt, h []byte) ([]gptPartition, error) {
 		parts = append(parts, p)
 	}
 	return parts, nil
+}
+
+// basicDataGUID is the "Microsoft basic data" type xorriso gives the ISO
+// 9660 partition and its gap fillers.
+var basicDataGUID = [16]byte{0xa2, 0xa0, 0xd0, 0xeb, 0xe5, 0xb9, 0x33, 0x44, 0x87, 0xc0, 0x68, 0xb6, 0xb7, 0x26, 0x99, 0xc7}
+
+// isGap reports whether p is a filler xorriso adds over padding ("Gap1").
+func (p gptPartition) isGap() bool {
+	return p.typ == basicDataGUID && strings.HasPrefix(p.name, "Gap")
 }
 
 // esp returns the EFI System Partition.

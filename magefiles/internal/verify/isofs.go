@@ -49,6 +49,12 @@ func openISO(ctx context.Context, path string) (*isoImage, error) {
 		f.Close()
 		return nil, err
 	}
+	// xorriso takes a file without volume descriptors for blank media and
+	// lists no files; say what is wrong instead.
+	if _, err := eltorito.VolumeID(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	out, err := tool.Command("xorriso", "-indev", path,
 		"-find", "/", "-type", "f", "-exec", "report_lba", "--").Output(ctx)
 	if err != nil {

@@ -1,0 +1,272 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+)
+
+// verifyNoBoot runs verify on iso against base without the QEMU boots.
+func verifyNoBoot(t *testing.T, iso, base string) (Report, error) {
+	t.Helper()
+	var out bytes.Buffer
+	rep, err := Run(t.Context(), Options{ISO: iso, BaseISO: base, Version: testVersion,
+		DistDir: t.TempDir(), Boot: BootOff, Out: &out})
+	t.Logf("verify output:\n%s", out.String())
+	return rep, err
+}
+
+func checkNamed(t *testing.T, rep Report, name string) Check {
+	t.Helper()
+	for _, c := range rep.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("report has no check %q: %+v", name, rep.Checks)
+	return Check{}
+}
+
+// wantOutcome asserts which checks failed, each with the given detail
+// fragments, and that every other static check passed.
+func wantOutcome(t *testing.T, rep Report, err error, failing map[string][]string) {
+	t.Helper()
+	var fe *FailedError
+	if !errors.As(err, &fe) {
+		t.Fatalf("want a *FailedError listing the failures, got %v", err)
+	}
+	for _, name := range []string{CheckChecksums, CheckBootRecords, CheckIdentity, CheckPayload, CheckMD5SumTxt, CheckAutoinstall} {
+		c := checkNamed(t, rep, name)
+		fragments, shouldFail := failing[name]
+		if c.Passed == shouldFail {
+			t.Errorf("check %s: passed=%t, want %t (detail: %s)", name, c.Passed, !shouldFail, c.Detail)
+		}
+		for _, f := range fragments {
+			if !strings.Contains(c.Detail, f) {
+				t.Errorf("check %s: detail %q does not mention %q", name, c.Detail, f)
+			}
+		}
+		if shouldFail && !strings.Contains(err.Error(), name+": ") {
+			t.Errorf("the error does not list failed check %s:\n%v", name, err)
+		}
+	}
+	if rep.Passed {
+		t.Error("report says passed")
+	}
+}
+
+// TestHappyPathPassesEveryCheck verifies the remastered fixture: every check
+// passes, including all four QEMU boots, and the outputs are what the
+// contract says.
+func TestHappyPathPassesEveryCheck(t *testing.T) {
+	iso, base := happy(t)
+	dist := t.TempDir()
+	var out bytes.Buffer
+	rep, err := Run(t.Context(), Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, DistDir: dist,
+		Boot: BootOn, BootTimeout: 3 * time.Minute, Out: &out})
+	t.Logf("verify output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("verify failed on the remastered fixture: %v", err)
+	}
+	want := []string{CheckChecksums, CheckBootRecords, CheckIdentity, CheckPayload, CheckMD5SumTxt, CheckAutoinstall,
+		"boot-bios-cdrom", "boot-bios-disk", "boot-uefi-cdrom", "boot-uefi-disk"}
+	var names []string
+	for _, c := range rep.Checks {
+		names = append(names, c.Name)
+		if !c.Passed || c.Skipped {
+			t.Errorf("check %s did not pass: %s", c.Name, c.Detail)
+		}
+	}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("checks %v, want %v", names, want)
+	}
+	if !strings.Contains(out.String(), "verify: PASSED, all 10 checks") {
+		t.Errorf("the table does not end with the verdict")
+	}
+	// The report file is the returned report, with the ISO's real digest.
+	var onDisk Report
+	data, err := os.ReadFile(filepath.Join(dist, ReportName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &onDisk); err != nil {
+		t.Fatal(err)
+	}
+	if !onDisk.Passed || onDisk.SHA256 != sha256File(t, iso) || onDisk.ISO != filepath.Base(iso) || onDisk.Version != testVersion {
+		t.Errorf("verify-report.json = %+v; want passed, sha256 %s, iso %s", onDisk, sha256File(t, iso), filepath.Base(iso))
+	}
+	if _, err := time.Parse(time.RFC3339, onDisk.Time); err != nil {
+		t.Errorf("report time %q: %v", onDisk.Time, err)
+	}
+	// SHA256SUMS and MD5SUMS are accepted by coreutils, run where the ISO
+	// is (the sums name it relative to DistDir).
+	if err := os.Symlink(iso, filepath.Join(dist, filepath.Base(iso))); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"sha256sum", "md5sum"} {
+		sums := map[string]string{"sha256sum": SHA256SumsName, "md5sum": MD5SumsName}[c]
+		if err := tool.Command(c, "--strict", "-c", sums).Dir(dist).Run(t.Context()); err != nil {
+			t.Errorf("%s -c %s: %v", c, sums, err)
+		}
+	}
+	for _, b := range AllBootTargets {
+		log, err := os.ReadFile(filepath.Join(dist, BootLogName(b)))
+		if err != nil || !DefaultBootMarker.Match(log) {
+			t.Errorf("serial log of %s lacks the marker (%v)", b.Name(), err)
+		}
+	}
+}
+
+func TestFlippedPayloadByte(t *testing.T) {
+	t.Parallel()
+	iso, base := happy(t)
+	bad := filepath.Join(t.TempDir(), "flipped.iso")
+	if err := flipByte(t.Context(), iso, "/novasphere/scripts/install.sh", bad); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verifyNoBoot(t, bad, base.ISO)
+	// md5sum.txt lists the payload files too, so "Check disc for defects"
+	// would also catch it.
+	wantOutcome(t, rep, err, map[string][]string{
+		CheckPayload:   {"/novasphere/scripts/install.sh: digest"},
+		CheckMD5SumTxt: {"/novasphere/scripts/install.sh"},
+	})
+}
+
+func TestStaleMD5SumLine(t *testing.T) {
+	t.Parallel()
+	iso, base := happy(t)
+	good := readISOFile(t, iso, "/md5sum.txt")
+	// The base's line for /.disk/info, which the remaster changed.
+	baseLine := ""
+	for _, l := range strings.Split(string(readISOFile(t, base.ISO, "/md5sum.txt")), "\n") {
+		if strings.HasSuffix(l, "  ./.disk/info") {
+			baseLine = l
+		}
+	}
+	var stale []string
+	for _, l := range strings.Split(string(good), "\n") {
+		if strings.HasSuffix(l, "  ./.disk/info") {
+			l = baseLine
+		}
+		stale = append(stale, l)
+	}
+	if baseLine == "" || strings.Join(stale, "\n") == string(good) {
+		t.Fatal("could not make a stale md5sum.txt")
+	}
+	bad := filepath.Join(t.TempDir(), "stale.iso")
+	if err := remaster(t.Context(), base, remasterSpec{After: map[string][]byte{"/md5sum.txt": []byte(strings.Join(stale, "\n"))}}, bad); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verifyNoBoot(t, bad, base.ISO)
+	wantOutcome(t, rep, err, map[string][]string{CheckMD5SumTxt: {"/.disk/info: digest", "line 1:"}})
+}
+
+func TestWrongVersion(t *testing.T) {
+	t.Parallel()
+	_, base := happy(t)
+	bad := filepath.Join(t.TempDir(), "wrong-version.iso")
+	// Consistent otherwise: the manifest and md5sum.txt agree with the wrong
+	// VERSION, as when a build is given the wrong version file.
+	if err := remaster(t.Context(), base, remasterSpec{Files: map[string][]byte{"/novasphere/VERSION": []byte("v9.9.9\n")}}, bad); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verifyNoBoot(t, bad, base.ISO)
+	wantOutcome(t, rep, err, map[string][]string{CheckIdentity: {`/novasphere/VERSION holds "v9.9.9\n", want "v1.2.3\n"`}})
+}
+
+func TestISOWithoutEFIEntry(t *testing.T) {
+	t.Parallel()
+	iso, base := happy(t)
+	bad := filepath.Join(t.TempDir(), "no-efi.iso")
+	if err := noEFIEntry(t.Context(), iso, bad); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verifyNoBoot(t, bad, base.ISO)
+	wantOutcome(t, rep, err, map[string][]string{CheckBootRecords: {"no bootable UEFI entry", "the catalog has 1 boot image(s), the base ISO's has 2"}})
+}
+
+func TestGrubWithoutAutoinstallArgs(t *testing.T) {
+	t.Parallel()
+	_, base := happy(t)
+	orig, err := os.ReadFile(filepath.Join(base.Tree, "boot", "grub", "grub.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "no-args.iso")
+	if err := remaster(t.Context(), base, remasterSpec{Files: map[string][]byte{"/boot/grub/grub.cfg": orig}}, bad); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verifyNoBoot(t, bad, base.ISO)
+	wantOutcome(t, rep, err, map[string][]string{CheckAutoinstall: {"/boot/grub/grub.cfg line", "linux\t/casper/vmlinuz  ---"}})
+	if c := checkNamed(t, rep, CheckAutoinstall); strings.Contains(c.Detail, "loopback.cfg") {
+		t.Errorf("loopback.cfg was patched but is reported: %s", c.Detail)
+	}
+}
+
+// TestSilentKernelTimesOut boots a remaster of a fixture whose /init prints
+// nothing: the boot check fails at the timeout, every other check passes.
+func TestSilentKernelTimesOut(t *testing.T) {
+	t.Parallel()
+	happy(t) // the work directory
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	silent, err := testiso.Build(ctx, testiso.Options{Silent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso := filepath.Join(t.TempDir(), "silent.iso")
+	if err := remaster(ctx, silent, remasterSpec{}, iso); err != nil {
+		t.Fatal(err)
+	}
+	dist := t.TempDir()
+	const timeout = 20 * time.Second
+	var out bytes.Buffer
+	rep, err := Run(ctx, Options{ISO: iso, BaseISO: silent.ISO, Version: testVersion, DistDir: dist,
+		Boot: BootOn, BootTargets: []BootTarget{AllBootTargets[0]}, BootTimeout: timeout, Out: &out})
+	t.Logf("verify output:\n%s", out.String())
+	wantOutcome(t, rep, err, nil)
+	c := checkNamed(t, rep, "boot-bios-cdrom")
+	if c.Passed || !strings.Contains(c.Detail, "timed out") || !strings.Contains(c.Detail, BootLogName(AllBootTargets[0])) {
+		t.Errorf("boot check: want a timeout naming the log, got passed=%t %s", c.Passed, c.Detail)
+	}
+	if _, err := os.Stat(filepath.Join(dist, "boot-bios-cdrom.log")); err != nil {
+		t.Errorf("serial log not kept: %v", err)
+	}
+}
+
+// TestNotAnISO: garbage in, a failed check for each property out, no panic.
+func TestNotAnISO(t *testing.T) {
+	t.Parallel()
+	_, base := happy(t)
+	bad := filepath.Join(t.TempDir(), "garbage.iso")
+	if err := os.WriteFile(bad, bytes.Repeat([]byte("not an ISO "), 200000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verifyNoBoot(t, bad, base.ISO)
+	var fe *FailedError
+	if !errors.As(err, &fe) || len(fe.Failed) != 5 {
+		t.Fatalf("want 5 failed checks (all but checksums), got %v", err)
+	}
+	if !checkNamed(t, rep, CheckChecksums).Passed {
+		t.Error("the checksums of any file can be computed")
+	}
+}
+
+func TestMissingISO(t *testing.T) {
+	t.Parallel()
+	_, err := Run(t.Context(), Options{ISO: filepath.Join(t.TempDir(), "none.iso"), Version: testVersion, Boot: BootOff})
+	var fe *FailedError
+	if err == nil || errors.As(err, &fe) || !strings.Contains(err.Error(), "run pack first") {
+		t.Fatalf("want an error saying to run pack, got %v", err)
+	}
+}
