@@ -72,15 +72,19 @@ func (f *fetcher) download(ctx context.Context, src source, exp expectation) (Re
 			}
 			return Result{Path: path, Digest: exp.digest, Size: a.size}, nil
 		case attemptCanceled:
-			return Result{}, fmt.Errorf("%s: download stopped (%v); %s: run fetch again to resume", src.url, ctx.Err(), kept(part, a.size))
+			return Result{}, fmt.Errorf("%s: download stopped (%w); %s: run fetch again to resume", src.url, ctx.Err(), kept(part, a.size))
 		case attemptInterrupted:
 			interruptions++
 			if interruptions >= f.o.Attempts {
-				return Result{}, fmt.Errorf("%s: download interrupted %d times, last: %v; %s: run fetch again to resume", src.url, interruptions, a.err, kept(part, a.size))
+				how := fmt.Sprintf("interrupted (%v)", a.err)
+				if interruptions > 1 {
+					how = fmt.Sprintf("interrupted %d times (last: %v)", interruptions, a.err)
+				}
+				return Result{}, fmt.Errorf("%s: download %s; %s: run fetch again to resume", src.url, how, kept(part, a.size))
 			}
 			f.logf("fetch: %s: download interrupted (%v); resuming in %s (attempt %d of %d)", src.url, a.err, f.o.RetryDelay, interruptions+1, f.o.Attempts)
 			if err := sleep(ctx, f.o.RetryDelay); err != nil {
-				return Result{}, fmt.Errorf("%s: download stopped (%v); %s: run fetch again to resume", src.url, err, kept(part, a.size))
+				return Result{}, fmt.Errorf("%s: download stopped (%w); %s: run fetch again to resume", src.url, err, kept(part, a.size))
 			}
 		case attemptRestart, attemptBadContent:
 			removePart(part)

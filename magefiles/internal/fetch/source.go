@@ -55,8 +55,16 @@ func baseName(raw string) string {
 // hundred bytes.
 const maxSmallFile = 4 << 20
 
-// errMissing is returned (wrapped) when a small file does not exist.
-var errMissing = errors.New("not found")
+// missingError reports that a small file does not exist (404, 410, or no
+// such local file).
+type missingError struct{ msg string }
+
+func (e *missingError) Error() string { return e.msg }
+
+func isMissing(err error) bool {
+	var me *missingError
+	return errors.As(err, &me)
+}
 
 // readSmall reads a small file (SHA256SUMS, its signature) from an http(s)
 // URL, a file:// URL or a path.
@@ -78,7 +86,7 @@ func readSmall(ctx context.Context, client *http.Client, raw string) ([]byte, er
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
-		return nil, fmt.Errorf("%s: server answered %s: %w", raw, resp.Status, errMissing)
+		return nil, &missingError{fmt.Sprintf("%s: server answered %s", raw, resp.Status)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s: server answered %s", raw, resp.Status)
@@ -96,7 +104,7 @@ func readSmall(ctx context.Context, client *http.Client, raw string) ([]byte, er
 func readSmallLocal(src source) ([]byte, error) {
 	f, err := os.Open(src.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: no such file: %w", src.raw, errMissing)
+		return nil, &missingError{fmt.Sprintf("%s: no such file", src.raw)}
 	}
 	if err != nil {
 		return nil, err

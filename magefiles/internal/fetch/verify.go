@@ -74,8 +74,8 @@ func (f *fetcher) checkSignature(ctx context.Context, sumsURL string, sums []byt
 	}
 	sigURL := sumsURL + ".gpg"
 	sig, err := readSmall(ctx, f.o.HTTPClient, sigURL)
-	if errors.Is(err, errMissing) {
-		return nil, fmt.Errorf("signature %w; it is required because a keyring is configured (%s). Use a location that publishes SHA256SUMS.gpg beside SHA256SUMS", err, kr.path)
+	if isMissing(err) {
+		return nil, fmt.Errorf("the signature of SHA256SUMS is missing (%w); it is required because a keyring is configured (%s): use a location that publishes SHA256SUMS.gpg beside SHA256SUMS", err, kr.path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the signature: %w", err)
