@@ -204,7 +204,9 @@ func (r *runner) finish(ctx context.Context, rel *ghRelease, p *plan) error {
 // failed attempt may leave an incomplete asset ("starter") that makes the
 // next attempt fail with 422 already_exists: it is deleted first.
 func (r *runner) upload(ctx context.Context, rel *ghRelease, a asset) error {
-	fmt.Fprintf(r.out, "  upload %s (%s)\n", a.Name, humanBytes(a.Size))
+	if a.Size >= 1<<20 {
+		fmt.Fprintf(r.out, "  upload %s (%s)\n", a.Name, humanBytes(a.Size))
+	}
 	var final *ghAsset
 	err := r.o.Retry.do(ctx, r.out, "upload "+a.Name, func(attempt int) error {
 		if attempt > 1 {

@@ -209,13 +209,17 @@ func (p *progress) update(n int64) {
 	if p.total < 1<<20 || n < p.next || n >= p.total {
 		return
 	}
-	fmt.Fprintf(p.out, "  upload %s: %3d%% (%s of %s)\n", p.name, n*100/p.total, humanBytes(n), humanBytes(p.total))
+	fmt.Fprintf(p.out, "  upload %s: %3d%% (%s of %s)\n", p.name, n*10/p.total*10, humanBytes(n), humanBytes(p.total))
 	for p.next <= n {
 		p.next += p.total / 10
 	}
 }
 
 func (p *progress) done() {
+	if p.total < 1<<20 {
+		fmt.Fprintf(p.out, "  uploaded %s (%s)\n", p.name, humanBytes(p.total))
+		return
+	}
 	d := time.Since(p.start)
 	rate := float64(p.total) / max(d.Seconds(), 1e-9) / (1 << 20)
 	fmt.Fprintf(p.out, "  uploaded %s (%s in %s, %.1f MiB/s)\n", p.name, humanBytes(p.total), d.Round(time.Millisecond), rate)

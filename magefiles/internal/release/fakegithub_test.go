@@ -1,0 +1,716 @@
+package release
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeGitHub is an in-memory GitHub serving the REST endpoints the release
+// uses, with GitHub's status codes and error bodies: create release (201),
+// get by tag (published only; drafts 404), list releases (drafts included),
+// latest, update (200; make_latest), list assets (failed uploads show as
+// state "starter"), upload (201; 422 already_exists on a duplicate name;
+// 422 at the 2 GiB limit), download (302 to storage), delete asset (204) and
+// 401 "Bad credentials" for a wrong token. Faults can be injected per asset
+// upload: a status code, or a connection dropped after some bytes (which
+// leaves a "starter" asset behind, as GitHub does).
+type fakeGitHub struct {
+	srv   *httptest.Server
+	token string
+	repo  string
+	// prefix is "" for github.com-style paths, "/api/v3" for GitHub
+	// Enterprise Server.
+	prefix string
+	// noDigest leaves the asset "digest" field out (older GHES).
+	noDigest bool
+	// limit is the asset size limit (GitHub: 2 GiB).
+	limit int64
+
+	mu       sync.Mutex
+	nextID   int64
+	releases []*fakeRelease
+	latestID int64
+	faults   map[string][]fakeFault
+	requests []fakeRequest
+	leaks    []string
+	uploads  []fakeUpload
+}
+
+type fakeRelease struct {
+	id                         int64
+	tag, commitish, name, body string
+	draft, prerelease          bool
+	created                    time.Time
+	published                  *time.Time
+	assets                     []*fakeAsset
+	untaggedSuffix             string
+}
+
+type fakeAsset struct {
+	id                        int64
+	name, label, state, ctype string
+	size                      int64
+	digest                    string
+	content                   []byte
+	created                   time.Time
+}
+
+// fakeFault is what the next upload of an asset does instead of
+// succeeding: answer status after reading the body, or drop the connection
+// after dropAfter bytes.
+type fakeFault struct {
+	status    int
+	dropAfter int64
+}
+
+// fakeRequest is one request the fake served.
+type fakeRequest struct {
+	Method, Path string
+	Status       int
+}
+
+// fakeUpload records the headers of one upload request.
+type fakeUpload struct {
+	Name          string
+	ContentType   string
+	ContentLength int64
+}
+
+// keepContent is the size up to which uploaded bytes are kept (for
+// downloads); larger assets keep only their size and digest.
+const keepContent = 64 << 20
+
+func newFakeGitHub(t testing.TB, token string) *fakeGitHub {
+	f := &fakeGitHub{token: token, repo: "novasphere/novasphere-iso", limit: GitHubAssetLimit, nextID: 1000, faults: map[string][]fakeFault{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// apiURL is what GITHUB_API_URL should be.
+func (f *fakeGitHub) apiURL() string { return f.srv.URL + f.prefix }
+
+func (f *fakeGitHub) failUpload(name string, faults ...fakeFault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults[name] = append(f.faults[name], faults...)
+}
+
+// writes returns the requests that could change something.
+func (f *fakeGitHub) writes() []fakeRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var w []fakeRequest
+	for _, r := range f.requests {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w = append(w, r)
+		}
+	}
+	return w
+}
+
+func (f *fakeGitHub) tokenLeaks() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.leaks...)
+}
+
+func (f *fakeGitHub) uploadLog() []fakeUpload {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeUpload(nil), f.uploads...)
+}
+
+// release returns a copy of the release for tag (draft or not), or nil.
+func (f *fakeGitHub) release(tag string) *fakeRelease {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.releases {
+		if r.tag == tag {
+			c := *r
+			c.assets = nil
+			for _, a := range r.assets {
+				ac := *a
+				c.assets = append(c.assets, &ac)
+			}
+			return &c
+		}
+	}
+	return nil
+}
+
+func (f *fakeGitHub) latestTag() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.latest(); r != nil {
+		return r.tag
+	}
+	return ""
+}
+
+// seed adds a release directly, as if made earlier; assets map names to
+// content.
+func (f *fakeGitHub) seed(tag string, draft, prerelease bool, published time.Time, assets map[string][]byte) *fakeRelease {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := &fakeRelease{id: f.id(), tag: tag, name: "seeded " + tag, draft: draft, prerelease: prerelease, created: published, untaggedSuffix: fmt.Sprintf("%x", published.UnixNano())}
+	if !draft {
+		p := published
+		r.published = &p
+	}
+	names := make([]string, 0, len(assets))
+	for n := range assets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		sum := sha256.Sum256(assets[n])
+		r.assets = append(r.assets, &fakeAsset{id: f.id(), name: n, state: "uploaded", ctype: "application/octet-stream",
+			size: int64(len(assets[n])), digest: "sha256:" + hex.EncodeToString(sum[:]), content: assets[n], created: published})
+	}
+	f.releases = append(f.releases, r)
+	return r
+}
+
+func (f *fakeGitHub) id() int64 { f.nextID++; return f.nextID }
+
+// --- HTTP ---
+
+type httpErrorBody struct {
+	Message          string           `json:"message"`
+	Errors           []map[string]any `json:"errors,omitempty"`
+	DocumentationURL string           `json:"documentation_url"`
+	Status           string           `json:"status"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg, doc string, errs ...map[string]any) {
+	writeJSON(w, status, httpErrorBody{Message: msg, Errors: errs, DocumentationURL: doc, Status: strconv.Itoa(status)})
+}
+
+const docs = "https://docs.github.com/rest/releases"
+
+func notFound(w http.ResponseWriter) {
+	writeError(w, http.StatusNotFound, "Not Found", docs+"/releases")
+}
+
+func validation(w http.ResponseWriter, doc string, errs ...map[string]any) {
+	writeError(w, http.StatusUnprocessableEntity, "Validation Failed", doc, errs...)
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
+	f.checkLeaks(r)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		f.mu.Lock()
+		f.requests = append(f.requests, fakeRequest{Method: r.Method, Path: r.URL.Path, Status: rec.status})
+		f.mu.Unlock()
+	}()
+	if strings.HasPrefix(r.URL.Path, "/storage/") {
+		f.serveStorage(rec, r)
+		return
+	}
+	if !f.authorized(r) {
+		writeError(rec, http.StatusUnauthorized, "Bad credentials", "https://docs.github.com/rest")
+		return
+	}
+	if p, ok := strings.CutPrefix(r.URL.Path, f.uploadPrefix()); ok {
+		f.serveUpload(w, rec, r, p)
+		return
+	}
+	path, ok := strings.CutPrefix(r.URL.Path, f.prefix+"/repos/"+f.repo)
+	if !ok {
+		notFound(rec)
+		return
+	}
+	f.route(rec, r, strings.Split(strings.Trim(path, "/"), "/"))
+}
+
+func (f *fakeGitHub) uploadPrefix() string {
+	if f.prefix != "" {
+		return "/api/uploads/repos/" + f.repo + "/releases/"
+	}
+	return "/uploads/repos/" + f.repo + "/releases/"
+}
+
+func (f *fakeGitHub) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	return h == "token "+f.token || h == "Bearer "+f.token
+}
+
+// checkLeaks records the token anywhere but the Authorization header.
+func (f *fakeGitHub) checkLeaks(r *http.Request) {
+	if f.token == "" {
+		return
+	}
+	var where []string
+	if strings.Contains(r.URL.String(), f.token) {
+		where = append(where, "URL "+r.URL.Path)
+	}
+	for k, vs := range r.Header {
+		if k == "Authorization" {
+			continue
+		}
+		for _, v := range vs {
+			if strings.Contains(v, f.token) {
+				where = append(where, "header "+k)
+			}
+		}
+	}
+	if r.Header.Get("Content-Type") != "application/octet-stream" && r.Body != nil && r.ContentLength < 1<<20 {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), f.token) {
+			where = append(where, "body of "+r.Method+" "+r.URL.Path)
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+	}
+	if strings.HasPrefix(r.URL.Path, "/storage/") && r.Header.Get("Authorization") != "" {
+		where = append(where, "Authorization sent to the storage host")
+	}
+	if len(where) > 0 {
+		f.mu.Lock()
+		f.leaks = append(f.leaks, where...)
+		f.mu.Unlock()
+	}
+}
+
+func (f *fakeGitHub) route(w http.ResponseWriter, r *http.Request, seg []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case len(seg) == 1 && seg[0] == "" && r.Method == http.MethodGet:
+		name := f.repo[strings.Index(f.repo, "/")+1:]
+		writeJSON(w, 200, map[string]any{"id": 1, "name": name, "full_name": f.repo, "private": false, "default_branch": "main"})
+	case len(seg) == 1 && seg[0] == "releases" && r.Method == http.MethodGet:
+		f.listReleases(w, r)
+	case len(seg) == 1 && seg[0] == "releases" && r.Method == http.MethodPost:
+		f.createRelease(w, r)
+	case len(seg) == 2 && seg[1] == "latest" && r.Method == http.MethodGet:
+		if rel := f.latest(); rel != nil {
+			writeJSON(w, 200, f.releaseJSON(rel))
+			return
+		}
+		notFound(w)
+	case len(seg) == 3 && seg[1] == "tags" && r.Method == http.MethodGet:
+		for _, rel := range f.releases {
+			if rel.tag == seg[2] && !rel.draft {
+				writeJSON(w, 200, f.releaseJSON(rel))
+				return
+			}
+		}
+		writeError(w, 404, "Not Found", docs+"/releases#get-a-release-by-tag-name")
+	case len(seg) == 3 && seg[1] == "assets":
+		f.assetByID(w, r, seg[2])
+	case len(seg) == 2:
+		rel := f.byID(seg[1])
+		switch {
+		case rel == nil:
+			notFound(w)
+		case r.Method == http.MethodGet:
+			writeJSON(w, 200, f.releaseJSON(rel))
+		case r.Method == http.MethodPatch:
+			f.updateRelease(w, r, rel)
+		default:
+			writeError(w, 404, "Not Found", docs)
+		}
+	case len(seg) == 3 && seg[2] == "assets" && r.Method == http.MethodGet:
+		rel := f.byID(seg[1])
+		if rel == nil {
+			notFound(w)
+			return
+		}
+		list := []map[string]any{}
+		for _, a := range rel.assets {
+			list = append(list, f.assetJSON(rel, a))
+		}
+		writeJSON(w, 200, paginate(list, r))
+	default:
+		notFound(w)
+	}
+}
+
+func paginate[T any](list []T, r *http.Request) []T {
+	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	if per <= 0 {
+		per = 30
+	}
+	if page <= 0 {
+		page = 1
+	}
+	start := min((page-1)*per, len(list))
+	return list[start:min(start+per, len(list))]
+}
+
+func (f *fakeGitHub) byID(s string) *fakeRelease {
+	id, _ := strconv.ParseInt(s, 10, 64)
+	for _, r := range f.releases {
+		if r.id == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// latest is the release marked latest, else the newest published
+// non-prerelease.
+func (f *fakeGitHub) latest() *fakeRelease {
+	var best *fakeRelease
+	for _, r := range f.releases {
+		if r.draft || r.prerelease {
+			continue
+		}
+		if r.id == f.latestID {
+			return r
+		}
+		if best == nil || r.created.After(best.created) {
+			best = r
+		}
+	}
+	return best
+}
+
+func (f *fakeGitHub) listReleases(w http.ResponseWriter, r *http.Request) {
+	sorted := append([]*fakeRelease(nil), f.releases...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].created.After(sorted[j].created) })
+	list := []map[string]any{}
+	for _, rel := range sorted {
+		list = append(list, f.releaseJSON(rel))
+	}
+	writeJSON(w, 200, paginate(list, r))
+}
+
+type releaseInput struct {
+	TagName         *string `json:"tag_name"`
+	TargetCommitish *string `json:"target_commitish"`
+	Name            *string `json:"name"`
+	Body            *string `json:"body"`
+	Draft           *bool   `json:"draft"`
+	Prerelease      *bool   `json:"prerelease"`
+	MakeLatest      *string `json:"make_latest"`
+}
+
+func (f *fakeGitHub) createRelease(w http.ResponseWriter, r *http.Request) {
+	const doc = docs + "/releases#create-a-release"
+	var in releaseInput
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeError(w, 400, "Problems parsing JSON", doc)
+		return
+	}
+	if in.TagName == nil || *in.TagName == "" {
+		validation(w, doc, map[string]any{"resource": "Release", "code": "missing_field", "field": "tag_name"})
+		return
+	}
+	for _, rel := range f.releases {
+		if rel.tag == *in.TagName && !rel.draft {
+			validation(w, doc, map[string]any{"resource": "Release", "code": "already_exists", "field": "tag_name"})
+			return
+		}
+	}
+	now := time.Now().UTC()
+	rel := &fakeRelease{id: f.id(), tag: *in.TagName, created: now, commitish: "main", untaggedSuffix: fmt.Sprintf("%x", now.UnixNano())}
+	if in.TargetCommitish != nil {
+		rel.commitish = *in.TargetCommitish
+	}
+	f.apply(rel, in)
+	if ok := f.applyLatest(w, rel, in.MakeLatest, doc); !ok {
+		return
+	}
+	f.releases = append(f.releases, rel)
+	w.Header().Set("Location", f.apiURL()+"/repos/"+f.repo+"/releases/"+strconv.FormatInt(rel.id, 10))
+	writeJSON(w, http.StatusCreated, f.releaseJSON(rel))
+}
+
+func (f *fakeGitHub) apply(rel *fakeRelease, in releaseInput) {
+	if in.Name != nil {
+		rel.name = *in.Name
+	}
+	if in.Body != nil {
+		rel.body = *in.Body
+	}
+	if in.Prerelease != nil {
+		rel.prerelease = *in.Prerelease
+	}
+	if in.Draft != nil {
+		rel.draft = *in.Draft
+	}
+	switch {
+	case rel.draft:
+		rel.published = nil
+	case rel.published == nil:
+		now := time.Now().UTC()
+		rel.published = &now
+	}
+}
+
+// applyLatest handles make_latest: "true", "false" or "legacy"; drafts and
+// prereleases cannot be latest. A release published without it becomes
+// latest ("true" is the default).
+func (f *fakeGitHub) applyLatest(w http.ResponseWriter, rel *fakeRelease, v *string, doc string) bool {
+	mode := ""
+	if v != nil {
+		mode = *v
+	}
+	switch mode {
+	case "", "true", "false", "legacy":
+	default:
+		validation(w, doc, map[string]any{"resource": "Release", "code": "invalid", "field": "make_latest"})
+		return false
+	}
+	if mode == "true" && (rel.draft || rel.prerelease) {
+		writeError(w, 422, "Drafts and prereleases cannot be set as latest.", doc)
+		return false
+	}
+	switch {
+	case mode == "true", mode == "" && !rel.draft && !rel.prerelease && rel.published != nil:
+		f.latestID = rel.id
+	case mode == "legacy":
+		f.latestID = 0
+	}
+	return true
+}
+
+func (f *fakeGitHub) updateRelease(w http.ResponseWriter, r *http.Request, rel *fakeRelease) {
+	const doc = docs + "/releases#update-a-release"
+	var in releaseInput
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeError(w, 400, "Problems parsing JSON", doc)
+		return
+	}
+	wasDraft := rel.draft
+	next := *rel
+	f.apply(&next, in)
+	if in.MakeLatest != nil || (wasDraft && !next.draft) {
+		if ok := f.applyLatest(w, &next, in.MakeLatest, doc); !ok {
+			return
+		}
+	}
+	*rel = next
+	writeJSON(w, 200, f.releaseJSON(rel))
+}
+
+func (f *fakeGitHub) assetByID(w http.ResponseWriter, r *http.Request, idText string) {
+	id, _ := strconv.ParseInt(idText, 10, 64)
+	for _, rel := range f.releases {
+		for i, a := range rel.assets {
+			if a.id != id {
+				continue
+			}
+			switch r.Method {
+			case http.MethodGet:
+				if r.Header.Get("Accept") == "application/octet-stream" {
+					http.Redirect(w, r, f.srv.URL+"/storage/"+idText, http.StatusFound)
+					return
+				}
+				writeJSON(w, 200, f.assetJSON(rel, a))
+			case http.MethodDelete:
+				rel.assets = append(rel.assets[:i], rel.assets[i+1:]...)
+				w.WriteHeader(http.StatusNoContent)
+			default:
+				notFound(w)
+			}
+			return
+		}
+	}
+	notFound(w)
+}
+
+// serveStorage stands for GitHub's asset storage host, where downloads are
+// redirected (no token needed or wanted).
+func (f *fakeGitHub) serveStorage(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/storage/"), 10, 64)
+	for _, rel := range f.releases {
+		for _, a := range rel.assets {
+			if a.id == id && a.state == "uploaded" && int64(len(a.content)) == a.size {
+				w.Header().Set("Content-Type", "application/octet-stream")
+				w.Header().Set("Content-Length", strconv.FormatInt(a.size, 10))
+				_, _ = w.Write(a.content)
+				return
+			}
+		}
+	}
+	http.Error(w, "no such object", http.StatusNotFound)
+}
+
+// serveUpload is POST {upload_url}?name=NAME: the raw body is the asset.
+func (f *fakeGitHub) serveUpload(raw http.ResponseWriter, w http.ResponseWriter, r *http.Request, rest string) {
+	const doc = docs + "/assets#upload-a-release-asset"
+	idText, ok := strings.CutSuffix(rest, "/assets")
+	if !ok || r.Method != http.MethodPost {
+		notFound(w)
+		return
+	}
+	name := r.URL.Query().Get("name")
+	f.mu.Lock()
+	f.uploads = append(f.uploads, fakeUpload{Name: name, ContentType: r.Header.Get("Content-Type"), ContentLength: r.ContentLength})
+	rel := f.byID(idText)
+	var problem func()
+	switch {
+	case rel == nil:
+		problem = func() { notFound(w) }
+	case name == "":
+		problem = func() {
+			validation(w, doc, map[string]any{"resource": "ReleaseAsset", "code": "missing_field", "field": "name"})
+		}
+	case r.Header.Get("Content-Type") == "":
+		problem = func() {
+			validation(w, doc, map[string]any{"resource": "ReleaseAsset", "code": "missing_field", "field": "content_type"})
+		}
+	case r.ContentLength < 0:
+		problem = func() { writeError(w, http.StatusLengthRequired, "Content-Length required", doc) }
+	case r.ContentLength >= f.limit:
+		problem = func() {
+			validation(w, doc, map[string]any{"resource": "ReleaseAsset", "code": "custom", "field": "size",
+				"message": fmt.Sprintf("size must be less than %d bytes", f.limit)})
+		}
+	}
+	if problem == nil {
+		for _, a := range rel.assets {
+			if a.name == name {
+				problem = func() {
+					validation(w, doc, map[string]any{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"})
+				}
+			}
+		}
+	}
+	if problem != nil {
+		f.mu.Unlock()
+		problem()
+		return
+	}
+	var fault *fakeFault
+	if q := f.faults[name]; len(q) > 0 {
+		fault, f.faults[name] = &q[0], q[1:]
+	}
+	a := &fakeAsset{id: f.id(), name: name, label: r.URL.Query().Get("label"), state: "starter", ctype: r.Header.Get("Content-Type"), created: time.Now().UTC()}
+	rel.assets = append(rel.assets, a)
+	f.mu.Unlock()
+
+	if fault != nil && fault.status != 0 {
+		_, _ = io.Copy(io.Discard, r.Body)
+		f.removeAsset(rel, a) // a clean server error leaves nothing behind
+		writeError(w, fault.status, http.StatusText(fault.status), doc)
+		return
+	}
+	if fault != nil {
+		_, _ = io.CopyN(io.Discard, r.Body, fault.dropAfter)
+		conn, _, err := raw.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // the asset stays behind in state "starter"
+		}
+		return
+	}
+	h := sha256.New()
+	var keep []byte
+	n, err := io.Copy(io.MultiWriter(h, &limitedBuffer{buf: &keep, max: keepContent}), r.Body)
+	if err != nil || n != r.ContentLength {
+		writeError(w, http.StatusBadRequest, "Body does not match Content-Length", doc)
+		return // stays "starter"
+	}
+	f.mu.Lock()
+	a.size, a.digest, a.state = n, "sha256:"+hex.EncodeToString(h.Sum(nil)), "uploaded"
+	if n <= keepContent {
+		a.content = keep
+	}
+	body := f.assetJSON(rel, a)
+	f.mu.Unlock()
+	writeJSON(w, http.StatusCreated, body)
+}
+
+func (f *fakeGitHub) removeAsset(rel *fakeRelease, a *fakeAsset) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, x := range rel.assets {
+		if x == a {
+			rel.assets = append(rel.assets[:i], rel.assets[i+1:]...)
+			return
+		}
+	}
+}
+
+type limitedBuffer struct {
+	buf *[]byte
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if len(*l.buf)+len(p) <= l.max {
+		*l.buf = append(*l.buf, p...)
+	}
+	return len(p), nil
+}
+
+func (f *fakeGitHub) releaseJSON(rel *fakeRelease) map[string]any {
+	base := f.apiURL() + "/repos/" + f.repo + "/releases/" + strconv.FormatInt(rel.id, 10)
+	tag := rel.tag
+	if rel.draft {
+		tag = "untagged-" + rel.untaggedSuffix
+	}
+	assets := []map[string]any{}
+	for _, a := range rel.assets {
+		assets = append(assets, f.assetJSON(rel, a))
+	}
+	upload := f.srv.URL + strings.TrimSuffix(f.uploadPrefix(), "/") + "/" + strconv.FormatInt(rel.id, 10) + "/assets{?name,label}"
+	var published any
+	if rel.published != nil {
+		published = rel.published.Format(time.RFC3339)
+	}
+	return map[string]any{
+		"url": base, "assets_url": base + "/assets", "upload_url": upload,
+		"html_url": "https://github.com/" + f.repo + "/releases/tag/" + tag,
+		"id":       rel.id, "node_id": fmt.Sprintf("RE_kw%d", rel.id),
+		"tag_name": rel.tag, "target_commitish": rel.commitish, "name": rel.name, "body": rel.body,
+		"draft": rel.draft, "prerelease": rel.prerelease, "immutable": false,
+		"created_at": rel.created.Format(time.RFC3339), "published_at": published,
+		"author":      map[string]any{"login": "github-actions[bot]", "id": 41898282, "type": "Bot"},
+		"assets":      assets,
+		"tarball_url": f.apiURL() + "/repos/" + f.repo + "/tarball/" + rel.tag,
+		"zipball_url": f.apiURL() + "/repos/" + f.repo + "/zipball/" + rel.tag,
+	}
+}
+
+func (f *fakeGitHub) assetJSON(rel *fakeRelease, a *fakeAsset) map[string]any {
+	m := map[string]any{
+		"url":                  f.apiURL() + "/repos/" + f.repo + "/releases/assets/" + strconv.FormatInt(a.id, 10),
+		"browser_download_url": "https://github.com/" + f.repo + "/releases/download/" + rel.tag + "/" + a.name,
+		"id":                   a.id, "node_id": fmt.Sprintf("RA_kw%d", a.id),
+		"name": a.name, "label": a.label, "state": a.state, "content_type": a.ctype,
+		"size": a.size, "download_count": 0,
+		"created_at": a.created.Format(time.RFC3339), "updated_at": a.created.Format(time.RFC3339),
+		"uploader": map[string]any{"login": "github-actions[bot]", "id": 41898282, "type": "Bot"},
+	}
+	if !f.noDigest {
+		if a.digest != "" {
+			m["digest"] = a.digest
+		} else {
+			m["digest"] = nil
+		}
+	}
+	return m
+}

@@ -1,0 +1,219 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testToken looks like a real token so that any leak of it is unmistakable.
+const testToken = "ghp_Zq8TESTtokenNeverPrint3dXy0123456789"
+
+// sampleChangelog is a Keep a Changelog file with a complete v1.0.0
+// section and an [Unreleased] one.
+const sampleChangelog = `# Changelog
+
+All notable changes to this project are documented in this file.
+The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/).
+
+## [Unreleased]
+
+### Added
+- Work in progress.
+
+## [1.0.0] - 2026-11-27
+
+### Added
+- Unattended installer ISO for NovaSphere.
+
+### Known issues
+- Secure Boot must be disabled on some older firmware.
+
+### Upgrade
+- Boot the new ISO and choose "Install"; existing data under /var/lib/novasphere is kept.
+
+[Unreleased]: https://github.com/novasphere/novasphere-iso/compare/v1.0.0...HEAD
+[1.0.0]: https://github.com/novasphere/novasphere-iso/releases/tag/v1.0.0
+`
+
+// fixture is a repository checkout with a built and verified ISO in dist/
+// (small random bytes standing for it) and a fake GitHub.
+type fixture struct {
+	t       *testing.T
+	root    string
+	dist    string
+	version string
+	env     map[string]string
+	gh      *fakeGitHub
+	iso     []byte
+}
+
+func newFixture(t *testing.T, version string, isoSize int) *fixture {
+	t.Helper()
+	root := t.TempDir()
+	fx := &fixture{t: t, root: root, dist: filepath.Join(root, "dist"), version: version, gh: newFakeGitHub(t, testToken)}
+	fx.env = map[string]string{
+		EnvRepository: "novasphere/novasphere-iso",
+		EnvAPIURL:     fx.gh.apiURL(),
+		EnvGHToken:    testToken,
+	}
+	fx.git("init", "-q", "-b", "main")
+	fx.write(".gitignore", "/dist/\n/build/\n")
+	fx.write(ChangelogName, sampleChangelog)
+	fx.commit("initial")
+	fx.writeBuild(randomBytes(1, isoSize))
+	return fx
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func (fx *fixture) write(name, content string) {
+	fx.t.Helper()
+	path := filepath.Join(fx.root, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		fx.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
+func (fx *fixture) git(args ...string) string {
+	fx.t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", fx.root, "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		fx.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (fx *fixture) commit(msg string) {
+	fx.git("add", "-A")
+	fx.git("commit", "-q", "-m", msg)
+}
+
+// writeBuild writes what pack and verify leave in dist/ for iso.
+func (fx *fixture) writeBuild(iso []byte) {
+	fx.t.Helper()
+	fx.iso = iso
+	name := ISOName(fx.version)
+	sha := sha256.Sum256(iso)
+	md := md5.Sum(iso)
+	shaHex, mdHex := hex.EncodeToString(sha[:]), hex.EncodeToString(md[:])
+	report := map[string]any{"version": fx.version, "iso": name, "sha256": shaHex, "md5": mdHex, "size": len(iso), "passed": true,
+		"checks": []map[string]any{{"name": "checksums", "passed": true, "detail": "ok"}, {"name": "boot-bios-cdrom", "passed": true, "detail": "ok"}},
+		"time":   "2026-11-27T10:00:00Z"}
+	record := map[string]any{"version": fx.version, "base_iso_sha256": strings.Repeat("a", 64), "payload_manifest_sha256": strings.Repeat("b", 64),
+		"git_commit": fx.git("rev-parse", "HEAD"), "xorriso_version": "xorriso 1.5.4", "source_date_epoch": 1764237600}
+	fx.writeDist(name, iso)
+	fx.writeDist(SHA256SumsName, []byte(fmt.Sprintf("%s  %s\n", shaHex, name)))
+	fx.writeDist(MD5SumsName, []byte(fmt.Sprintf("%s  %s\n", mdHex, name)))
+	fx.writeDist(VerifyReportName, mustJSON(fx.t, report))
+	fx.writeDist(BuildRecordName(fx.version), mustJSON(fx.t, record))
+}
+
+func (fx *fixture) writeDist(name string, data []byte) {
+	fx.t.Helper()
+	if err := os.MkdirAll(fx.dist, 0o755); err != nil {
+		fx.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fx.dist, name), data, 0o644); err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
+// editReport rewrites verify-report.json through edit.
+func (fx *fixture) editReport(edit func(map[string]any)) {
+	fx.t.Helper()
+	data, err := os.ReadFile(filepath.Join(fx.dist, VerifyReportName))
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		fx.t.Fatal(err)
+	}
+	edit(m)
+	fx.writeDist(VerifyReportName, mustJSON(fx.t, m))
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+func (fx *fixture) getenv(name string) string { return fx.env[name] }
+
+// testRetry retries quickly.
+var testRetry = Retry{Attempts: 4, Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}
+
+func (fx *fixture) options(out *safeBuffer) Options {
+	return Options{Version: fx.version, Root: fx.root, Out: out, Getenv: fx.getenv, Retry: testRetry}
+}
+
+// run runs the release and returns what it printed.
+func (fx *fixture) run(mods ...func(*Options)) (string, error) {
+	fx.t.Helper()
+	var out safeBuffer
+	o := fx.options(&out)
+	for _, m := range mods {
+		m(&o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := Run(ctx, o)
+	text := out.String()
+	if err != nil {
+		text += "error: " + err.Error() + "\n"
+	}
+	if strings.Contains(text, testToken) {
+		fx.t.Errorf("the token appears in the output:\n%s", text)
+	}
+	return text, err
+}
+
+func force(o *Options)  { o.Force = true }
+func dryRun(o *Options) { o.DryRun = true }
+func draft(o *Options)  { o.Draft = true }
+
+// safeBuffer is a bytes.Buffer safe for concurrent writers.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,255 @@
+package release
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// assertPublished checks that GitHub holds every file of this build,
+// complete, with the right digest, in a published release.
+func assertPublished(t *testing.T, fx *fixture) *fakeRelease {
+	t.Helper()
+	rel := fx.gh.release(fx.version)
+	if rel == nil {
+		t.Fatalf("no release %s on the fake GitHub", fx.version)
+	}
+	if rel.draft {
+		t.Fatalf("release %s is still a draft", fx.version)
+	}
+	want := map[string][]byte{ISOName(fx.version): fx.iso}
+	for _, name := range metadataNames(fx.version) {
+		data, err := os.ReadFile(filepath.Join(fx.dist, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[name] = data
+	}
+	assertAssets(t, rel, want)
+	return rel
+}
+
+// assertAssets checks a release has exactly these assets, uploaded.
+func assertAssets(t *testing.T, rel *fakeRelease, want map[string][]byte) {
+	t.Helper()
+	var got []string
+	for _, a := range rel.assets {
+		got = append(got, a.name)
+		data, ok := want[a.name]
+		if !ok {
+			t.Errorf("unexpected asset %s", a.name)
+			continue
+		}
+		sum := sha256.Sum256(data)
+		if a.state != "uploaded" || a.size != int64(len(data)) || a.digest != "sha256:"+hex.EncodeToString(sum[:]) {
+			t.Errorf("asset %s: state %s, size %d, digest %s; want uploaded, %d, sha256:%x", a.name, a.state, a.size, a.digest, len(data), sum)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("assets %v, want %d of them", got, len(want))
+	}
+}
+
+func TestFirstReleasePublishesEveryFile(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0", 3<<20+17)
+	out, err := fx.run()
+	if err != nil {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	rel := assertPublished(t, fx)
+	if fx.gh.latestTag() != "v1.0.0" {
+		t.Errorf("latest is %q, want v1.0.0", fx.gh.latestTag())
+	}
+	if rel.commitish != fx.git("rev-parse", "HEAD") {
+		t.Errorf("release targets %q, want HEAD", rel.commitish)
+	}
+	for _, want := range []string{"### Known issues", "Secure Boot must be disabled", "### Upgrade", hex.EncodeToString(sum256(fx.iso))} {
+		if !strings.Contains(rel.body, want) {
+			t.Errorf("release notes lack %q:\n%s", want, rel.body)
+		}
+	}
+	// Created as a draft, files uploaded, published last.
+	w := fx.gh.writes()
+	if w[0].Method != http.MethodPost || !strings.HasSuffix(w[0].Path, "/releases") {
+		t.Errorf("first write %v, want the draft's creation", w[0])
+	}
+	if last := w[len(w)-1]; last.Method != http.MethodPatch {
+		t.Errorf("last write %v, want the PATCH that publishes", last)
+	}
+	for _, u := range fx.gh.uploadLog() {
+		if u.ContentType != "application/octet-stream" || u.ContentLength <= 0 {
+			t.Errorf("upload of %s: Content-Type %q, Content-Length %d", u.Name, u.ContentType, u.ContentLength)
+		}
+	}
+	if n := strings.Count(out, "  ✓ "); n != 9 {
+		t.Errorf("%d checklist lines passed, want 9:\n%s", n, out)
+	}
+	for _, want := range []string{"upload novasphere-installer-v1.0.0.iso:  90% (", "published v1.0.0: https://github.com/novasphere/novasphere-iso/releases/tag/v1.0.0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func sum256(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+func TestRerunUploadsNothing(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		noDigest bool
+		prefix   string
+	}{
+		{"github.com with asset digests", false, ""},
+		{"GitHub Enterprise Server without digests", true, "/api/v3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fx := newFixture(t, "v1.0.0", 1<<20)
+			fx.gh.noDigest, fx.gh.prefix = tc.noDigest, tc.prefix
+			fx.env[EnvAPIURL] = fx.gh.apiURL()
+			if out, err := fx.run(); err != nil {
+				t.Fatalf("first run: %v\n%s", err, out)
+			}
+			before := len(fx.gh.writes())
+			out, err := fx.run()
+			if err != nil {
+				t.Fatalf("second run: %v\n%s", err, out)
+			}
+			if w := fx.gh.writes()[before:]; len(w) != 0 {
+				t.Errorf("second run made %d write request(s): %v\n%s", len(w), w, out)
+			}
+			if !strings.Contains(out, "nothing changed") {
+				t.Errorf("second run does not say nothing changed:\n%s", out)
+			}
+			assertPublished(t, fx)
+		})
+	}
+}
+
+func TestUploadRetriedAfterServerError(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0", 2<<20)
+	fx.gh.failUpload(ISOName("v1.0.0"), fakeFault{status: http.StatusInternalServerError})
+	out, err := fx.run()
+	if err != nil {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	assertPublished(t, fx)
+	if n := countUploads(fx, ISOName("v1.0.0")); n != 2 {
+		t.Errorf("ISO uploaded %d times, want 2 (a 500, then success)", n)
+	}
+	if !strings.Contains(out, "failed (attempt 1 of 4): HTTP 500") {
+		t.Errorf("output does not report the retried 500:\n%s", out)
+	}
+}
+
+func TestUploadRetriedAfterDroppedConnection(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0", 4<<20)
+	fx.gh.failUpload(ISOName("v1.0.0"), fakeFault{dropAfter: 1 << 20})
+	out, err := fx.run()
+	if err != nil {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	assertPublished(t, fx)
+	if !strings.Contains(out, `removed an incomplete upload of novasphere-installer-v1.0.0.iso (state "starter")`) {
+		t.Errorf("output does not report the leftover of the dropped upload:\n%s", out)
+	}
+	deleted := slices.ContainsFunc(fx.gh.writes(), func(r fakeRequest) bool { return r.Method == http.MethodDelete && r.Status == 204 })
+	if !deleted {
+		t.Error("the starter asset was not deleted")
+	}
+}
+
+func TestUploadFailingForGoodLeavesADraft(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0", 1<<20)
+	var faults []fakeFault
+	for range testRetry.Attempts {
+		faults = append(faults, fakeFault{status: http.StatusBadGateway})
+	}
+	fx.gh.failUpload(MD5SumsName, faults...)
+	out, err := fx.run()
+	if err == nil {
+		t.Fatalf("release succeeded although every upload of MD5SUMS failed:\n%s", out)
+	}
+	if !strings.Contains(err.Error(), "stays a draft") {
+		t.Errorf("error does not say the release stays a draft: %v", err)
+	}
+	rel := fx.gh.release("v1.0.0")
+	if rel == nil || !rel.draft {
+		t.Fatalf("half-failed release is visible as published: %+v", rel)
+	}
+	// Running again once GitHub is healthy finishes it.
+	if out, err := fx.run(); err != nil {
+		t.Fatalf("re-run: %v\n%s", err, out)
+	}
+	assertPublished(t, fx)
+}
+
+func countUploads(fx *fixture, name string) int {
+	n := 0
+	for _, u := range fx.gh.uploadLog() {
+		if u.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+func TestDifferentContentNeedsForce(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0", 1<<20)
+	if out, err := fx.run(); err != nil {
+		t.Fatalf("first release: %v\n%s", err, out)
+	}
+	fx.writeBuild(randomBytes(2, 1<<20)) // a rebuild with other content
+	before := len(fx.gh.writes())
+	out, err := fx.run()
+	if !errors.Is(err, ErrChecklist) {
+		t.Fatalf("release of different content without -force: %v, want the checklist to stop it\n%s", err, out)
+	}
+	if w := fx.gh.writes()[before:]; len(w) != 0 {
+		t.Errorf("%d write request(s) without -force: %v", len(w), w)
+	}
+	for _, want := range []string{"✗ v1.0.0 not already published with different content", "novasphere-installer-v1.0.0.iso: sha256", "run again with -force"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	out, err = fx.run(force)
+	if err != nil {
+		t.Fatalf("release -force: %v\n%s", err, out)
+	}
+	assertPublished(t, fx)
+	if !strings.Contains(out, "turned v1.0.0 back into a draft while its files change") {
+		t.Errorf("the published release was changed without being hidden first:\n%s", out)
+	}
+}
+
+func TestDryRunMakesNoWriteRequest(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0", 1<<20)
+	out, err := fx.run(dryRun)
+	if err != nil {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	if w := fx.gh.writes(); len(w) != 0 {
+		t.Errorf("dry run made %d write request(s): %v", len(w), w)
+	}
+	for _, want := range []string{"dry run: these actions would run", "create draft release v1.0.0", "upload novasphere-installer-v1.0.0.iso (1.0 MiB)", "upload SHA256SUMS", "publish v1.0.0 and make it the latest release", "dry run: nothing was uploaded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry-run output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
