@@ -154,20 +154,21 @@ const (
 // Run checks the ISO, writes SHA256SUMS, MD5SUMS and verify-report.json to
 // DistDir, prints the table to Out and returns the report. When a check
 // fails, it returns the report and a *FailedError listing every failure;
-// other errors mean verify itself could not run (bad options, unwritable
-// DistDir).
+// other errors mean verify itself could not run (bad options, no ISO,
+// unwritable DistDir). Errors do not repeat the stage name: the Verify
+// target prefixes it.
 func Run(ctx context.Context, o Options) (Report, error) {
 	o, err := o.withDefaults()
 	if err != nil {
-		return Report{}, fmt.Errorf("verify: %w", err)
+		return Report{}, err
 	}
 	if _, err := os.Stat(o.ISO); err != nil {
-		return Report{}, fmt.Errorf("verify: the installer ISO: %w (run pack first)", err)
+		return Report{}, fmt.Errorf("the installer ISO: %w (run pack first)", err)
 	}
 	fmt.Fprintf(o.Out, "verify: checking %s (version %s)\n", o.ISO, o.Version)
 	rep, digests := runChecks(ctx, o)
 	if err := writeOutputs(o, &rep, digests); err != nil {
-		return rep, fmt.Errorf("verify: %w", err)
+		return rep, err
 	}
 	fmt.Fprint(o.Out, rep.Table())
 	if failed := rep.Failures(); len(failed) > 0 {

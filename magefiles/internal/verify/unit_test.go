@@ -1,0 +1,229 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+)
+
+func TestHashReaderMatchesEachHash(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, hashChunk - 1, hashChunk, hashChunk + 1, 3*hashChunk*hashChunks + 12345} {
+		data := make([]byte, n)
+		_, _ = rand.Read(data)
+		d, err := HashReader(t.Context(), bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, m := sha256.Sum256(data), md5.Sum(data)
+		if d.SHA256 != hex.EncodeToString(s[:]) || d.MD5 != hex.EncodeToString(m[:]) || d.Size != int64(n) {
+			t.Errorf("%d bytes: got %+v, want sha256 %x md5 %x", n, d, s, m)
+		}
+	}
+}
+
+// failingReader yields some data and then an error.
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("disk on fire")
+	}
+	k := min(len(p), f.n)
+	f.n -= k
+	return k, nil
+}
+
+func TestHashReaderReportsReadErrorsAndCancellation(t *testing.T) {
+	t.Parallel()
+	if _, err := HashReader(t.Context(), &failingReader{n: 5 * hashChunk}); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Errorf("read error: got %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := HashReader(ctx, io.LimitReader(rand.Reader, 100*hashChunk)); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: got %v", err)
+	}
+}
+
+func TestWriteSumsIsAcceptedByCoreutils(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	name := "novasphere-installer-v1.0.0.iso"
+	data := []byte("pretend this is an ISO\n")
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := HashReader(t.Context(), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSums(dir, name, d); err != nil {
+		t.Fatal(err)
+	}
+	for cmd, file := range map[string]string{"sha256sum": SHA256SumsName, "md5sum": MD5SumsName} {
+		if err := tool.Command(cmd, "--strict", "-c", file).Dir(dir).Run(t.Context()); err != nil {
+			t.Errorf("%s -c %s: %v", cmd, file, err)
+		}
+	}
+	// A changed file fails the check: the sums are not vacuous.
+	if err := os.WriteFile(filepath.Join(dir, name), append(data, 'x'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := tool.Command("sha256sum", "-c", SHA256SumsName).Dir(dir).Run(t.Context()); err == nil {
+		t.Error("sha256sum -c accepted a changed file")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+	for _, bad := range []string{"", "a/b.iso", "new\nline.iso"} {
+		if err := WriteSums(dir, bad, d); err == nil {
+			t.Errorf("WriteSums accepted the name %q", bad)
+		}
+	}
+}
+
+func TestWithEnv(t *testing.T) {
+	t.Parallel()
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	o, err := Options{}.WithEnv(env(nil))
+	if err != nil || o.Boot != BootAuto || o.BootTimeout != 0 || o.BootMarker != nil {
+		t.Errorf("unset: %+v, %v", o, err)
+	}
+	o, err = Options{}.WithEnv(env(map[string]string{EnvBoot: "1", EnvBootTimeout: "90", EnvBootMarker: "^READY$"}))
+	if err != nil || o.Boot != BootOn || o.BootTimeout != 90*time.Second || o.BootMarker.String() != "^READY$" {
+		t.Errorf("set: %+v, %v", o, err)
+	}
+	o, err = Options{}.WithEnv(env(map[string]string{EnvBoot: "0", EnvBootTimeout: "2m30s"}))
+	if err != nil || o.Boot != BootOff || o.BootTimeout != 150*time.Second {
+		t.Errorf("off: %+v, %v", o, err)
+	}
+	for k, v := range map[string]string{EnvBoot: "maybe", EnvBootTimeout: "soon", EnvBootMarker: "(unclosed"} {
+		if _, err := (Options{}).WithEnv(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: want an error naming %s, got %v", k, v, k, err)
+		}
+	}
+	if _, err := (Options{}).WithEnv(env(map[string]string{EnvBootTimeout: "-5s"})); err == nil {
+		t.Error("a negative timeout was accepted")
+	}
+}
+
+func TestDefaultBootMarker(t *testing.T) {
+	t.Parallel()
+	for line, want := range map[string]bool{
+		"NOVASPHERE-CMDLINE: BOOT_IMAGE=/casper/vmlinuz autoinstall ds=nocloud;s=/cdrom/nocloud/ ---":                true,
+		"[    0.000000] Command line: BOOT_IMAGE=/casper/vmlinuz autoinstall ds=nocloud;s=/cdrom/nocloud/ quiet ---": true,
+		"NOVASPHERE-CMDLINE: BOOT_IMAGE=/casper/vmlinuz ---":                                                         false,
+		`  linux /casper/vmlinuz autoinstall ds=nocloud\;s=/cdrom/nocloud/ ---`:                                      false,
+	} {
+		if got := DefaultBootMarker.MatchString(line); got != want {
+			t.Errorf("%q: match %t, want %t", line, got, want)
+		}
+	}
+}
+
+func TestKernelLinesWithoutArgs(t *testing.T) {
+	t.Parallel()
+	cfg := strings.Join([]string{
+		`menuentry "Install" {`,
+		`	linux	/casper/vmlinuz autoinstall ds=nocloud\;s=/cdrom/nocloud/ console=ttyS0 ---`,
+		`}`,
+		`menuentry "HWE" {`,
+		`	linux	/casper/hwe-vmlinuz  ---`,
+		`}`,
+		`menuentry "after the separator" {`,
+		`	linuxefi /casper/vmlinuz --- autoinstall ds=nocloud\;s=/cdrom/nocloud/`,
+		`}`,
+		`menuentry 'Test memory' {`,
+		`	linux16 /boot/memtest86+.bin`,
+		`}`,
+	}, "\n")
+	n, missing := kernelLinesWithoutArgs(cfg)
+	if n != 3 || len(missing) != 2 || missing[0].line != 5 || missing[1].line != 8 {
+		t.Fatalf("got %d kernel lines, missing %+v; want 3 and lines 5 and 8", n, missing)
+	}
+}
+
+func TestContainsWord(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		s, v string
+		want bool
+	}{
+		{"Ubuntu-Server 22.04.3\nNovaSphere installer 20261127", "20261127", true},
+		{"NovaSphere installer 202611270", "20261127", false},
+		{"NovaSphere installer v1.2.3-rc.1", "v1.2.3", false},
+		{"NovaSphere installer v1.2.3 (amd64)", "v1.2.3", true},
+	} {
+		if got := containsWord(c.s, c.v); got != c.want {
+			t.Errorf("containsWord(%q, %q) = %t", c.s, c.v, got)
+		}
+	}
+}
+
+// TestISOFilesReadLikeXorrisoExtracts reads files through xorriso's LBA
+// report and compares them with what xorriso itself extracts, for names
+// with blanks and quotes and a file of several chunks.
+func TestISOFilesReadLikeXorrisoExtracts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	files := map[string][]byte{
+		"/plain.txt":                   []byte("hello\n"),
+		"/a dir/with blank.txt":        []byte("blank\n"),
+		"/quote's/it's \"quoted\".txt": []byte("quotes\n"),
+		"/empty":                       nil,
+		"/big.bin":                     make([]byte, 3*hashChunk+7),
+	}
+	_, _ = rand.Read(files["/big.bin"])
+	for name, data := range files {
+		p := filepath.Join(tree, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iso := filepath.Join(dir, "t.iso")
+	if err := tool.Command("xorriso", "-as", "mkisofs", "-R", "-o", iso, tree).Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	im, err := openISO(t.Context(), iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	if len(im.files) != len(files) {
+		t.Errorf("listed %d files, want %d: %v", len(im.files), len(files), im.files)
+	}
+	for name, want := range files {
+		r, size, err := im.open(name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		got, _ := io.ReadAll(r)
+		if size != int64(len(want)) || !bytes.Equal(got, want) || !bytes.Equal(got, readISOFile(t, iso, name)) {
+			t.Errorf("%s: read %d bytes that differ from the file or from xorriso's extraction", name, len(got))
+		}
+	}
+	if _, _, err := im.open("/nope"); err == nil {
+		t.Error("opening a missing file succeeded")
+	}
+}
