@@ -120,6 +120,12 @@ func (f *fakeGitHub) writes() []fakeRequest {
 	return w
 }
 
+func (f *fakeGitHub) requestCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.requests)
+}
+
 func (f *fakeGitHub) tokenLeaks() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -252,4 +252,3 @@ func TestDryRunMakesNoWriteRequest(t *testing.T) {
 		}
 	}
 }
-

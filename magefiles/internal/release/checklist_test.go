@@ -1,0 +1,185 @@
+package release
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEachUnmetChecklistLineStopsTheRelease breaks one condition at a time
+// and checks the release stops at the checklist, names the failed line with
+// a ✗ and how to fix it, and sends no write request to GitHub.
+func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
+	t.Parallel()
+	noChangelogSection := strings.Replace(sampleChangelog, "## [1.0.0] - 2026-11-27", "## [0.9.0] - 2026-10-01", 1)
+	noKnownIssues := strings.Replace(sampleChangelog, "### Known issues\n- Secure Boot must be disabled on some older firmware.\n", "", 1)
+	emptyUpgrade := strings.Replace(sampleChangelog, "- Boot the new ISO and choose \"Install\"; existing data under /var/lib/novasphere is kept.\n", "<!-- TODO -->\n", 1)
+	cases := []struct {
+		name  string
+		setup func(fx *fixture)
+		opts  func(o *Options)
+		want  []string
+	}{
+		{
+			name:  "ISO not built",
+			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, ISOName(fx.version)))) },
+			want:  []string{"✗ ISO built", "dist/novasphere-installer-v1.0.0.iso does not exist", "VERSION=v1.0.0 go run magefile.go verify"},
+		},
+		{
+			name: "verify failed",
+			setup: func(fx *fixture) {
+				fx.editReport(func(m map[string]any) {
+					m["passed"] = false
+					m["checks"] = []map[string]any{{"name": "boot-uefi-disk", "passed": false, "detail": "timeout"}}
+				})
+			},
+			want: []string{"✗ verify passed for this exact ISO", "verify-report.json says verify failed: boot-uefi-disk"},
+		},
+		{
+			name: "verify report for another ISO digest",
+			setup: func(fx *fixture) {
+				fx.editReport(func(m map[string]any) { m["sha256"] = strings.Repeat("0", 64) })
+			},
+			want: []string{"✗ verify passed for this exact ISO", "it changed after verify ran"},
+		},
+		{
+			name:  "verify report missing",
+			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, VerifyReportName))) },
+			want:  []string{"✗ verify passed for this exact ISO", "verify-report.json does not exist"},
+		},
+		{
+			name: "SHA256SUMS of another ISO",
+			setup: func(fx *fixture) {
+				fx.writeDist(SHA256SumsName, []byte(strings.Repeat("1", 64)+"  "+ISOName(fx.version)+"\n"))
+			},
+			want: []string{"✗ SHA256SUMS, MD5SUMS and build record match the ISO", "SHA256SUMS gives 1111"},
+		},
+		{
+			name:  "build record missing",
+			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, BuildRecordName(fx.version)))) },
+			want:  []string{"✗ SHA256SUMS, MD5SUMS and build record match the ISO", "novasphere-installer-v1.0.0.build.json does not exist"},
+		},
+		{
+			name:  "git work tree not clean",
+			setup: func(fx *fixture) { fx.write("charts/values.yaml", "replicas: 3\n") },
+			want:  []string{"✗ git work tree clean", "?? charts/", "commit or stash them"},
+		},
+		{
+			name:  "no CHANGELOG section for the version",
+			setup: func(fx *fixture) { fx.write(ChangelogName, noChangelogSection); fx.commit("changelog") },
+			want:  []string{"✗ CHANGELOG.md has a section for v1.0.0", `no heading "## [1.0.0] - YYYY-MM-DD"`, `move the entries under "## [Unreleased]"`},
+		},
+		{
+			name:  "no Known issues",
+			setup: func(fx *fixture) { fx.write(ChangelogName, noKnownIssues); fx.commit("changelog") },
+			want:  []string{`✗ release notes have "Known issues" and "Upgrade"`, `no "### Known issues" subsection`},
+		},
+		{
+			name:  "empty Upgrade",
+			setup: func(fx *fixture) { fx.write(ChangelogName, emptyUpgrade); fx.commit("changelog") },
+			want:  []string{`✗ release notes have "Known issues" and "Upgrade"`, `"### Upgrade" is empty`},
+		},
+		{
+			name: "already published with different content",
+			setup: func(fx *fixture) {
+				fx.gh.seed(fx.version, false, false, time.Now().Add(-time.Hour), map[string][]byte{ISOName(fx.version): randomBytes(9, len(fx.iso))})
+			},
+			want: []string{"✗ v1.0.0 not already published with different content", "the published release v1.0.0 already has different content", "run again with -force", "release:rollback v1.0.0"},
+		},
+		{
+			name:  "ISO over the size limit and splitting disabled",
+			setup: func(fx *fixture) { fx.env[EnvSplit] = "0" },
+			opts:  func(o *Options) { o.AssetLimit, o.PartSize = 512<<10, 256<<10 },
+			want:  []string{"✗ every asset under GitHub's 512.0 KiB limit", "RELEASE_SPLIT=0 forbids splitting", "unset RELEASE_SPLIT"},
+		},
+		{
+			name:  "no token",
+			setup: func(fx *fixture) { delete(fx.env, EnvGHToken) },
+			want:  []string{"✗ GitHub: novasphere/novasphere-iso via", "no GitHub token: set GH_TOKEN or GITHUB_TOKEN"},
+		},
+		{
+			name:  "token refused",
+			setup: func(fx *fixture) { fx.env[EnvGHToken] = "ghp_revokedTokenXXXXXXXXXXXXXXXXXXXXXX" },
+			want:  []string{"✗ GitHub: novasphere/novasphere-iso via", "GitHub refused the token from GH_TOKEN: HTTP 401: Bad credentials"},
+		},
+		{
+			name:  "repository unknown",
+			setup: func(fx *fixture) { fx.env[EnvRepository] = "novasphere/other" },
+			want:  []string{"✗ GitHub: novasphere/other via", "repository novasphere/other not found, or the token from GH_TOKEN cannot see it"},
+		},
+		{
+			name:  "server target malformed",
+			setup: func(fx *fixture) { fx.env[EnvSCPTarget] = "releases.example.com" },
+			want:  []string{"✗ server copy to releases.example.com", "is not user@host:/path/"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fx := newFixture(t, "v1.0.0", 600<<10)
+			tc.setup(fx)
+			mods := []func(*Options){}
+			if tc.opts != nil {
+				mods = append(mods, tc.opts)
+			}
+			out, err := fx.run(mods...)
+			if !errors.Is(err, ErrChecklist) {
+				t.Fatalf("release: %v, want the checklist to stop it\n%s", err, out)
+			}
+			if w := fx.gh.writes(); len(w) != 0 {
+				t.Errorf("%d write request(s) despite the failed checklist: %v", len(w), w)
+			}
+			if got := strings.Count(out, "  ✗ "); got != 1 {
+				t.Errorf("%d failed lines, want exactly 1:\n%s", got, out)
+			}
+			for _, want := range append(tc.want, "1 of ", "nothing was uploaded, copied or changed") {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out, "actions for") {
+				t.Errorf("actions were listed after a failed checklist:\n%s", out)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDryRunWithoutTokenStillChecksTheRest(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0", 64<<10)
+	delete(fx.env, EnvGHToken)
+	out, err := fx.run(dryRun)
+	if err != nil {
+		t.Fatalf("dry run without token: %v\n%s", err, out)
+	}
+	for _, want := range []string{"- GitHub: novasphere/novasphere-iso", "no GH_TOKEN or GITHUB_TOKEN, so GitHub was not asked (dry run)", "create or reuse the draft release v1.0.0 (GitHub not read: no token)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := fx.gh.requestCount(); n != 0 {
+		t.Errorf("GitHub was asked %d time(s) without a token", n)
+	}
+}
+
+func TestInvalidVersionIsRefusedBeforeAnything(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0", 1024)
+	_, err := fx.run()
+	if err == nil || !strings.Contains(err.Error(), `version "v1.0" is not accepted`) {
+		t.Fatalf("release v1.0: %v, want the version refused", err)
+	}
+	if n := fx.gh.requestCount(); n != 0 {
+		t.Errorf("GitHub was asked %d time(s) about an invalid version", n)
+	}
+}
