@@ -45,10 +45,59 @@ func (k kernel) vmlinuz() string { return filepath.Join(k.Dir, "vmlinuz") }
 
 func (k kernel) modulePath(name string) string { return filepath.Join(k.Dir, "modules", name) }
 
+// aptListsDir holds apt's package lists; its entries change with every
+// apt-get update.
+const aptListsDir = "/var/lib/apt/lists"
+
 // resolveKernel turns the kernel package option (usually the metapackage
-// linux-image-amd64) into the versioned package apt would install. Missing
-// package lists are fetched with apt-get update when running as root.
+// linux-image-amd64) into the versioned package apt would install. The
+// answer is remembered in the cache until apt's package lists change
+// (apt-cache takes seconds to load them).
 func (b *builder) resolveKernel(ctx context.Context) (kernelRef, error) {
+	memo := filepath.Join(b.opts.CacheDir, "testiso", "resolved-"+safeName(b.opts.KernelPackage)+".json")
+	stamp := aptListsStamp()
+	var saved struct {
+		Stamp string
+		Ref   kernelRef
+	}
+	if data, err := os.ReadFile(memo); err == nil && json.Unmarshal(data, &saved) == nil && stamp != "" && saved.Stamp == stamp {
+		return saved.Ref, nil
+	}
+	ref, err := b.askApt(ctx)
+	if err != nil {
+		return ref, err
+	}
+	saved.Stamp, saved.Ref = aptListsStamp(), ref
+	if data, err := json.Marshal(saved); err == nil && os.MkdirAll(filepath.Dir(memo), 0o755) == nil {
+		tmp := fmt.Sprintf("%s.%d.tmp", memo, os.Getpid())
+		if os.WriteFile(tmp, data, 0o644) == nil {
+			os.Rename(tmp, memo)
+		}
+	}
+	return ref, nil
+}
+
+// aptListsStamp summarises the names, sizes and times of apt's package
+// lists; empty when they cannot be read.
+func aptListsStamp() string {
+	entries, err := os.ReadDir(aptListsDir)
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		fmt.Fprintf(h, "%s %d %d\n", e.Name(), info.Size(), info.ModTime().UnixNano())
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// askApt resolves the kernel package with apt-cache. Missing package lists
+// are fetched with apt-get update when running as root.
+func (b *builder) askApt(ctx context.Context) (kernelRef, error) {
 	stanza, err := aptShow(ctx, b.opts.KernelPackage)
 	if err != nil {
 		if os.Geteuid() != 0 {

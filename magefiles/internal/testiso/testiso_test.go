@@ -346,7 +346,7 @@ func TestInitramfs(t *testing.T) {
 // linkedKernelCache makes a fresh cache directory that shares the shared
 // fixture's kernel download, so a test can build other fixtures without
 // downloading the kernel again.
-func linkedKernelCache(t *testing.T) string {
+func linkedKernelCache(t testing.TB) string {
 	t.Helper()
 	Shared(t)
 	cache := t.TempDir()
