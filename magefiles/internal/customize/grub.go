@@ -20,8 +20,9 @@ const AutoinstallArgs = `autoinstall ds=nocloud\;s=/cdrom/nocloud/`
 // by the installer version.
 const DefaultGrubTitle = "Install NovaSphere {version}"
 
-// KeepTimeout, as GrubOptions.Timeout, leaves the base's menu timeout alone.
-const KeepTimeout = -1
+// KeepTimeout, as GrubOptions.Timeout (the zero value), leaves the base's
+// menu timeout alone.
+const KeepTimeout = ""
 
 // ErrNoCasperEntry marks a grub.cfg without an Ubuntu live-server kernel
 // entry ("linux /casper/vmlinuz ... ---"), that is, a base ISO that is not an
@@ -42,9 +43,9 @@ type GrubOptions struct {
 	// "{version}" is replaced by Version, and the version is appended when
 	// the template lacks it. Empty means DefaultGrubTitle.
 	Title string
-	// Timeout is the menu timeout in seconds; KeepTimeout (-1) keeps the
-	// base's value.
-	Timeout int
+	// Timeout is the menu timeout in whole seconds, such as "5";
+	// KeepTimeout ("") keeps the base's value.
+	Timeout string
 }
 
 // PatchGrub adds AutoinstallArgs and extraArgs before "---" on every
@@ -53,7 +54,7 @@ type GrubOptions struct {
 // default title and timeout, which is what Customize uses when GRUB_TITLE and
 // GRUB_TIMEOUT are unset. Applying it to its own output changes nothing.
 func PatchGrub(cfg []byte, version, extraArgs string) ([]byte, error) {
-	return PatchGrubWith(cfg, GrubOptions{Version: version, ExtraArgs: extraArgs, Timeout: KeepTimeout})
+	return PatchGrubWith(cfg, GrubOptions{Version: version, ExtraArgs: extraArgs})
 }
 
 // PatchGrubWith patches a GRUB configuration as PatchGrub does, with a
@@ -77,13 +78,16 @@ func PatchGrubWith(cfg []byte, o GrubOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ValidateTimeout(o.Timeout); err != nil {
+		return nil, err
+	}
 	lines := strings.Split(string(cfg), "\n")
 	entries, casper := patchKernelLines(lines, add)
 	if !casper {
 		return nil, ErrNoCasperEntry
 	}
 	retitle(lines, entries, title)
-	if o.Timeout >= 0 {
+	if o.Timeout != KeepTimeout {
 		lines = setTimeout(lines, o.Timeout)
 	}
 	return []byte(strings.Join(lines, "\n")), nil
@@ -224,11 +228,11 @@ func retitle(lines []string, entries []patchedEntry, title string) {
 
 // setTimeout sets every "set timeout=" line, or adds one before the first
 // menu entry when there is none.
-func setTimeout(lines []string, seconds int) []string {
+func setTimeout(lines []string, seconds string) []string {
 	found := false
 	for i, line := range lines {
 		if m := timeoutRE.FindStringSubmatch(line); m != nil {
-			lines[i] = m[1] + "set timeout=" + strconv.Itoa(seconds)
+			lines[i] = m[1] + "set timeout=" + seconds
 			found = true
 		}
 	}
@@ -238,11 +242,22 @@ func setTimeout(lines []string, seconds int) []string {
 	for i, line := range lines {
 		if menuentryRE.MatchString(line) {
 			out := append([]string{}, lines[:i]...)
-			out = append(out, "set timeout="+strconv.Itoa(seconds), "")
+			out = append(out, "set timeout="+seconds, "")
 			return append(out, lines[i:]...)
 		}
 	}
 	return lines
+}
+
+// ValidateTimeout accepts KeepTimeout or a whole number of seconds.
+func ValidateTimeout(t string) error {
+	if t == KeepTimeout {
+		return nil
+	}
+	if n, err := strconv.Atoi(t); err != nil || n < 0 || strconv.Itoa(n) != t {
+		return fmt.Errorf("grub menu timeout %q is not a whole number of seconds (0 or more)", t)
+	}
+	return nil
 }
 
 // argsToAdd is AutoinstallArgs plus the extra arguments, each a separate

@@ -98,7 +98,7 @@ func TestPatchGrubTitlesShowVersion(t *testing.T) {
 
 func TestPatchGrubIsIdempotent(t *testing.T) {
 	for _, cfg := range []string{ubuntuGrubCfg, ubuntuLoopbackCfg} {
-		o := GrubOptions{Version: "v1.0.0-rc.1", ExtraArgs: "console=ttyS0 quiet", Title: "NovaSphere {version} installer", Timeout: 5}
+		o := GrubOptions{Version: "v1.0.0-rc.1", ExtraArgs: "console=ttyS0 quiet", Title: "NovaSphere {version} installer", Timeout: "5"}
 		once, err := PatchGrubWith([]byte(cfg), o)
 		if err != nil {
 			t.Fatal(err)
@@ -128,7 +128,7 @@ func TestPatchGrubLoopbackKeepsIsoScan(t *testing.T) {
 }
 
 func TestPatchGrubTimeout(t *testing.T) {
-	out, err := PatchGrubWith([]byte(ubuntuGrubCfg), GrubOptions{Version: "v1.0.0", Timeout: 3})
+	out, err := PatchGrubWith([]byte(ubuntuGrubCfg), GrubOptions{Version: "v1.0.0", Timeout: "3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestPatchGrubTimeout(t *testing.T) {
 		t.Errorf("timeout not set:\n%s", out)
 	}
 	// A config without a timeout gets one before the first entry.
-	out, err = PatchGrubWith([]byte(ubuntuLoopbackCfg), GrubOptions{Version: "v1.0.0", Timeout: 0})
+	out, err = PatchGrubWith([]byte(ubuntuLoopbackCfg), GrubOptions{Version: "v1.0.0", Timeout: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}

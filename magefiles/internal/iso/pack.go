@@ -1,0 +1,549 @@
+package iso
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+)
+
+// Names of the files pack writes in its work directory.
+const (
+	manifestWorkFile = payload.ManifestName
+	md5sumWorkFile   = "md5sum.txt"
+	inputsWorkFile   = "inputs.sha256"
+)
+
+// ErrStaleStage marks an extract or customize directory that does not
+// belong to this pack (another base ISO or version).
+var ErrStaleStage = errors.New("stage output does not match")
+
+// PackOptions configure Pack.
+type PackOptions struct {
+	// Base is the base ISO (the one ExtractDir was extracted from).
+	Base string
+	// ExtractDir is the output of Extract, CustomizeDir that of
+	// customize.Customize for Version.
+	ExtractDir, CustomizeDir string
+	// Root is the repository root, PayloadDirs the directories under it
+	// that go to /novasphere (default payload.Dirs).
+	Root        string
+	PayloadDirs []string
+	// DistDir receives the ISO and its build record.
+	DistDir string
+	// WorkDir holds MANIFEST.sha256, md5sum.txt and the input fingerprint
+	// ($BUILD_DIR/pack/<version>).
+	WorkDir string
+	// Version is the installer version.
+	Version string
+	// SourceDateEpoch is every timestamp in the ISO (Unix seconds); zero
+	// means unknown: the current time is used and the ISO is not
+	// reproducible.
+	SourceDateEpoch int64
+	// GitCommit is recorded in the build record.
+	GitCommit string
+	// Progress receives xorriso's progress (UPDATE) lines; nil discards them.
+	Progress io.Writer
+	// Log receives what pack does; nil discards it.
+	Log io.Writer
+}
+
+// BuildRecord is dist/novasphere-installer-<version>.build.json.
+type BuildRecord struct {
+	Version               string `json:"version"`
+	BaseISOSHA256         string `json:"base_iso_sha256"`
+	PayloadManifestSHA256 string `json:"payload_manifest_sha256"`
+	GitCommit             string `json:"git_commit"`
+	XorrisoVersion        string `json:"xorriso_version"`
+	SourceDateEpoch       int64  `json:"source_date_epoch"`
+}
+
+// PackResult tells what Pack did.
+type PackResult struct {
+	// ISO and Record are the output paths.
+	ISO, Record string
+	// BuildRecord is the record's content.
+	BuildRecord BuildRecord
+	// UpToDate is set when nothing was done because the output was newer
+	// than every input.
+	UpToDate bool
+	// Duration is how long Pack took; XorrisoPeakRSS is xorriso's peak
+	// resident set size in bytes as sampled while it ran (0 if unknown).
+	Duration       time.Duration
+	XorrisoPeakRSS int64
+}
+
+// OutputISO is dist/novasphere-installer-<version>.iso.
+func OutputISO(distDir, version string) string {
+	return filepath.Join(distDir, "novasphere-installer-"+version+".iso")
+}
+
+// BuildRecordPath is dist/novasphere-installer-<version>.build.json.
+func BuildRecordPath(distDir, version string) string {
+	return filepath.Join(distDir, "novasphere-installer-"+version+".build.json")
+}
+
+// ReadBuildRecord reads a build record.
+func ReadBuildRecord(path string) (BuildRecord, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return BuildRecord{}, err
+	}
+	var r BuildRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return BuildRecord{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Pack writes the installer ISO: xorriso loads the base, replays its boot
+// equipment (BIOS and EFI El Torito entries, hybrid MBR, GPT with the EFI
+// partition), maps the payload directories, VERSION, MANIFEST.sha256, the
+// customized files and the regenerated /md5sum.txt into it, normalises their
+// owner, permissions and dates, keeps Joliet, and writes only the result.
+// The ISO goes to a temporary name in DistDir and is renamed when complete,
+// followed by the build record. When the output is newer than every input
+// and was built from the same inputs, Pack does nothing.
+func Pack(ctx context.Context, o PackOptions) (PackResult, error) {
+	start := time.Now()
+	p, err := plan(ctx, o)
+	if err != nil {
+		return PackResult{}, err
+	}
+	res := PackResult{ISO: OutputISO(o.DistDir, o.Version), Record: BuildRecordPath(o.DistDir, o.Version)}
+	if p.upToDate(res) {
+		rec, _ := ReadBuildRecord(res.Record)
+		res.BuildRecord, res.UpToDate, res.Duration = rec, true, time.Since(start)
+		fmt.Fprintf(p.log, "pack: %s is up to date (newer than every input); nothing to do\n", res.ISO)
+		return res, nil
+	}
+	if err := p.writeSums(); err != nil {
+		return PackResult{}, err
+	}
+	rss, err := p.write(ctx, res)
+	if err != nil {
+		return PackResult{}, err
+	}
+	res.BuildRecord, res.XorrisoPeakRSS, res.Duration = p.record, rss, time.Since(start)
+	fmt.Fprintf(p.log, "pack: wrote %s and %s (%.1fs)\n", res.ISO, filepath.Base(res.Record), res.Duration.Seconds())
+	return res, nil
+}
+
+// packPlan is everything Pack decided before writing.
+type packPlan struct {
+	o        PackOptions
+	log      io.Writer
+	x        Extracted
+	c        customize.Result
+	tree     payload.Tree
+	epoch    int64
+	record   BuildRecord
+	manifest []byte
+	md5sum   []byte
+	inputs   string // fingerprint of every input
+	newest   time.Time
+}
+
+func plan(ctx context.Context, o PackOptions) (*packPlan, error) {
+	p := &packPlan{o: o, log: o.Log}
+	if p.log == nil {
+		p.log = io.Discard
+	}
+	if len(o.PayloadDirs) == 0 {
+		p.o.PayloadDirs = payload.Dirs
+	}
+	if err := customize.ValidateVersion(o.Version); err != nil {
+		return nil, err
+	}
+	if err := p.loadStages(); err != nil {
+		return nil, err
+	}
+	tree, err := payload.Walk(o.Root, p.o.PayloadDirs)
+	if err != nil {
+		return nil, err
+	}
+	p.tree = tree
+	for _, m := range tree.Missing {
+		fmt.Fprintf(p.log, "pack: note: payload directory %s/ does not exist; nothing from it is shipped\n", m)
+	}
+	xv, err := Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.epoch = o.SourceDateEpoch
+	if p.epoch == 0 {
+		p.epoch = time.Now().Unix()
+		fmt.Fprintln(p.log, "pack: note: SOURCE_DATE_EPOCH is unknown (not a git checkout?): using the current time; the ISO will not be reproducible")
+	}
+	p.record = BuildRecord{Version: o.Version, BaseISOSHA256: p.x.BaseSHA256, GitCommit: o.GitCommit,
+		XorrisoVersion: xv, SourceDateEpoch: p.epoch}
+	return p, p.fingerprint()
+}
+
+// loadStages reads the extract and customize outputs and checks that they
+// belong to this base and version.
+func (p *packPlan) loadStages() error {
+	x, err := LoadExtracted(p.o.ExtractDir)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(p.o.Base); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrMissingBase, p.o.Base, err)
+	}
+	if !x.FromBase(p.o.Base) {
+		return fmt.Errorf("%w: %s was extracted from %s, not from %s as it is now; run the extract stage again", ErrStaleStage, p.o.ExtractDir, x.Base, p.o.Base)
+	}
+	c, err := customize.Load(p.o.CustomizeDir)
+	if err != nil {
+		return err
+	}
+	if c.Version != p.o.Version {
+		return fmt.Errorf("%w: %s was customized for version %s, not %s; run the customize stage again", ErrStaleStage, p.o.CustomizeDir, c.Version, p.o.Version)
+	}
+	p.x, p.c = x, c
+	return nil
+}
+
+// inputPaths are the files (besides the payload) whose change means a new
+// ISO: the base, the customized files and their record.
+func (p *packPlan) inputPaths() []string {
+	paths := []string{p.o.Base, p.c.StatePath()}
+	for _, f := range p.c.Files {
+		paths = append(paths, p.c.Path(f))
+	}
+	return paths
+}
+
+// fingerprint hashes the name, size, mode and modification time of every
+// input, and the build record without the manifest digest, and finds the
+// newest input.
+func (p *packPlan) fingerprint() error {
+	h := sha256.New()
+	rec, _ := json.Marshal(p.record)
+	fmt.Fprintf(h, "record %s\n", rec)
+	for _, s := range p.tree.Sources {
+		fmt.Fprintf(h, "source %s %s\n", s.Rel, s.Path)
+	}
+	for _, e := range p.tree.Entries {
+		fmt.Fprintf(h, "payload %q %d %d %o %d\n", e.Rel, e.Kind, e.Size, e.Mode, e.ModTime.UnixNano())
+		p.noteTime(e.ModTime)
+	}
+	for _, path := range p.inputPaths() {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("pack: input: %w", err)
+		}
+		fmt.Fprintf(h, "input %q %d %d\n", path, fi.Size(), fi.ModTime().UnixNano())
+		p.noteTime(fi.ModTime())
+	}
+	p.inputs = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+func (p *packPlan) noteTime(t time.Time) {
+	if t.After(p.newest) {
+		p.newest = t
+	}
+}
+
+// upToDate reports whether the output exists, is newer than every input and
+// was made from inputs with the same fingerprint.
+func (p *packPlan) upToDate(res PackResult) bool {
+	iso, err := os.Stat(res.ISO)
+	if err != nil || !iso.ModTime().After(p.newest) {
+		return false
+	}
+	if _, err := os.Stat(res.Record); err != nil {
+		return false
+	}
+	old, err := os.ReadFile(filepath.Join(p.o.WorkDir, inputsWorkFile))
+	return err == nil && strings.TrimSpace(string(old)) == p.inputs
+}
+
+// writeSums computes MANIFEST.sha256 and md5sum.txt and stores them in the
+// work directory.
+func (p *packPlan) writeSums() error {
+	refs := payload.Refs(p.tree.Files())
+	refs = append(refs, payload.FileRef{Rel: payload.VersionName, Path: p.c.Path(customize.VersionPath)})
+	digests, err := payload.HashFiles(refs)
+	if err != nil {
+		return err
+	}
+	p.manifest = payload.Manifest(digests)
+	sum := sha256.Sum256(p.manifest)
+	p.record.PayloadManifestSHA256 = hex.EncodeToString(sum[:])
+
+	md5s := map[string]string{}
+	for _, d := range digests {
+		md5s[path.Join(payload.ISODir, d.Rel)] = d.MD5
+	}
+	md5s[path.Join(payload.ISODir, payload.ManifestName)] = md5Hex(p.manifest)
+	if err := p.buildMD5Sum(md5s); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(p.o.WorkDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(p.o.WorkDir, manifestWorkFile), p.manifest, 0o644); err != nil {
+		return err
+	}
+	if p.md5sum != nil {
+		return os.WriteFile(filepath.Join(p.o.WorkDir, md5sumWorkFile), p.md5sum, 0o644)
+	}
+	return nil
+}
+
+// buildMD5Sum regenerates /md5sum.txt when the base has one. added holds the
+// payload's MD5s; the customized files are hashed here.
+func (p *packPlan) buildMD5Sum(added map[string]string) error {
+	if !p.x.Has(MD5SumTxt) {
+		return nil
+	}
+	base, err := os.ReadFile(p.x.Path(MD5SumTxt))
+	if err != nil {
+		return err
+	}
+	u := payload.MD5Update{Replaced: map[string]string{}, Added: added,
+		Excluded: append([]string{MD5SumTxt, p.x.BootCatalog}, p.x.BootImages...)}
+	for _, f := range p.c.Files {
+		if f == customize.VersionPath {
+			continue
+		}
+		data, err := os.ReadFile(p.c.Path(f))
+		if err != nil {
+			return err
+		}
+		if p.x.Has(f) {
+			u.Replaced[f] = md5Hex(data)
+		} else {
+			u.Added[f] = md5Hex(data)
+		}
+	}
+	u.RemovedTrees = p.replacedTrees()
+	p.md5sum, err = payload.RegenerateMD5Sum(base, u)
+	if err != nil {
+		return fmt.Errorf("base %s: %w", MD5SumTxt, err)
+	}
+	return nil
+}
+
+// replacedTrees are the top-level directories pack owns (/novasphere,
+// /nocloud) that the base already has: they are removed before mapping.
+func (p *packPlan) replacedTrees() []string {
+	var out []string
+	for _, t := range []string{payload.ISODir, "/nocloud"} {
+		if slices.Contains(p.x.TopLevel, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// write runs xorriso into a temporary file in DistDir and renames the ISO
+// and its record into place.
+func (p *packPlan) write(ctx context.Context, res PackResult) (int64, error) {
+	if err := os.MkdirAll(p.o.DistDir, 0o755); err != nil {
+		return 0, err
+	}
+	removeStaleTemps(p.o.DistDir, p.o.Version)
+	tmp, err := os.CreateTemp(p.o.DistDir, tempPrefix(p.o.Version, ".iso")+"*.tmp")
+	if err != nil {
+		return 0, err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	rss, err := p.runXorriso(ctx, tmp.Name())
+	if err != nil {
+		return 0, fmt.Errorf("pack: xorriso failed; no ISO written: %w", err)
+	}
+	rec, err := json.MarshalIndent(p.record, "", "  ")
+	if err != nil {
+		return 0, err
+	}
+	recTmp, err := writeTemp(p.o.DistDir, tempPrefix(p.o.Version, ".build.json"), append(rec, '\n'))
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(recTmp)
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return 0, err
+	}
+	// An ISO without a record is never taken as up to date; the reverse
+	// could describe the wrong ISO, so the old record goes first.
+	if err := os.Remove(res.Record); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
+	if err := os.Rename(tmp.Name(), res.ISO); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(recTmp, res.Record); err != nil {
+		return 0, err
+	}
+	return rss, os.WriteFile(filepath.Join(p.o.WorkDir, inputsWorkFile), []byte(p.inputs+"\n"), 0o644)
+}
+
+// runXorriso writes the ISO to out, streaming progress, and returns
+// xorriso's sampled peak RSS.
+func (p *packPlan) runXorriso(ctx context.Context, out string) (int64, error) {
+	progress, flush := progressWriter(p.o.Progress, "pack: ")
+	defer flush()
+	cmd := tool.Command(xorriso, p.xorrisoArgs(out)...).
+		Env("SOURCE_DATE_EPOCH=" + strconv.FormatInt(p.epoch, 10)).
+		Stream(progress)
+	return runSampled(ctx, cmd)
+}
+
+// xorrisoArgs is the whole xorriso command line after the program name.
+func (p *packPlan) xorrisoArgs(out string) []string {
+	a := []string{
+		// Arguments are literal paths, never patterns; names are UTF-8
+		// whatever the host's locale.
+		"-iso_rr_pattern", "off", "-disk_pattern", "off", "-charset", "UTF-8",
+		"-indev", p.o.Base, "-outdev", out,
+		"-boot_image", "any", "replay",
+		// Measured: without these the Joliet tree and the GPT gap
+		// partition of an Ubuntu ISO are dropped.
+		"-joliet", "on", "-compliance", "joliet_long_names",
+	}
+	if p.x.PaddingIncluded {
+		a = append(a, "-padding", "included")
+	}
+	a = append(a, "-volid", p.c.VolumeID)
+	if trees := p.replacedTrees(); len(trees) > 0 {
+		a = append(append(append(a, "-rm_r"), trees...), "--")
+	}
+	maps, other := p.mappings()
+	for _, m := range maps {
+		a = append(a, "-map", m[0], m[1])
+	}
+	return append(a, p.normalise(other)...)
+}
+
+// mappings are the (disk, ISO) pairs to map, and the ISO paths of the mapped
+// files outside /novasphere.
+func (p *packPlan) mappings() (maps [][2]string, other []string) {
+	for _, s := range p.tree.Sources {
+		maps = append(maps, [2]string{s.Path, path.Join(payload.ISODir, s.Rel)})
+	}
+	maps = append(maps, [2]string{filepath.Join(p.o.WorkDir, manifestWorkFile), path.Join(payload.ISODir, payload.ManifestName)})
+	for _, f := range p.c.Files {
+		maps = append(maps, [2]string{p.c.Path(f), f})
+		if !strings.HasPrefix(f, payload.ISODir+"/") {
+			other = append(other, f)
+		}
+	}
+	if p.md5sum != nil {
+		maps = append(maps, [2]string{filepath.Join(p.o.WorkDir, md5sumWorkFile), MD5SumTxt})
+		other = append(other, MD5SumTxt)
+	}
+	return maps, other
+}
+
+// normalise makes owner, permissions and dates of everything pack adds
+// independent of the build machine: owner and group 0; payload directories
+// 0755, payload files 0644 (0755 when executable on disk); the other files
+// 0444 and their new directories 0555, as on Ubuntu's ISO; every date
+// SOURCE_DATE_EPOCH.
+func (p *packPlan) normalise(other []string) []string {
+	nocloud := path.Dir(customize.UserDataPath)
+	touched := append([]string{payload.ISODir, nocloud}, other...)
+	var otherFiles []string
+	for _, f := range other {
+		if !strings.HasPrefix(f, nocloud+"/") {
+			otherFiles = append(otherFiles, f)
+		}
+	}
+	var execs []string
+	for _, f := range p.tree.Files() {
+		if f.Executable() {
+			execs = append(execs, path.Join(payload.ISODir, f.Rel))
+		}
+	}
+	epoch := "=" + strconv.FormatInt(p.epoch, 10)
+	a := list("-chown_r", "0", touched)
+	a = append(a, list("-chgrp_r", "0", touched)...)
+	a = append(a,
+		"-find", payload.ISODir, "-type", "d", "-exec", "chmod", "0755", "--",
+		"-find", payload.ISODir, "-type", "f", "-exec", "chmod", "0644", "--",
+		"-find", nocloud, "-type", "d", "-exec", "chmod", "0555", "--",
+		"-find", nocloud, "-type", "f", "-exec", "chmod", "0444", "--")
+	if len(execs) > 0 {
+		a = append(a, list("-chmod", "0755", execs)...)
+	}
+	if len(otherFiles) > 0 {
+		a = append(a, list("-chmod", "0444", otherFiles)...)
+	}
+	a = append(a, list("-alter_date_r", "b-c", append([]string{epoch}, touched...))...)
+	return append(a, list("-alter_date_r", "c", append([]string{epoch}, touched...))...)
+}
+
+// list is an xorriso command with a first parameter and a "--"-terminated
+// path list.
+func list(cmd, param string, paths []string) []string {
+	return append(append([]string{cmd, param}, paths...), "--")
+}
+
+// tempPrefix is the name prefix of pack's temporary files in DistDir.
+func tempPrefix(version, suffix string) string {
+	return ".novasphere-installer-" + version + suffix + "."
+}
+
+// removeStaleTemps deletes temporary files left in dist by a pack of the
+// same version that was killed.
+func removeStaleTemps(dist, version string) {
+	for _, suffix := range []string{".iso", ".build.json"} {
+		matches, _ := filepath.Glob(filepath.Join(dist, tempPrefix(version, suffix)+"*.tmp"))
+		for _, m := range matches {
+			os.Remove(m)
+		}
+	}
+}
+
+func writeTemp(dir, prefix string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, prefix+"*.tmp")
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// GitCommit is the commit of HEAD in the repository at root, or "" outside a
+// git checkout (or without git).
+func GitCommit(ctx context.Context, root string) string {
+	if !tool.Git.Present() {
+		return ""
+	}
+	out, err := tool.Command("git", "-C", root, "rev-parse", "HEAD").Output(ctx)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
