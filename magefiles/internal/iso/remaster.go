@@ -35,9 +35,11 @@ type RemasterOptions struct {
 }
 
 // Dirs of one remaster under BuildDir.
-func (o RemasterOptions) extractDir() string   { return filepath.Join(o.BuildDir, "extract") }
-func (o RemasterOptions) customizeDir() string { return filepath.Join(o.BuildDir, "customize", o.Version) }
-func (o RemasterOptions) packDir() string      { return filepath.Join(o.BuildDir, "pack", o.Version) }
+func (o RemasterOptions) extractDir() string { return filepath.Join(o.BuildDir, "extract") }
+func (o RemasterOptions) customizeDir() string {
+	return filepath.Join(o.BuildDir, "customize", o.Version)
+}
+func (o RemasterOptions) packDir() string { return filepath.Join(o.BuildDir, "pack", o.Version) }
 
 // Remaster extracts from the base, customizes for the version and packs the
 // installer ISO, as `mage pack` does.
