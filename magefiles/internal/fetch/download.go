@@ -214,26 +214,59 @@ func (f *fetcher) watch(resp *grab.Response, cancel context.CancelFunc) (stalled
 	}
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
-	snapshot := func() stat {
-		return stat{done: resp.BytesComplete(), total: resp.Size(), bps: resp.BytesPerSecond()}
-	}
+	var r rateMeter
+	r.add(time.Now(), resp.BytesComplete())
 	last, lastChange := resp.BytesComplete(), time.Now()
 	for {
 		select {
 		case <-resp.Done:
-			p.finish(snapshot())
+			now := time.Now()
+			r.add(now, resp.BytesComplete())
+			p.finish(stat{done: resp.BytesComplete(), total: resp.Size(), bps: r.rate()})
 			return stalled
 		case now := <-tick.C:
-			s := snapshot()
-			if s.done != last {
-				last, lastChange = s.done, now
+			done := resp.BytesComplete()
+			r.add(now, done)
+			if done != last {
+				last, lastChange = done, now
 			} else if !stalled && now.Sub(lastChange) >= f.o.StallTimeout {
 				stalled = true
 				cancel()
 			}
-			p.update(s, now)
+			p.update(stat{done: done, total: resp.Size(), bps: r.rate()}, now)
 		}
 	}
+}
+
+// rateMeter is the transfer rate over the last few seconds, exact from the
+// first second on (a moving average that starts at zero would show half the
+// real rate and twice the real ETA for a while).
+type rateMeter struct {
+	samples []rateSample
+}
+
+type rateSample struct {
+	at time.Time
+	n  int64
+}
+
+// rateWindow is how far back the rate looks.
+const rateWindow = 5 * time.Second
+
+func (m *rateMeter) add(at time.Time, n int64) {
+	m.samples = append(m.samples, rateSample{at, n})
+	for len(m.samples) > 2 && at.Sub(m.samples[1].at) >= rateWindow {
+		m.samples = m.samples[1:]
+	}
+}
+
+// rate is bytes per second between the oldest and newest sample.
+func (m *rateMeter) rate() float64 {
+	if len(m.samples) < 2 {
+		return 0
+	}
+	first, last := m.samples[0], m.samples[len(m.samples)-1]
+	return rate(last.n-first.n, last.at.Sub(first.at))
 }
 
 // checkAnswer runs before grab writes any byte: a resumed request must get

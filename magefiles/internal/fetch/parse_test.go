@@ -198,3 +198,28 @@ func TestFromConfigUsesConfiguredLocationsAndKeyring(t *testing.T) {
 		t.Error("a regular file was taken for a terminal")
 	}
 }
+
+func TestRateMeterIsRightFromTheFirstSecondAndFollowsChanges(t *testing.T) {
+	var m rateMeter
+	start := time.Now()
+	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
+	m.add(at(0), 1000) // resumed at 1000 bytes: not part of the rate
+	if m.rate() != 0 {
+		t.Errorf("rate with one sample = %v, want 0 (unknown)", m.rate())
+	}
+	m.add(at(1), 1000+10<<20)
+	if got := m.rate(); got != 10<<20 {
+		t.Errorf("rate after 1 s at 10 MiB/s = %v, want %v", got, 10<<20)
+	}
+	n := int64(1000 + 10<<20)
+	for s := 2; s <= 12; s++ { // the link slows to 1 MiB/s
+		n += 1 << 20
+		m.add(at(float64(s)), n)
+	}
+	if got := m.rate(); got != 1<<20 {
+		t.Errorf("rate 10 s after slowing to 1 MiB/s = %v, want %v", got, 1<<20)
+	}
+	if len(m.samples) > 7 {
+		t.Errorf("%d samples kept, want only the last %s", len(m.samples), rateWindow)
+	}
+}
