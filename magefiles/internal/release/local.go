@@ -39,8 +39,21 @@ func BuildRecordName(version string) string {
 	return "novasphere-installer-" + version + ".build.json"
 }
 
-// PartsSumsName is the checksum file of an ISO's parts (sha256sum -c format).
-func PartsSumsName(version string) string { return ISOName(version) + ".parts.sha256" }
+// PartsSumsName is the checksum file of an ISO's parts (sha256sum -c
+// format). Its name must not match the parts' glob NAME.iso.part*.
+func PartsSumsName(version string) string {
+	return "novasphere-installer-" + version + ".parts.sha256"
+}
+
+// partLayout cuts size bytes into parts of partSize (the last one shorter)
+// and returns each part's offset and length.
+func partLayout(size, partSize int64) (offsets, lengths []int64) {
+	for off := int64(0); off < size; off += partSize {
+		offsets = append(offsets, off)
+		lengths = append(lengths, min(partSize, size-off))
+	}
+	return offsets, lengths
+}
 
 // partName is the name of part i (from 0) of n; numbers are zero-padded so
 // that `cat NAME.part*` reads them in order.
@@ -197,13 +210,14 @@ func (l *localBuild) readISO(sz sizing, out io.Writer) {
 	l.ISO = asset{Name: name, Path: path, Size: st.Size()}
 	l.OverLimit = st.Size() >= sz.Limit
 	l.Split = l.OverLimit && sz.Split
-	partSize, n := sz.PartSize, 1
+	offsets, lengths := partLayout(st.Size(), sz.PartSize)
+	n := 1
 	if l.Split {
-		n = int((st.Size() + partSize - 1) / partSize)
+		n = len(offsets)
 	}
 	start := time.Now()
 	fmt.Fprintf(out, "hashing %s (%s)...\n", path, humanBytes(st.Size()))
-	sha, md, parts, err := hashFile(path, partSize, n)
+	sha, md, parts, err := hashFile(path, sz.PartSize, n)
 	if err != nil {
 		l.ISOErr = fmt.Errorf("reading %s: %w", path, err)
 		return
@@ -215,8 +229,7 @@ func (l *localBuild) readISO(sz sizing, out io.Writer) {
 	}
 	var sums strings.Builder
 	for i, digest := range parts {
-		off := int64(i) * partSize
-		p := asset{Name: partName(l.Version, i, n), Path: path, Offset: off, Size: min(partSize, st.Size()-off), SHA256: digest}
+		p := asset{Name: partName(l.Version, i, n), Path: path, Offset: offsets[i], Size: lengths[i], SHA256: digest}
 		l.Parts = append(l.Parts, p)
 		fmt.Fprintf(&sums, "%s  %s\n", p.SHA256, p.Name)
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
@@ -82,20 +85,18 @@ func Rollback(ctx context.Context, o RollbackOptions) (err error) {
 	if err := withdraw(ctx, gh, out, o, bad); err != nil {
 		return err
 	}
-	if prev != nil {
-		if _, err := gh.updateRelease(ctx, prev.ID, releasePatch{MakeLatest: "true"}); err != nil {
-			return fmt.Errorf("github: making %s the latest release: %w (%s is already withdrawn; run the rollback again)", prev.TagName, err, o.Version)
-		}
-	}
 	latest, err := gh.latestRelease(ctx)
 	if err != nil {
 		return fmt.Errorf("github: reading the latest release: %w", err)
 	}
+	if prev != nil && (latest == nil || latest.ID != prev.ID) {
+		if latest, err = gh.updateRelease(ctx, prev.ID, releasePatch{MakeLatest: "true"}); err != nil {
+			return fmt.Errorf("github: making %s the latest release: %w (%s is already withdrawn; run the rollback again)", prev.TagName, err, o.Version)
+		}
+	}
 	switch {
 	case latest == nil:
 		fmt.Fprintf(out, "rolled back %s; %s has no published release now\n", o.Version, s.Repo)
-	case prev != nil && latest.ID != prev.ID:
-		return fmt.Errorf("github: %s is withdrawn, but GitHub shows %s as latest instead of %s", o.Version, latest.TagName, prev.TagName)
 	default:
 		fmt.Fprintf(out, "rolled back %s; latest is now %s: %s\n", o.Version, latest.TagName, latest.HTMLURL)
 	}
@@ -121,13 +122,24 @@ func withdraw(ctx context.Context, gh *gitHub, out io.Writer, o RollbackOptions,
 	return nil
 }
 
-// previousRelease is the newest published, non-prerelease release other
-// than bad that was published before it (any, when bad never was).
+// previousRelease is the release that should be latest once bad is
+// withdrawn: among the published, non-prerelease others, the highest version
+// below bad's (so a later backport such as v0.9.1 does not win over v1.0.0),
+// or, when versions cannot be compared, the newest published before bad.
 func previousRelease(all []ghRelease, bad *ghRelease) *ghRelease {
 	var best *ghRelease
 	for i := range all {
 		c := &all[i]
 		if c.ID == bad.ID || c.Draft || c.Prerelease || c.PublishedAt == nil {
+			continue
+		}
+		if before, ok := versionLess(c.TagName, bad.TagName); ok {
+			if !before {
+				continue
+			}
+			if b, ok := versionLess(best.tag(), c.TagName); best == nil || (ok && b) {
+				best = c
+			}
 			continue
 		}
 		if bad.PublishedAt != nil && !c.PublishedAt.Before(*bad.PublishedAt) {
@@ -138,6 +150,51 @@ func previousRelease(all []ghRelease, bad *ghRelease) *ghRelease {
 		}
 	}
 	return best
+}
+
+func (r *ghRelease) tag() string {
+	if r == nil {
+		return ""
+	}
+	return r.TagName
+}
+
+var semverRE = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)(?:-rc\.(\d+))?$`)
+
+// versionLess orders two versions of the same kind: vX.Y.Z[-rc.N] (a
+// release candidate before its release) or YYYYMMDD. ok is false when they
+// cannot be compared.
+func versionLess(a, b string) (less, ok bool) {
+	ka, oka := versionKey(a)
+	kb, okb := versionKey(b)
+	if !oka || !okb || len(ka) != len(kb) {
+		return false, false
+	}
+	for i := range ka {
+		if ka[i] != kb[i] {
+			return ka[i] < kb[i], true
+		}
+	}
+	return false, true
+}
+
+func versionKey(v string) ([]int, bool) {
+	if m := semverRE.FindStringSubmatch(v); m != nil {
+		key := make([]int, 4)
+		for i := 0; i < 3; i++ {
+			key[i], _ = strconv.Atoi(m[i+1])
+		}
+		key[3] = math.MaxInt // a release sorts after its candidates
+		if m[4] != "" {
+			key[3], _ = strconv.Atoi(m[4])
+		}
+		return key, true
+	}
+	if config.ValidateVersion(v) == nil {
+		n, _ := strconv.Atoi(v)
+		return []int{n}, true
+	}
+	return nil, false
 }
 
 func printRollback(out io.Writer, o RollbackOptions, repo string, bad, prev *ghRelease) {
