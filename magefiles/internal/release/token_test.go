@@ -25,7 +25,7 @@ func TestTokenNeverAppearsInAnyOutput(t *testing.T) {
 	refused := "ghp_refusedTokenMustNotShow0123456789"
 	for _, run := range []struct {
 		name, token, want string
-		fails           bool
+		fails             bool
 	}{
 		{"first release with retries", testToken, "published v1.0.0", false},
 		{"re-run", testToken, "nothing changed", false},
