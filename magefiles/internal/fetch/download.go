@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cavaliergopher/grab/v3"
@@ -153,14 +154,18 @@ func (f *fetcher) attempt(ctx context.Context, rawURL, part string, exp expectat
 	}
 	req.SetChecksum(exp.digest.Algorithm().Hash(), sum, false)
 	req.BeforeCopy = checkAnswer
+	var copied atomic.Bool
+	req.AfterCopy = func(*grab.Response) error { copied.Store(true); return nil }
+	hadPart := false
 	if fi, err := os.Stat(part); err == nil {
+		hadPart = true
 		f.logf("fetch: found a partial download of %s in %s", formatBytes(fi.Size()), part)
 	}
 	client := &grab.Client{HTTPClient: f.o.HTTPClient, UserAgent: userAgent}
 	start := time.Now()
 	resp := client.Do(req)
-	f.announce(resp, rawURL)
-	stalled := f.watch(resp, cancel)
+	f.announce(resp, rawURL, hadPart)
+	stalled := f.watch(resp, cancel, &copied)
 	err = resp.Err()
 	r := f.classify(ctx, resp, err, stalled, part, exp)
 	r.elapsed = time.Since(start)
@@ -189,7 +194,7 @@ func (f *fetcher) probeSize(ctx context.Context, rawURL string) int64 {
 }
 
 // announce says whether the transfer starts or resumes.
-func (f *fetcher) announce(resp *grab.Response, rawURL string) {
+func (f *fetcher) announce(resp *grab.Response, rawURL string, hadPart bool) {
 	if resp.IsComplete() {
 		return // failed early or the partial file was already complete
 	}
@@ -197,16 +202,19 @@ func (f *fetcher) announce(resp *grab.Response, rawURL string) {
 	if n := resp.Size(); n > 0 {
 		size = formatBytes(n)
 	}
-	if resp.DidResume {
+	switch {
+	case resp.DidResume:
 		f.logf("fetch: resuming %s at %s (%s)", rawURL, formatBytes(resp.BytesComplete()), size)
-		return
+	case hadPart:
+		f.logf("fetch: the server does not offer to resume (no Accept-Ranges: bytes); downloading %s again from the beginning (%s)", rawURL, size)
+	default:
+		f.logf("fetch: downloading %s (%s)", rawURL, size)
 	}
-	f.logf("fetch: downloading %s (%s)", rawURL, size)
 }
 
 // watch shows progress until resp is done and cancels the attempt when no
 // byte arrives for StallTimeout. It reports whether it did.
-func (f *fetcher) watch(resp *grab.Response, cancel context.CancelFunc) (stalled bool) {
+func (f *fetcher) watch(resp *grab.Response, cancel context.CancelFunc, copied *atomic.Bool) (stalled bool) {
 	p := f.newProgress()
 	tickEvery := time.Second
 	if f.o.StallTimeout < 2*tickEvery {
@@ -225,6 +233,15 @@ func (f *fetcher) watch(resp *grab.Response, cancel context.CancelFunc) (stalled
 			p.finish(stat{done: resp.BytesComplete(), total: resp.Size(), bps: r.rate()})
 			return stalled
 		case now := <-tick.C:
+			if copied.Load() {
+				// grab now hashes the whole file, which takes a few
+				// seconds for an ISO.
+				r.add(now, resp.BytesComplete())
+				p.finish(stat{done: resp.BytesComplete(), total: resp.Size(), bps: r.rate()})
+				f.logf("fetch: download complete; checking its SHA-256")
+				<-resp.Done
+				return stalled
+			}
 			done := resp.BytesComplete()
 			r.add(now, done)
 			if done != last {

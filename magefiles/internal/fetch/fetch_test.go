@@ -211,6 +211,28 @@ func TestFetchRestartsWhenServerIgnoresRange(t *testing.T) {
 	}
 }
 
+func TestFetchStartsOverWhenServerCannotResume(t *testing.T) {
+	t.Parallel()
+	m := newMirror(t, testISOSize)
+	m.srv.cutNext(m.isoPath(), int64(len(m.iso)/2))
+	if _, err := Fetch(context.Background(), m.options); err == nil {
+		t.Fatal("Fetch succeeded although the server cut the connection")
+	}
+	m.srv.mu.Lock()
+	m.srv.noRanges = true
+	m.srv.mu.Unlock()
+	m.srv.reset()
+	res, err := Fetch(context.Background(), m.options)
+	if err != nil {
+		t.Fatalf("Fetch: %v\nlog:\n%s", err, m.logBuf)
+	}
+	assertCached(t, m, res)
+	assertContains(t, "log", m.logBuf.String(), "does not offer to resume")
+	if sent := m.srv.bodyBytes(m.isoPath()); sent != int64(len(m.iso)) {
+		t.Errorf("server sent %d bytes, want the whole file once (%d)", sent, len(m.iso))
+	}
+}
+
 func TestFetchReplacesStalePartOfFullSize(t *testing.T) {
 	t.Parallel()
 	m := newMirror(t, testISOSize)

@@ -43,6 +43,9 @@ type testServer struct {
 	ignoreRange bool
 	// chunked drops Content-Length so the body is sent chunked.
 	chunked bool
+	// noRanges ignores Range and does not advertise Accept-Ranges, like
+	// Python's http.server.
+	noRanges bool
 }
 
 func newTestServer(t testing.TB) *testServer {
@@ -126,7 +129,7 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == s.cutPath {
 		limit, hang, s.cutPath = s.cutAt, s.hang, ""
 	}
-	ignoreRange, chunked := s.ignoreRange, s.chunked
+	ignoreRange, chunked, noRanges := s.ignoreRange || s.noRanges, s.chunked, s.noRanges
 	s.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
@@ -135,7 +138,7 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ignoreRange {
 		r.Header.Del("Range")
 	}
-	cw := &countingWriter{ResponseWriter: w, s: s, path: r.URL.Path, limit: limit, chunked: chunked}
+	cw := &countingWriter{ResponseWriter: w, s: s, path: r.URL.Path, limit: limit, chunked: chunked, noRanges: noRanges}
 	if hang {
 		cw.hang = r.Context().Done()
 	}
@@ -146,16 +149,20 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // cut it after a limit.
 type countingWriter struct {
 	http.ResponseWriter
-	s       *testServer
-	path    string
-	limit   int64 // -1: no limit
-	chunked bool
-	hang    <-chan struct{} // at the limit, wait for this before closing
+	s        *testServer
+	path     string
+	limit    int64 // -1: no limit
+	chunked  bool
+	noRanges bool
+	hang     <-chan struct{} // at the limit, wait for this before closing
 }
 
 func (w *countingWriter) WriteHeader(code int) {
 	if w.chunked {
 		w.Header().Del("Content-Length")
+	}
+	if w.noRanges {
+		w.Header().Del("Accept-Ranges")
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
