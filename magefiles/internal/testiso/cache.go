@@ -53,7 +53,7 @@ func hashTree(h hash.Hash, dir string) error {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() {
+		if d.Type().IsRegular() && filepath.Ext(p) != ".md" { // documentation does not change the ISO
 			files = append(files, p)
 		}
 		return nil

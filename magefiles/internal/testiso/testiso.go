@@ -161,6 +161,9 @@ func (o Options) withDefaults() (Options, error) {
 		}
 		o.TestdataDir = filepath.Join(root, "testdata", "testiso")
 	}
+	if _, err := os.Stat(filepath.Join(o.TestdataDir, "init")); err != nil {
+		return o, fmt.Errorf("the static inputs (grub.cfg, init, ...) are not in %s: run from inside the checkout or set Options.TestdataDir: %w", o.TestdataDir, err)
+	}
 	if o.KernelPackage == "" {
 		o.KernelPackage = DefaultKernelPackage
 	}
