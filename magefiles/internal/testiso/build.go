@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/md5"
+	"debug/elf"
 	"fmt"
 	"io"
 	"io/fs"
@@ -73,7 +74,7 @@ func (b *builder) build(ctx context.Context) (Fixture, error) {
 	dir := filepath.Join(b.opts.CacheDir, "testiso", "fixture-"+key)
 	hit, err := cached(ctx, dir, func(tmp string) error {
 		fmt.Fprintf(b.log, "testiso: building %s\n", dir)
-		return b.make(ctx, ref, key, tmp)
+		return b.buildInto(ctx, ref, key, tmp)
 	})
 	if err != nil {
 		return Fixture{}, err
@@ -86,8 +87,8 @@ func (b *builder) build(ctx context.Context) (Fixture, error) {
 	return f, nil
 }
 
-// make builds the fixture into the empty directory out.
-func (b *builder) make(ctx context.Context, ref kernelRef, key, out string) error {
+// buildInto builds the fixture into the empty directory out.
+func (b *builder) buildInto(ctx context.Context, ref kernelRef, key, out string) error {
 	k, err := b.ensureKernel(ctx, ref)
 	if err != nil {
 		return err
@@ -214,6 +215,9 @@ func (b *builder) initrd(ctx context.Context, k kernel, work, out string) error 
 			return err
 		}
 	}
+	if err := checkStatic(busyboxPath); err != nil {
+		return err
+	}
 	if err := copyFile(busyboxPath, filepath.Join(root, "bin", "busybox"), 0o755); err != nil {
 		return err
 	}
@@ -256,6 +260,23 @@ func (b *builder) initrd(ctx context.Context, k kernel, work, out string) error 
 		return err
 	}
 	return f.Close()
+}
+
+// checkStatic makes sure path is a statically linked executable: the
+// initramfs has no C library. Debian's busybox and busybox-static packages
+// both install /bin/busybox; only the latter is static.
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked and cannot run in the initramfs: install the package busybox-static (apt-get install busybox-static)", path)
+		}
+	}
+	return nil
 }
 
 // squashfs makes a small root filesystem image, plus the incompressible

@@ -505,3 +505,12 @@ func TestParseKernelStanza(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckStatic(t *testing.T) {
+	if err := checkStatic(busyboxPath); err != nil {
+		t.Errorf("busybox-static's busybox: %v", err)
+	}
+	if err := checkStatic("/usr/bin/xorriso"); err == nil || !strings.Contains(err.Error(), "busybox-static") {
+		t.Errorf("a dynamically linked program: err = %v, want advice to install busybox-static", err)
+	}
+}
