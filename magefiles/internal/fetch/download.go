@@ -40,7 +40,7 @@ const (
 type attemptResult struct {
 	kind    attemptKind
 	err     error
-	resumed bool          // the attempt continued an existing .part
+	resumed bool          // the attempt started from an existing .part
 	size    int64         // the file's size, -1 when unknown
 	got     int64         // bytes received in this attempt
 	elapsed time.Duration // length of this attempt
@@ -169,6 +169,9 @@ func (f *fetcher) attempt(ctx context.Context, rawURL, part string, exp expectat
 	err = resp.Err()
 	r := f.classify(ctx, resp, err, stalled, part, exp)
 	r.elapsed = time.Since(start)
+	// grab refuses an oversized part before it sets DidResume; a part
+	// that was there still earns one fresh start.
+	r.resumed = r.resumed || hadPart
 	return r
 }
 

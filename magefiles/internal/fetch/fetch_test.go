@@ -253,6 +253,25 @@ func TestFetchReplacesStalePartOfFullSize(t *testing.T) {
 	assertContains(t, "log", m.logBuf.String(), "partial download was deleted")
 }
 
+func TestFetchReplacesPartLargerThanTheFile(t *testing.T) {
+	t.Parallel()
+	m := newMirror(t, testISOSize)
+	// For example a server that ignored Range had its body appended by an
+	// older tool.
+	if err := os.MkdirAll(filepath.Dir(m.part()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.part(), append(bytes.Clone(m.iso), m.iso...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Fetch(context.Background(), m.options)
+	if err != nil {
+		t.Fatalf("Fetch: %v\nlog:\n%s", err, m.logBuf)
+	}
+	assertCached(t, m, res)
+	assertContains(t, "log", m.logBuf.String(), "size mismatch", "partial download was deleted")
+}
+
 func TestFetchRejectsWrongDigest(t *testing.T) {
 	t.Parallel()
 	m := newMirror(t, testISOSize)
