@@ -1,0 +1,106 @@
+package iso
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
+)
+
+func TestExtractReadsOnlyWhatChanges(t *testing.T) {
+	base := testiso.Shared(t)
+	dir := filepath.Join(t.TempDir(), "extract")
+	var log strings.Builder
+	x, err := Extract(context.Background(), ExtractOptions{Base: base.ISO, Dir: dir, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ExtractedFiles {
+		want, err := os.ReadFile(filepath.Join(base.Tree, filepath.FromSlash(p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(x.Path(p))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: extracted copy differs from the fixture's (%v)", p, err)
+		}
+	}
+	var extracted []string
+	err = filepath.WalkDir(x.TreeDir(), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(x.TreeDir(), p)
+			extracted = append(extracted, "/"+filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(extracted)
+	if want := []string{DiskInfo, GrubCfg, LoopbackCfg, MD5SumTxt}; !slices.Equal(extracted, want) {
+		t.Errorf("extracted %v, want only %v", extracted, want)
+	}
+	report, err := x.Report()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(report.ElTorito, "-b '/boot/grub/i386-pc/eltorito.img'") || !strings.Contains(report.SystemArea, "GPT") {
+		t.Errorf("boot equipment not recorded:\n%s\n%s", report.ElTorito, report.SystemArea)
+	}
+	if x.BootCatalog != "/boot.catalog" || !slices.Equal(x.BootImages, []string{"/boot/grub/i386-pc/eltorito.img"}) {
+		t.Errorf("boot catalog %q, images %v", x.BootCatalog, x.BootImages)
+	}
+	if !slices.Contains(x.BaseFiles, "/casper/vmlinuz") || !slices.Contains(x.TopLevel, "/casper") {
+		t.Errorf("file lists incomplete: %v / %v", x.BaseFiles, x.TopLevel)
+	}
+	if sum, _ := hexSHA256File(base.ISO); x.BaseSHA256 != sum {
+		t.Errorf("base digest %s, want %s", x.BaseSHA256, sum)
+	}
+	if !x.PaddingIncluded {
+		t.Error("the fixture's GPT gap partition was not noticed")
+	}
+
+	// A second extract of the same base does nothing.
+	before, _ := os.Stat(x.Path(GrubCfg))
+	log.Reset()
+	if _, err := Extract(context.Background(), ExtractOptions{Base: base.ISO, Dir: dir, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(x.Path(GrubCfg))
+	if !strings.Contains(log.String(), "up to date") || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("second extract was not a no-op: %s", log.String())
+	}
+}
+
+func TestExtractAgainAfterBaseChanges(t *testing.T) {
+	base := testiso.Shared(t)
+	tmp := t.TempDir()
+	copyISO := filepath.Join(tmp, "base.iso")
+	if err := copyFile(base.ISO, copyISO, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "extract")
+	if _, err := Extract(context.Background(), ExtractOptions{Base: copyISO, Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(copyISO, future, future); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	x, err := Extract(context.Background(), ExtractOptions{Base: copyISO, Dir: dir, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "up to date") || !x.FromBase(copyISO) {
+		t.Errorf("a changed base was not extracted again: %s", log.String())
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(tmp, ".extract-*")); len(leftovers) > 0 {
+		t.Errorf("temporary directories left: %v", leftovers)
+	}
+}

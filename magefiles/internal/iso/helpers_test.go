@@ -1,0 +1,284 @@
+package iso
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+)
+
+// Settings of the shared test build.
+const (
+	testVersion    = "v1.2.3"
+	testEpoch      = int64(1767225600) // 2026-01-01 00:00:00 UTC
+	testKernelArgs = "console=ttyS0,115200n8 novasphere.test=1"
+)
+
+// scratch is the directory shared builds live in, removed by TestMain.
+var scratch string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "iso-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	scratch = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// packed is one remaster of the test ISO and what went into it.
+type packed struct {
+	res      PackResult
+	opts     RemasterOptions
+	base     testiso.Fixture
+	tree     string // the output ISO extracted
+	extract  Extracted
+	buildLog string
+}
+
+var shared struct {
+	once sync.Once
+	p    packed
+	err  error
+}
+
+// sharedPack remasters the shared test ISO once per test binary with the
+// repository's own payload and autoinstall files, and extracts the result.
+func sharedPack(t *testing.T) packed {
+	t.Helper()
+	base := testiso.Shared(t)
+	shared.once.Do(func() {
+		root, err := config.FindRoot()
+		if err != nil {
+			shared.err = err
+			return
+		}
+		var log strings.Builder
+		dir := filepath.Join(scratch, "shared")
+		o := RemasterOptions{Base: base.ISO, Root: root, BuildDir: filepath.Join(dir, "build"),
+			DistDir: filepath.Join(dir, "dist"), Version: testVersion, KernelArgs: testKernelArgs,
+			SourceDateEpoch: testEpoch, GitCommit: "0123456789abcdef0123456789abcdef01234567", Progress: &log, Log: &log}
+		p := packed{opts: o, base: base}
+		if p.res, shared.err = Remaster(context.Background(), o); shared.err != nil {
+			return
+		}
+		p.buildLog = log.String()
+		if p.extract, shared.err = LoadExtracted(o.extractDir()); shared.err != nil {
+			return
+		}
+		p.tree = filepath.Join(dir, "tree")
+		shared.err = ExtractTree(context.Background(), p.res.ISO, p.tree)
+		shared.p = p
+	})
+	if shared.err != nil {
+		t.Fatalf("shared remaster: %v", shared.err)
+	}
+	return shared.p
+}
+
+// copyPayload copies the repository's payload directories and autoinstall
+// files into a new root, for tests that change them.
+func copyPayload(t *testing.T) string {
+	t.Helper()
+	root, err := config.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	for _, d := range payload.Dirs {
+		if err := copyTree(filepath.Join(root, d), filepath.Join(dst, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, info.Mode().Perm()|0o700)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		default:
+			return copyFile(p, target, info.Mode().Perm())
+		}
+	})
+}
+
+func copyFile(src, dst string, mode fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// remasterIn runs a remaster with the shared settings into dir, reading the
+// payload from root.
+func remasterIn(t *testing.T, base, root, dir string, change func(*RemasterOptions)) (PackResult, RemasterOptions, error) {
+	t.Helper()
+	o := RemasterOptions{Base: base, Root: root, BuildDir: filepath.Join(dir, "build"), DistDir: filepath.Join(dir, "dist"),
+		Version: testVersion, KernelArgs: testKernelArgs, SourceDateEpoch: testEpoch}
+	if root != "" {
+		if r, err := config.FindRoot(); err == nil {
+			o.UserData = filepath.Join(r, "configs", "autoinstall", "user-data")
+			o.MetaData = filepath.Join(r, "configs", "autoinstall", "meta-data")
+		}
+	}
+	if change != nil {
+		change(&o)
+	}
+	res, err := Remaster(context.Background(), o)
+	return res, o, err
+}
+
+// distEntries lists what is in a dist directory (none if it does not exist).
+func distEntries(t *testing.T, dist string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dist)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+var (
+	intervalNumbersRE = regexp.MustCompile(`(--interval:[^:]+:)[^:]*(:)`)
+	partStartSizeRE   = regexp.MustCompile(`_start_\d+s_size_\d+d`)
+	quotedPathRE      = regexp.MustCompile(`:'[^']*'`)
+	numbersRE         = regexp.MustCompile(`\d+`)
+)
+
+// normaliseReport keeps a boot equipment report's structure and values but
+// drops what must differ between a base and its remaster: the volume id,
+// the image paths, and every address and size.
+func normaliseReport(r Report) string {
+	var out []string
+	for _, line := range strings.Split(r.ElTorito, "\n") {
+		if strings.HasPrefix(line, "-V ") {
+			continue
+		}
+		line = quotedPathRE.ReplaceAllString(line, ":'IMAGE'")
+		line = intervalNumbersRE.ReplaceAllString(line, "${1}ADDR${2}")
+		line = partStartSizeRE.ReplaceAllString(line, "_start_ADDR_size_SIZE")
+		out = append(out, line)
+	}
+	for _, line := range strings.Split(r.SystemArea, "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok {
+			out = append(out, line)
+			continue
+		}
+		switch strings.TrimSpace(key) {
+		case "ISO image size/512", "GPT lba range":
+			val = numbersRE.ReplaceAllString(val, "N")
+		case "MBR partition", "GPT start and size":
+			f := strings.Fields(val)
+			for i := len(f) - 2; i >= 1 && i < len(f); i++ {
+				f[i] = "N"
+			}
+			val = " " + strings.Join(f, " ")
+		}
+		out = append(out, strings.TrimSpace(key)+":"+val)
+	}
+	return strings.Join(out, "\n")
+}
+
+// hasJoliet reports whether the ISO has a Joliet supplementary volume
+// descriptor (type 2 with a UCS-2 escape sequence), reading the volume
+// descriptor set from sector 16.
+func hasJoliet(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 2048)
+	for lba := int64(16); lba < 64; lba++ {
+		if _, err := f.ReadAt(buf, lba*2048); err != nil {
+			t.Fatal(err)
+		}
+		if string(buf[1:6]) != "CD001" {
+			return false
+		}
+		switch buf[0] {
+		case 255:
+			return false
+		case 2:
+			esc := string(buf[88:91])
+			if esc == "%/@" || esc == "%/C" || esc == "%/E" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// makeISO writes a plain (unbootable) ISO of the files (path -> content).
+func makeISO(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	for p, content := range files {
+		full := filepath.Join(tree, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "base.iso")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := tool.Command("xorriso", "-as", "mkisofs", "-quiet", "-r", "-J", "-V", "NOT UBUNTU", "-o", out, tree).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
