@@ -95,7 +95,7 @@ func bootOne(ctx context.Context, o Options, t BootTarget) Check {
 		fmt.Fprintf(o.Out, "verify: boot %s FAILED after %s\n", t.Name(), res.Duration.Round(100*time.Millisecond))
 		return c
 	}
-	c.Passed = true
+	c.Passed, c.duration = true, res.Duration
 	c.Detail = fmt.Sprintf("%s %s: marker after %s (%s): %q; log %s", t.Firmware, t.Media,
 		res.Duration.Round(100*time.Millisecond), res.Accel, oneLine(res.Match, 120), log)
 	fmt.Fprintf(o.Out, "verify: boot %s passed after %s (%s)\n", t.Name(), res.Duration.Round(100*time.Millisecond), res.Accel)

@@ -39,7 +39,7 @@ var (
 )
 
 // happy returns the remastered fixture and the fixture it came from.
-func happy(t *testing.T) (iso string, base testiso.Fixture) {
+func happy(t testing.TB) (iso string, base testiso.Fixture) {
 	t.Helper()
 	base = testiso.Shared(t)
 	happyOnce.Do(func() {

@@ -44,6 +44,8 @@ type Check struct {
 	// Detail says what was found: the evidence on success, every problem on
 	// failure.
 	Detail string `json:"detail"`
+	// duration is how long a boot took to its marker (boot checks only).
+	duration time.Duration
 }
 
 // Report is the result of Run, written as dist/verify-report.json.
