@@ -388,7 +388,7 @@ func (f *fetcher) classify(ctx context.Context, resp *grab.Response, err error, 
 		// The answer started well and the body broke off.
 		r.kind = attemptInterrupted
 	default:
-		r.kind = attemptFailed
+		r.kind, r.err = attemptFailed, fmt.Errorf("%w (check the network and the URL)", err)
 	}
 	return r
 }

@@ -167,6 +167,7 @@ func allFailed(errs []error) error {
 	for i, err := range errs {
 		fmt.Fprintf(&b, "\n  %d. %v", i+1, err)
 	}
+	b.WriteString("\nTo use a mirror or a local copy of the ISO, set BASE_ISO_URL and BASE_ISO_SHA256 (and BASE_ISO_SUMS_URL to check a signed SHA256SUMS).")
 	return errors.New(b.String())
 }
 

@@ -388,6 +388,26 @@ func TestFetchTriesNextLocationAfter404(t *testing.T) {
 	assertCached(t, m2, res)
 }
 
+func TestFetchTriesNextLocationWhenServerUnreachable(t *testing.T) {
+	t.Parallel()
+	m := newMirror(t, testISOSize)
+	m.options.Locations = []config.BaseLocation{unreachable, m.location()}
+	res, err := Fetch(context.Background(), m.options)
+	if err != nil {
+		t.Fatalf("Fetch: %v\nlog:\n%s", err, m.logBuf)
+	}
+	assertCached(t, m, res)
+	assertContains(t, "log", m.logBuf.String(), unreachable.SumsURL, "check the network and the URL")
+
+	m.options.Locations = []config.BaseLocation{unreachable}
+	m.options.CacheDir = t.TempDir()
+	_, err = Fetch(context.Background(), m.options)
+	if err == nil {
+		t.Fatal("Fetch succeeded from an unreachable server")
+	}
+	assertContains(t, "error", err.Error(), unreachable.SumsURL, "check the network and the URL")
+}
+
 func TestFetchReportsEveryFailedLocation(t *testing.T) {
 	t.Parallel()
 	m := newMirror(t, testISOSize)
@@ -399,7 +419,7 @@ func TestFetchReportsEveryFailedLocation(t *testing.T) {
 	if err == nil {
 		t.Fatal("Fetch succeeded with no working location")
 	}
-	assertContains(t, "error", err.Error(), "none of the 2 locations", "/a/"+isoName, "/b/"+isoName, "404 Not Found")
+	assertContains(t, "error", err.Error(), "none of the 2 locations", "/a/"+isoName, "/b/"+isoName, "404 Not Found", "set BASE_ISO_URL")
 }
 
 func TestFetchCopiesLocalFile(t *testing.T) {

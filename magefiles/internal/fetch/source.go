@@ -82,7 +82,7 @@ func readSmall(ctx context.Context, client *http.Client, raw string) ([]byte, er
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err // *url.Error names the URL
+		return nil, fmt.Errorf("%w (check the network and the URL)", err) // *url.Error names the URL
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
