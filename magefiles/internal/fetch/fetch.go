@@ -125,6 +125,12 @@ func Fetch(ctx context.Context, o Options) (Result, error) {
 			return res, nil
 		}
 	}
+	if o.KeyringPath != "" && anySums(o.Locations) {
+		// A broken keyring is found before any download.
+		if _, err := f.loadKeyring(); err != nil {
+			return Result{}, err
+		}
+	}
 	var errs []error
 	for i, loc := range o.Locations {
 		res, err := f.fromLocation(ctx, loc)
@@ -141,6 +147,15 @@ func Fetch(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	return Result{}, allFailed(errs)
+}
+
+func anySums(locs []config.BaseLocation) bool {
+	for _, l := range locs {
+		if l.SumsURL != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // fatalError marks an error that no other location can fix (a broken
@@ -186,6 +201,14 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	for _, loc := range o.Locations {
+		for _, u := range []string{loc.ISOURL, loc.SumsURL} {
+			if u == "" {
+				continue
+			}
+			if _, err := parseSource(u); err != nil {
+				return o, err
+			}
+		}
 		if loc.SumsURL == "" && o.SHA256 == "" {
 			return o, fmt.Errorf("%s: nothing to verify it against: set BASE_ISO_SHA256 or BASE_ISO_SUMS_URL", loc.ISOURL)
 		}

@@ -654,17 +654,22 @@ func TestFetchRejectsBadOptions(t *testing.T) {
 		{"no location", func(o *Options) { o.Locations = nil }, "BASE_ISO_URL"},
 		{"unsupported scheme", func(o *Options) { o.Locations[0].ISOURL = "ftp://example.invalid/x.iso" }, "unsupported scheme"},
 		{"missing keyring", func(o *Options) { o.KeyringPath = "/nonexistent/keyring.asc" }, "BASE_ISO_KEYRING"},
+		{"not a keyring", func(o *Options) { o.KeyringPath = "/etc/hostname" }, "not a usable OpenPGP public key file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := m.options
 			o.Locations = append([]config.BaseLocation(nil), m.options.Locations...)
 			o.CacheDir = t.TempDir()
 			tc.change(&o)
+			m.srv.reset()
 			_, err := Fetch(context.Background(), o)
 			if err == nil {
 				t.Fatal("Fetch accepted bad options")
 			}
 			assertContains(t, "error", err.Error(), tc.want)
+			if reqs := m.srv.log(); len(reqs) != 0 {
+				t.Errorf("bad options were noticed only after %d request(s): %v", len(reqs), reqs)
+			}
 		})
 	}
 }
