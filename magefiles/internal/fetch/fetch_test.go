@@ -654,7 +654,7 @@ func TestFetchRejectsBadOptions(t *testing.T) {
 		{"no location", func(o *Options) { o.Locations = nil }, "BASE_ISO_URL"},
 		{"unsupported scheme", func(o *Options) { o.Locations[0].ISOURL = "ftp://example.invalid/x.iso" }, "unsupported scheme"},
 		{"missing keyring", func(o *Options) { o.KeyringPath = "/nonexistent/keyring.asc" }, "BASE_ISO_KEYRING"},
-		{"not a keyring", func(o *Options) { o.KeyringPath = "/etc/hostname" }, "not a usable OpenPGP public key file"},
+		{"not a keyring", func(o *Options) { o.KeyringPath = writeTemp(t, "not a key\n") }, "not a usable OpenPGP public key file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := m.options
@@ -708,4 +708,13 @@ func TestFetchAcceptsSignatureFileWithSeveralSigners(t *testing.T) {
 			t.Errorf("armored=%v: SignedBy = %s, want %s", armored, res.SignedBy, good.fingerprint())
 		}
 	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
