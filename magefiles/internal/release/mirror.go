@@ -75,9 +75,9 @@ func (m *mirror) ssh(remote string) *tool.Cmd {
 	return command("ssh", args...)
 }
 
-func (m *mirror) path(name string) string { return m.Dir + "/" + name }
-
-func (m *mirror) tmpPath(name string) string { return m.Dir + "/." + name + ".tmp" }
+// staging is the temporary directory beside the target that files are
+// copied into before they are checked and renamed.
+func (m *mirror) staging(version string) string { return m.Dir + "/.incoming-" + version }
 
 // probe connects once, read-only: which files are already there (and their
 // SHA-256) and whether the server has rsync. It chooses the copy tool.
@@ -123,49 +123,105 @@ func (m *mirror) pending(assets []asset) []asset {
 	return list
 }
 
-// copyAll copies every asset the server lacks, in order.
-func (m *mirror) copyAll(ctx context.Context, assets []asset) error {
-	for _, a := range assets {
-		if m.Existing[a.Name] == a.SHA256 {
-			fmt.Fprintf(m.out, "  keep %s on %s (same sha256)\n", a.Name, m.Host)
-			continue
-		}
-		if err := m.copyOne(ctx, a); err != nil {
-			return fmt.Errorf("server copy to %s: %w", m.Target, err)
-		}
+// copyAll copies every asset the server lacks, in one rsync or scp run,
+// into a staging directory beside the target (so an interrupted rsync
+// resumes there). One remote command then checks every copy's SHA-256 and,
+// only when all match, renames them into place in order, the ISO before the
+// checksum files that describe it. A mismatching copy is deleted.
+func (m *mirror) copyAll(ctx context.Context, version string, assets []asset) error {
+	pending := m.pending(assets)
+	if len(pending) == 0 {
+		return nil
 	}
+	stage := m.staging(version)
+	if err := m.ssh("mkdir -p -- " + shellQuote(stage)).Run(ctx); err != nil {
+		return fmt.Errorf("server copy to %s: creating %s: %w", m.Target, stage, err)
+	}
+	start := time.Now()
+	var total int64
+	for _, a := range pending {
+		total += a.Size
+		fmt.Fprintf(m.out, "  copy %s (%s) to %s with %s\n", a.Name, humanBytes(a.Size), m.Target, m.Tool)
+	}
+	if err := m.transfer(ctx, pending, stage).Stream(m.out).Run(ctx); err != nil {
+		return fmt.Errorf("server copy to %s: %w (run the release again: %s)", m.Target, err, m.resumeNote())
+	}
+	out, err := m.ssh(checkAndRename(m.Dir, stage, pending)).Output(ctx)
+	if err != nil {
+		return fmt.Errorf("server copy to %s: checking the copies: %w", m.Target, err)
+	}
+	if err := mismatches(string(out), m.Host, pending); err != nil {
+		return fmt.Errorf("server copy to %s: %w", m.Target, err)
+	}
+	fmt.Fprintf(m.out, "  copied %d file(s), %s, to %s in %s; sha256 checked on the server\n", len(pending), humanBytes(total), m.Target, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// copyOne copies a to a temporary name, checks its SHA-256 on the server and
-// renames it; on a mismatch the temporary file is removed.
-func (m *mirror) copyOne(ctx context.Context, a asset) error {
-	start := time.Now()
-	fmt.Fprintf(m.out, "  copy %s (%s) to %s with %s\n", a.Name, humanBytes(a.Size), m.Target, m.Tool)
-	dest := m.Host + ":" + m.tmpPath(a.Name)
-	var c *tool.Cmd
+func (m *mirror) resumeNote() string {
 	if m.Tool == "rsync" {
-		c = command("rsync", "--partial", "--inplace", "--info=progress2", "-e", "ssh "+strings.Join(m.sshOptions(), " "), a.Path, dest)
+		return "rsync resumes the partial copy"
+	}
+	return "scp copies the files again"
+}
+
+// transfer is the rsync or scp command copying the files into dir.
+func (m *mirror) transfer(ctx context.Context, files []asset, dir string) *tool.Cmd {
+	dest := m.Host + ":" + dir + "/"
+	var args []string
+	if m.Tool == "rsync" {
+		args = []string{"--partial", "--inplace", "--info=progress2", "-e", "ssh " + strings.Join(m.sshOptions(), " ")}
 	} else {
-		c = command("scp", append(m.sshOptions(), a.Path, dest)...)
+		args = m.sshOptions()
 	}
-	if err := c.Stream(m.out).Run(ctx); err != nil {
-		return err
+	for _, a := range files {
+		args = append(args, a.Path)
 	}
-	tmp, final := shellQuote(m.tmpPath(a.Name)), shellQuote(m.path(a.Name))
-	check := fmt.Sprintf(`got=$(sha256sum -- %s | cut -d' ' -f1); if [ "$got" = %s ]; then mv -f -- %s %s && echo OK; else rm -f -- %s; echo "MISMATCH $got"; fi`,
-		tmp, a.SHA256, tmp, final, tmp)
-	out, err := m.ssh(check).Output(ctx)
-	if err != nil {
-		return err
+	return command(m.Tool, append(args, dest)...)
+}
+
+// checkAndRename is the remote script: print "MISMATCH name digest" for
+// each copy whose SHA-256 is wrong (and delete it); when none is, move every
+// copy into place in order and print OK.
+func checkAndRename(dir, stage string, files []asset) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cd -- %s || exit 1\nbad=0\n", shellQuote(dir))
+	for _, a := range files {
+		tmp := shellQuote(stage + "/" + a.Name)
+		fmt.Fprintf(&b, "got=$(sha256sum < %s | cut -d' ' -f1)\nif [ \"$got\" != %s ]; then echo \"MISMATCH %s $got\"; rm -f -- %s; bad=1; fi\n",
+			tmp, a.SHA256, a.Name, tmp)
 	}
-	answer := strings.TrimSpace(string(out))
-	if answer != "OK" {
-		got := strings.TrimSpace(strings.TrimPrefix(answer, "MISMATCH"))
-		return fmt.Errorf("remote checksum mismatch for %s on %s: expected sha256 %s, the server has %q; the temporary copy was removed and nothing was renamed: check the server's disk and network, then run the release again",
-			a.Name, m.Host, a.SHA256, got)
+	b.WriteString("[ \"$bad\" = 0 ] || exit 0\n")
+	for _, a := range files {
+		fmt.Fprintf(&b, "mv -f -- %s %s || exit 1\n", shellQuote(stage+"/"+a.Name), shellQuote(dir+"/"+a.Name))
 	}
-	fmt.Fprintf(m.out, "  copied %s in %s, sha256 checked on the server\n", a.Name, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(&b, "rmdir -- %s 2>/dev/null\necho OK\n", shellQuote(stage))
+	return b.String()
+}
+
+// mismatches reads checkAndRename's answer.
+func mismatches(answer, host string, files []asset) error {
+	want := map[string]string{}
+	for _, a := range files {
+		want[a.Name] = a.SHA256
+	}
+	var bad []string
+	for _, l := range strings.Split(strings.TrimSpace(answer), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "MISMATCH" {
+			got := ""
+			if len(f) > 2 {
+				got = f[2]
+			}
+			bad = append(bad, fmt.Sprintf("%s: expected sha256 %s, the server has %q", f[1], want[f[1]], got))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("remote checksum mismatch on %s for %s; the bad copies were deleted and nothing was renamed: check the server's disk and network, then run the release again",
+			host, strings.Join(bad, "; "))
+	}
+	if !strings.HasSuffix(strings.TrimSpace(answer), "OK") {
+		return fmt.Errorf("the server did not confirm the copies (answer %q)", answer)
+	}
 	return nil
 }
 

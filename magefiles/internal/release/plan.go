@@ -155,7 +155,7 @@ func (r *runner) execute(ctx context.Context, p *plan) error {
 		return fmt.Errorf("github: %w; %s", err, stays)
 	}
 	if r.mirror != nil {
-		if err := r.mirror.copyAll(ctx, r.local.mirrorAssets()); err != nil {
+		if err := r.mirror.copyAll(ctx, r.o.Version, r.local.mirrorAssets()); err != nil {
 			if rel.Draft {
 				return fmt.Errorf("%w; %s", err, stays)
 			}

@@ -1,0 +1,130 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+)
+
+// sshServer is a real OpenSSH server on 127.0.0.1 run by a test, as the
+// current user, with a temporary host key and an authorized user key.
+type sshServer struct {
+	// Dir is the directory releases are copied to (not created yet).
+	Dir string
+	// Target is user@127.0.0.1:Dir/ for RELEASE_SCP_TARGET.
+	Target string
+	// SSHArgs are the client options for RELEASE_SSH_ARGS: the user key,
+	// the known_hosts file holding the host key, and the port.
+	SSHArgs string
+}
+
+// startSSHD starts /usr/sbin/sshd -D on a free port with a temporary
+// configuration; extraConfig is appended to it. The server is killed (by
+// its own PID) when the test ends.
+func startSSHD(t *testing.T, extraConfig string) *sshServer {
+	t.Helper()
+	dir := t.TempDir()
+	for _, key := range []string{"host_ed25519", "user_ed25519"} {
+		run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "release-test", "-f", filepath.Join(dir, key))
+	}
+	userPub, err := os.ReadFile(filepath.Join(dir, "user_ed25519.pub"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "authorized_keys"), userPub, 0o600))
+	port := freePort(t)
+	config := fmt.Sprintf(`ListenAddress 127.0.0.1
+HostKey %[1]s/host_ed25519
+AuthorizedKeysFile %[1]s/authorized_keys
+PidFile none
+StrictModes no
+UsePAM no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+LogLevel ERROR
+%[2]s
+`, dir, extraConfig)
+	must(t, os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(config), 0o600))
+	ensurePrivsepDir(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var log safeBuffer
+	proc, err := tool.Command("/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"), "-p", fmt.Sprint(port)).Stream(&log).Start(ctx)
+	if err != nil {
+		cancel()
+		t.Fatalf("starting sshd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = proc.Kill()
+		_ = proc.Wait()
+		cancel()
+		if t.Failed() {
+			t.Logf("sshd log:\n%s", log.String())
+		}
+	})
+	waitForPort(t, port, &log)
+
+	hostPub, err := os.ReadFile(filepath.Join(dir, "host_ed25519.pub"))
+	must(t, err)
+	knownHosts := filepath.Join(dir, "known_hosts")
+	must(t, os.WriteFile(knownHosts, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub)), 0o600))
+	u, err := user.Current()
+	must(t, err)
+	releases := filepath.Join(dir, "srv", "releases")
+	return &sshServer{
+		Dir:     releases,
+		Target:  u.Username + "@127.0.0.1:" + releases + "/",
+		SSHArgs: fmt.Sprintf("-i %s/user_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o Port=%d", dir, knownHosts, port),
+	}
+}
+
+// ensurePrivsepDir creates /run/sshd when running as root: sshd refuses to
+// start without its privilege separation directory, which the Debian
+// package normally creates when the system's sshd service starts.
+func ensurePrivsepDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatalf("sshd needs /run/sshd: %v", err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitForPort(t *testing.T, port int, log *safeBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("sshd did not listen on port %d:\n%s", port, log.String())
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
