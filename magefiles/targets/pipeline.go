@@ -13,7 +13,11 @@ import (
 // accepted only when its SHA-256 equals the pin and the line for it in
 // Ubuntu's SHA256SUMS, whose OpenPGP signature must come from the Ubuntu CD
 // Image Automatic Signing Key (2012). Verified ISOs are kept in
-// $CACHE_DIR/blobs/sha256/<digest>; a cache hit makes no network request.
+// $CACHE_DIR/blobs/sha256/<digest>; a cache hit makes no network request and
+// does not re-read the file (run fetch:recheck for that). Partial downloads
+// stay in $CACHE_DIR/partial and resume on the next run; each location gets
+// up to 3 attempts, and an attempt that receives nothing for a minute is
+// stopped and resumed. Without a pin, the signed SHA256SUMS is read each run.
 //
 // Environment:
 //
