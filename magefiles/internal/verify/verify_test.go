@@ -164,7 +164,7 @@ func TestStaleMD5SumLine(t *testing.T) {
 		t.Fatal("could not make a stale md5sum.txt")
 	}
 	bad := filepath.Join(t.TempDir(), "stale.iso")
-	if err := remaster(t.Context(), base, remasterSpec{After: map[string][]byte{"/md5sum.txt": []byte(strings.Join(stale, "\n"))}}, bad); err != nil {
+	if err := mutate(t.Context(), iso, bad, map[string][]byte{"/md5sum.txt": []byte(strings.Join(stale, "\n"))}, false); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := verifyNoBoot(t, bad, base.ISO)
@@ -173,11 +173,11 @@ func TestStaleMD5SumLine(t *testing.T) {
 
 func TestWrongVersion(t *testing.T) {
 	t.Parallel()
-	_, base := happy(t)
+	iso, base := happy(t)
 	bad := filepath.Join(t.TempDir(), "wrong-version.iso")
-	// Consistent otherwise: the manifest and md5sum.txt agree with the wrong
-	// VERSION, as when a build is given the wrong version file.
-	if err := remaster(t.Context(), base, remasterSpec{Files: map[string][]byte{"/novasphere/VERSION": []byte("v9.9.9\n")}}, bad); err != nil {
+	// Consistent otherwise: MANIFEST.sha256 and md5sum.txt agree with the
+	// wrong VERSION, as when a build is given the wrong version file.
+	if err := mutate(t.Context(), iso, bad, map[string][]byte{"/novasphere/VERSION": []byte("v9.9.9\n")}, true); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := verifyNoBoot(t, bad, base.ISO)
@@ -197,13 +197,13 @@ func TestISOWithoutEFIEntry(t *testing.T) {
 
 func TestGrubWithoutAutoinstallArgs(t *testing.T) {
 	t.Parallel()
-	_, base := happy(t)
+	iso, base := happy(t)
 	orig, err := os.ReadFile(filepath.Join(base.Tree, "boot", "grub", "grub.cfg"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(t.TempDir(), "no-args.iso")
-	if err := remaster(t.Context(), base, remasterSpec{Files: map[string][]byte{"/boot/grub/grub.cfg": orig}}, bad); err != nil {
+	if err := mutate(t.Context(), iso, bad, map[string][]byte{"/boot/grub/grub.cfg": orig}, true); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := verifyNoBoot(t, bad, base.ISO)
@@ -217,15 +217,14 @@ func TestGrubWithoutAutoinstallArgs(t *testing.T) {
 // nothing: the boot check fails at the timeout, every other check passes.
 func TestSilentKernelTimesOut(t *testing.T) {
 	t.Parallel()
-	happy(t) // the work directory
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	silent, err := testiso.Build(ctx, testiso.Options{Silent: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	iso := filepath.Join(t.TempDir(), "silent.iso")
-	if err := remaster(ctx, silent, remasterSpec{}, iso); err != nil {
+	iso, err := remaster(ctx, silent, filepath.Join(scratch(t), "silent"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	dist := t.TempDir()
