@@ -1,0 +1,149 @@
+package release
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rhysd/actionlint"
+	"gopkg.in/yaml.v3"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+)
+
+func workflowsDir(t *testing.T) string {
+	t.Helper()
+	root, err := config.FindRoot()
+	must(t, err)
+	return filepath.Join(root, ".github", "workflows")
+}
+
+// TestWorkflowsPassActionlint lints every workflow with actionlint (the
+// library, offline: syntax, expressions, contexts, action inputs and
+// outdated actions).
+func TestWorkflowsPassActionlint(t *testing.T) {
+	t.Parallel()
+	dir := workflowsDir(t)
+	files, err := filepath.Glob(filepath.Join(dir, "*.yml"))
+	must(t, err)
+	if len(files) < 2 {
+		t.Fatalf("workflows in %s: %v, want build-iso.yml and ci.yml at least", dir, files)
+	}
+	var out bytes.Buffer
+	linter, err := actionlint.NewLinter(&out, &actionlint.LinterOptions{Color: actionlint.ColorOptionKindNever, WorkingDir: filepath.Dir(filepath.Dir(dir))})
+	must(t, err)
+	errs, err := linter.LintFiles(files, nil)
+	must(t, err)
+	if len(errs) > 0 {
+		t.Errorf("actionlint found %d problem(s):\n%s", len(errs), out.String())
+	}
+}
+
+type workflow struct {
+	On   map[string]any `yaml:"on"`
+	Jobs map[string]struct {
+		Steps []struct {
+			Uses string            `yaml:"uses"`
+			Run  string            `yaml:"run"`
+			With map[string]string `yaml:"with"`
+			Env  map[string]string `yaml:"env"`
+		} `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+func readWorkflow(t *testing.T, name string) (workflow, string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(workflowsDir(t), name))
+	must(t, err)
+	var w workflow
+	must(t, yaml.Unmarshal(data, &w))
+	return w, string(data)
+}
+
+// minimumActions are the oldest major versions still current (the
+// upload-artifact@v3 of the old process is retired).
+var minimumActions = map[string]int{"actions/checkout": 4, "actions/setup-go": 5, "actions/cache": 4, "actions/upload-artifact": 4}
+
+func checkActionVersions(t *testing.T, name string, w workflow) {
+	t.Helper()
+	re := regexp.MustCompile(`^([^@]+)@v(\d+)`)
+	for job, j := range w.Jobs {
+		for _, s := range j.Steps {
+			m := re.FindStringSubmatch(s.Uses)
+			if s.Uses == "" {
+				continue
+			}
+			if m == nil {
+				t.Errorf("%s: job %s uses %q, not pinned to a major version", name, job, s.Uses)
+				continue
+			}
+			major, _ := strconv.Atoi(m[2])
+			if min, ok := minimumActions[m[1]]; ok && major < min {
+				t.Errorf("%s: job %s uses %s, older than v%d", name, job, s.Uses, min)
+			}
+		}
+	}
+}
+
+func TestBuildISOWorkflowReleasesTheVersion(t *testing.T) {
+	t.Parallel()
+	w, text := readWorkflow(t, "build-iso.yml")
+	checkActionVersions(t, "build-iso.yml", w)
+	release, _ := w.On["release"].(map[string]any)
+	if types, _ := release["types"].([]any); len(types) != 1 || types[0] != "created" {
+		t.Errorf("build-iso.yml: release trigger %v, want types [created]", w.On["release"])
+	}
+	push, _ := w.On["push"].(map[string]any)
+	if tags, _ := push["tags"].([]any); len(tags) != 1 || tags[0] != "v*" {
+		t.Errorf("build-iso.yml: push trigger %v, want tags [v*]", w.On["push"])
+	}
+	dispatch, _ := w.On["workflow_dispatch"].(map[string]any)
+	inputs, _ := dispatch["inputs"].(map[string]any)
+	if _, ok := inputs["version"]; !ok {
+		t.Errorf("build-iso.yml: workflow_dispatch has no version input: %v", w.On["workflow_dispatch"])
+	}
+	var runsRelease, cache bool
+	for _, j := range w.Jobs {
+		for _, s := range j.Steps {
+			if strings.Contains(s.Run, "go run magefile.go") && strings.Contains(s.Run, "release") && s.Env["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}" {
+				runsRelease = true
+			}
+			if strings.HasPrefix(s.Uses, "actions/cache@") && strings.Contains(s.With["key"], "steps.pin.outputs.sha256") && strings.Contains(s.With["path"], "steps.pin.outputs.sha256") {
+				cache = true
+			}
+		}
+	}
+	if !runsRelease {
+		t.Error("build-iso.yml: no step runs `go run magefile.go release` with GITHUB_TOKEN")
+	}
+	if !cache {
+		t.Error("build-iso.yml: the base ISO is not cached under its pinned digest")
+	}
+	if !strings.Contains(text, "contents: write") {
+		t.Error("build-iso.yml: the job cannot write releases (permissions: contents: write)")
+	}
+}
+
+func TestCIWorkflowRunsTestAndVerify(t *testing.T) {
+	t.Parallel()
+	w, _ := readWorkflow(t, "ci.yml")
+	checkActionVersions(t, "ci.yml", w)
+	if _, ok := w.On["pull_request"]; !ok || len(w.On) != 1 {
+		t.Errorf("ci.yml triggers on %v, want pull_request", w.On)
+	}
+	runs := map[string]bool{}
+	for _, j := range w.Jobs {
+		for _, s := range j.Steps {
+			runs[strings.TrimSpace(s.Run)] = true
+		}
+	}
+	for _, want := range []string{"go run magefile.go test", "go run magefile.go verify"} {
+		if !runs[want] {
+			t.Errorf("ci.yml has no step running %q", want)
+		}
+	}
+}
