@@ -36,6 +36,10 @@ type fakeGitHub struct {
 	noDigest bool
 	// limit is the asset size limit (GitHub: 2 GiB).
 	limit int64
+	// public makes the URLs in answers github.com's own (api.github.com,
+	// uploads.github.com, objects.githubusercontent.com), for a client
+	// whose transport sends every host to this server.
+	public bool
 
 	mu       sync.Mutex
 	nextID   int64
@@ -99,7 +103,27 @@ func newFakeGitHub(t testing.TB, token string) *fakeGitHub {
 }
 
 // apiURL is what GITHUB_API_URL should be.
-func (f *fakeGitHub) apiURL() string { return f.srv.URL + f.prefix }
+func (f *fakeGitHub) apiURL() string {
+	if f.public {
+		return "https://api.github.com"
+	}
+	return f.srv.URL + f.prefix
+}
+
+// uploadsURL and storageURL are the hosts of uploads and downloads.
+func (f *fakeGitHub) uploadsURL() string {
+	if f.public {
+		return "https://uploads.github.com"
+	}
+	return f.srv.URL
+}
+
+func (f *fakeGitHub) storageURL() string {
+	if f.public {
+		return "https://objects.githubusercontent.com"
+	}
+	return f.srv.URL
+}
 
 func (f *fakeGitHub) failUpload(name string, faults ...fakeFault) {
 	f.mu.Lock()
@@ -529,7 +553,7 @@ func (f *fakeGitHub) assetByID(w http.ResponseWriter, r *http.Request, idText st
 			switch r.Method {
 			case http.MethodGet:
 				if r.Header.Get("Accept") == "application/octet-stream" {
-					http.Redirect(w, r, f.srv.URL+"/storage/"+idText, http.StatusFound)
+					http.Redirect(w, r, f.storageURL()+"/storage/"+idText, http.StatusFound)
 					return
 				}
 				writeJSON(w, 200, f.assetJSON(rel, a))
@@ -682,7 +706,7 @@ func (f *fakeGitHub) releaseJSON(rel *fakeRelease) map[string]any {
 	for _, a := range rel.assets {
 		assets = append(assets, f.assetJSON(rel, a))
 	}
-	upload := f.srv.URL + strings.TrimSuffix(f.uploadPrefix(), "/") + "/" + strconv.FormatInt(rel.id, 10) + "/assets{?name,label}"
+	upload := f.uploadsURL() + strings.TrimSuffix(f.uploadPrefix(), "/") + "/" + strconv.FormatInt(rel.id, 10) + "/assets{?name,label}"
 	var published any
 	if rel.published != nil {
 		published = rel.published.Format(time.RFC3339)
