@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/qemu"
@@ -90,8 +92,8 @@ func bootOne(ctx context.Context, o Options, t BootTarget) Check {
 	res, err := qemu.Boot(ctx, qemu.Options{ISO: o.ISO, Firmware: t.Firmware, Media: t.Media,
 		Marker: o.BootMarker, Timeout: o.BootTimeout, LogPath: log})
 	if err != nil || !res.Matched {
-		c.Detail = fmt.Sprintf("%s %s: no %q on the serial console: %v%s (log %s)", t.Firmware, t.Media,
-			o.BootMarker, err, consoleHint(o, log), log)
+		c.Detail = fmt.Sprintf("%s %s: no line matching %q on the serial console: %s%s; last console line: %q; log %s",
+			t.Firmware, t.Media, o.BootMarker, bootFailure(err, o.BootTimeout), consoleHint(o, log), lastConsoleLine(log), log)
 		fmt.Fprintf(o.Out, "verify: boot %s FAILED after %s\n", t.Name(), res.Duration.Round(100*time.Millisecond))
 		return c
 	}
@@ -100,6 +102,43 @@ func bootOne(ctx context.Context, o Options, t BootTarget) Check {
 		res.Duration.Round(100*time.Millisecond), res.Accel, oneLine(res.Match, 120), log)
 	fmt.Fprintf(o.Out, "verify: boot %s passed after %s (%s)\n", t.Name(), res.Duration.Round(100*time.Millisecond), res.Accel)
 	return c
+}
+
+// bootFailure says briefly why a boot failed; the serial log has the rest.
+func bootFailure(err error, timeout time.Duration) string {
+	switch {
+	case err == nil:
+		return "QEMU ended without it"
+	case errors.Is(err, qemu.ErrTimeout):
+		return fmt.Sprintf("timed out after %s", timeout)
+	case errors.Is(err, qemu.ErrNoMarker):
+		return "QEMU exited first (the guest powered off, rebooted or crashed)"
+	}
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	return first
+}
+
+// ansiEscape matches terminal control sequences GRUB and OVMF write.
+var ansiEscape = regexp.MustCompile(`\x1b(\[[0-9;:?=]*[ -/]*[@-~]|[@-Z\\-_])`)
+
+// lastConsoleLine is the last line of the serial log with text in it,
+// without terminal control sequences, shortened.
+func lastConsoleLine(log string) string {
+	data, _ := os.ReadFile(log)
+	text := ansiEscape.ReplaceAllString(string(data), "")
+	lines := strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := len(lines) - 1; i >= 0; i-- {
+		clean := strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f || r == utf8.RuneError {
+				return -1
+			}
+			return r
+		}, lines[i])
+		if clean = oneLine(clean, 120); clean != "" {
+			return clean
+		}
+	}
+	return ""
 }
 
 // consoleHint explains an empty-handed default-marker boot whose kernel
