@@ -16,6 +16,7 @@ import (
 
 	"github.com/bitfield/script"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
@@ -101,7 +102,12 @@ func describeLikeXorriso(e Entry) string {
 }
 
 func TestReadAgreesWithXorriso(t *testing.T) {
-	iso := testImage(t, "hybrid")
+	t.Run("hybrid", func(t *testing.T) { readAgreesWithXorriso(t, testImage(t, "hybrid")) })
+	// The project's Ubuntu-layout test ISO, made with GRUB's real images.
+	t.Run("testiso", func(t *testing.T) { readAgreesWithXorriso(t, testiso.Shared(t).ISO) })
+}
+
+func readAgreesWithXorriso(t *testing.T, iso string) {
 	f, err := os.Open(iso)
 	if err != nil {
 		t.Fatal(err)
