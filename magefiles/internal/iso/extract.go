@@ -38,6 +38,9 @@ const (
 	TreeDirName = "iso"
 	// stateFile records what was extracted from which base.
 	stateFile = "extract.json"
+	// extractFormat changes when Extract records more or other things, so
+	// that older extract directories are redone.
+	extractFormat = 1
 )
 
 // Errors of Extract.
@@ -63,6 +66,8 @@ type ExtractOptions struct {
 type Extracted struct {
 	// Dir is the extract directory.
 	Dir string `json:"-"`
+	// Format is the layout version of the directory (extractFormat).
+	Format int `json:"format"`
 	// Base is the absolute path of the base ISO, BaseSize its size and
 	// BaseModTime its modification time in Unix nanoseconds when extracted.
 	Base        string `json:"base"`
@@ -127,15 +132,16 @@ func LoadExtracted(dir string) (Extracted, error) {
 	return x, nil
 }
 
-// FromBase reports whether x was extracted from the base ISO at path as it
-// is now (same path, size and modification time).
+// FromBase reports whether x was extracted, by this version of Extract,
+// from the base ISO at path as it is now (same path, size and modification
+// time).
 func (x Extracted) FromBase(path string) bool {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return false
 	}
 	fi, err := os.Stat(abs)
-	return err == nil && x.Base == abs && x.BaseSize == fi.Size() && x.BaseModTime == fi.ModTime().UnixNano()
+	return err == nil && x.Format == extractFormat && x.Base == abs && x.BaseSize == fi.Size() && x.BaseModTime == fi.ModTime().UnixNano()
 }
 
 // Extract reads the files the remaster changes (ExtractedFiles, where
@@ -197,7 +203,7 @@ func extractFresh(ctx context.Context, base string, fi os.FileInfo, dir string) 
 	digest := make(chan hashResult, 1)
 	go func() { digest <- sha256File(base) }()
 
-	x := Extracted{Dir: tmp, Base: base, BaseSize: fi.Size(), BaseModTime: fi.ModTime().UnixNano()}
+	x := Extracted{Dir: tmp, Format: extractFormat, Base: base, BaseSize: fi.Size(), BaseModTime: fi.ModTime().UnixNano()}
 	if err := x.inspect(ctx); err != nil {
 		return Extracted{}, err
 	}

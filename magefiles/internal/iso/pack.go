@@ -413,7 +413,7 @@ func (p *packPlan) xorrisoArgs(out string) []string {
 		// Arguments are literal paths, never patterns; names are UTF-8
 		// whatever the host's locale.
 		"-iso_rr_pattern", "off", "-disk_pattern", "off", "-charset", "UTF-8",
-		"-indev", p.o.Base, "-outdev", out,
+		"-indev", driveAddress(p.o.Base), "-outdev", driveAddress(out),
 		"-boot_image", "any", "replay",
 		// Measured: without these the Joliet tree and the GPT gap
 		// partition of an Ubuntu ISO are dropped.
@@ -489,6 +489,16 @@ func (p *packPlan) normalise(other []string) []string {
 	}
 	a = append(a, list("-alter_date_r", "b-c", append([]string{epoch}, touched...))...)
 	return append(a, list("-alter_date_r", "c", append([]string{epoch}, touched...))...)
+}
+
+// driveAddress names a regular file as an xorriso pseudo-drive ("stdio:"
+// prefix), which xorriso otherwise refuses under /dev; other paths (a real
+// optical drive as the base) are left as they are.
+func driveAddress(p string) string {
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+		return "stdio:" + p
+	}
+	return p
 }
 
 // list is an xorriso command with a first parameter and a "--"-terminated

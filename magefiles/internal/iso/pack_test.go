@@ -495,3 +495,48 @@ func TestPackCancelledLeavesNothing(t *testing.T) {
 		t.Errorf("dist holds %v after a cancelled pack", names)
 	}
 }
+
+// TestPackRemasteringAnInstallerReplacesItsPayload uses an installer ISO as
+// the base: the old /novasphere and /nocloud go away entirely, and
+// md5sum.txt lists only what is there now.
+func TestPackRemasteringAnInstallerReplacesItsPayload(t *testing.T) {
+	first := sharedPack(t)
+	root := copyPayload(t)
+	if err := os.Remove(filepath.Join(root, "packages", "README.md")); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	res, _, err := remasterIn(t, first.res.ISO, root, dir, func(o *RemasterOptions) { o.Version = "v1.2.4" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(dir, "tree")
+	if err := ExtractTree(context.Background(), res.ISO, tree); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "novasphere", "packages", "README.md")); !os.IsNotExist(err) {
+		t.Errorf("a file removed from the payload is still on the ISO (%v)", err)
+	}
+	expectFile(t, tree, "novasphere/VERSION", []byte("v1.2.4\n"))
+	md5s, err := os.ReadFile(filepath.Join(tree, "md5sum.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(md5s), "./novasphere/packages/README.md") {
+		t.Error("md5sum.txt still lists the removed payload file")
+	}
+	grub, err := os.ReadFile(filepath.Join(tree, "boot", "grub", "grub.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(grub), "autoinstall"); n != 1 {
+		t.Errorf("grub.cfg carries the autoinstall arguments %d times:\n%s", n, grub)
+	}
+	if !strings.Contains(string(grub), `menuentry "Install NovaSphere v1.2.4" {`) {
+		t.Errorf("menu title not updated:\n%s", grub)
+	}
+	info, _ := os.ReadFile(filepath.Join(tree, ".disk", "info"))
+	if strings.Count(string(info), "NovaSphere installer") != 1 || !strings.HasSuffix(string(info), "v1.2.4") {
+		t.Errorf("/.disk/info = %q", info)
+	}
+}

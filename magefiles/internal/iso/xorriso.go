@@ -67,7 +67,7 @@ const sectionMark = "@@novasphere-section "
 // query loads iso once and runs each section's command, returning each
 // section's standard output.
 func query(ctx context.Context, iso string, sections []section) (map[string]string, error) {
-	args := []string{"-indev", iso}
+	args := []string{"-indev", driveAddress(iso)}
 	for _, s := range sections {
 		args = append(args, "-print", sectionMark+s.name)
 		args = append(args, s.args...)
@@ -129,7 +129,7 @@ func unquote(s string) string {
 // disk path) out of iso, without mounting it. Every ISO path must exist.
 // The disk copies are made writable by their owner.
 func ExtractFiles(ctx context.Context, iso string, files map[string]string) error {
-	args := []string{"-osirrox", "on", "-indev", iso}
+	args := []string{"-osirrox", "on", "-indev", driveAddress(iso)}
 	for _, isoPath := range sortedKeys(files) {
 		args = append(args, "-extract", isoPath, files[isoPath])
 	}
@@ -148,7 +148,7 @@ func ExtractFiles(ctx context.Context, iso string, files map[string]string) erro
 // for tests and verification of small ISOs. Files are made writable by
 // their owner so that dir can be removed.
 func ExtractTree(ctx context.Context, iso, dir string) error {
-	if err := tool.Command(xorriso, "-osirrox", "on", "-indev", iso, "-extract", "/", dir).Run(ctx); err != nil {
+	if err := tool.Command(xorriso, "-osirrox", "on", "-indev", driveAddress(iso), "-extract", "/", dir).Run(ctx); err != nil {
 		return err
 	}
 	return makeWritable(dir)
