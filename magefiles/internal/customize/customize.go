@@ -113,11 +113,11 @@ func (r Result) StatePath() string { return filepath.Join(r.Dir, resultFile) }
 func Load(dir string) (Result, error) {
 	data, err := os.ReadFile(filepath.Join(dir, resultFile))
 	if err != nil {
-		return Result{}, fmt.Errorf("customize: %w (run the customize stage first)", err)
+		return Result{}, fmt.Errorf("customize output: %w (run the customize stage first)", err)
 	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
-		return Result{}, fmt.Errorf("customize: %s: %w", filepath.Join(dir, resultFile), err)
+		return Result{}, fmt.Errorf("customize output %s: %w", filepath.Join(dir, resultFile), err)
 	}
 	r.Dir = dir
 	return r, nil
@@ -150,7 +150,7 @@ func Customize(o Options) (Result, error) {
 	sort.Strings(r.Files)
 	changed, err := r.write(files)
 	if err != nil {
-		return Result{}, fmt.Errorf("customize: %w", err)
+		return Result{}, fmt.Errorf("writing %s: %w", o.OutDir, err)
 	}
 	fmt.Fprintf(log, "customize: %s: %d files, %d changed (volume id %q)\n", o.OutDir, len(files), changed, volid)
 	return r, nil

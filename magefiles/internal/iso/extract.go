@@ -122,11 +122,11 @@ func (x Extracted) Report() (Report, error) {
 func LoadExtracted(dir string) (Extracted, error) {
 	data, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil {
-		return Extracted{}, fmt.Errorf("extract: %w (run the extract stage first)", err)
+		return Extracted{}, fmt.Errorf("extract output: %w (run the extract stage first)", err)
 	}
 	var x Extracted
 	if err := json.Unmarshal(data, &x); err != nil {
-		return Extracted{}, fmt.Errorf("extract: %s: %w", filepath.Join(dir, stateFile), err)
+		return Extracted{}, fmt.Errorf("extract output %s: %w", filepath.Join(dir, stateFile), err)
 	}
 	x.Dir = dir
 	return x, nil

@@ -245,7 +245,7 @@ func (p *packPlan) fingerprint() error {
 	for _, path := range p.inputPaths() {
 		fi, err := os.Stat(path)
 		if err != nil {
-			return fmt.Errorf("pack: input: %w", err)
+			return fmt.Errorf("input: %w", err)
 		}
 		fmt.Fprintf(h, "input %q %d %d\n", path, fi.Size(), fi.ModTime().UnixNano())
 		p.noteTime(fi.ModTime())
@@ -368,7 +368,7 @@ func (p *packPlan) write(ctx context.Context, res PackResult) (int64, error) {
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	rss, err := p.runXorriso(ctx, tmp.Name())
 	if err != nil {
-		return 0, fmt.Errorf("pack: xorriso failed; no ISO written: %w", err)
+		return 0, fmt.Errorf("xorriso failed; no ISO written: %w", err)
 	}
 	rec, err := json.MarshalIndent(p.record, "", "  ")
 	if err != nil {
