@@ -18,6 +18,9 @@ import (
 // benchISOSize is the ~1.5 GB of the benchmark.
 const benchISOSize = 1536 << 20
 
+// benchRounds is how many times each variant runs; the best time counts.
+const benchRounds = 3
+
 // BenchmarkHashStage times, in one run over the same ~1.5 GB file of random
 // bytes, verify's one-read SHA-256+MD5 against a plain Go crypto/sha256 pass,
 // a plain crypto/md5 pass (the floor: MD5 is the slower hash and cannot be
@@ -47,24 +50,30 @@ func BenchmarkHashStage(b *testing.B) {
 	for range b.N {
 		for _, cache := range []string{"warm", "cold"} {
 			times := map[string]time.Duration{}
-			for _, v := range variants {
-				if cache == "cold" {
-					evict(b, path)
-				} else {
-					_ = hashWith(path, io.Discard) // read it into the page cache
+			// The machine may be shared: interleave the variants and keep
+			// each one's best of benchRounds.
+			for range benchRounds {
+				for _, v := range variants {
+					if cache == "cold" {
+						evict(b, path)
+					} else {
+						_ = hashWith(path, io.Discard) // read it into the page cache
+					}
+					start := time.Now()
+					if err := v.run(); err != nil {
+						b.Fatal(err)
+					}
+					if d := time.Since(start); times[v.name] == 0 || d < times[v.name] {
+						times[v.name] = d
+					}
 				}
-				start := time.Now()
-				if err := v.run(); err != nil {
-					b.Fatal(err)
-				}
-				times[v.name] = time.Since(start)
 			}
 			for name, d := range times {
 				b.ReportMetric(d.Seconds(), cache+"-"+name+"-s")
 			}
 			b.ReportMetric(times["verify"].Seconds()/times["go-sha256"].Seconds(), cache+"-verify/go-sha256")
-			b.ReportMetric(times["verify"].Seconds()/times["coreutils"].Seconds(), cache+"-verify/coreutils")
 			b.ReportMetric(times["verify"].Seconds()/times["go-md5"].Seconds(), cache+"-verify/go-md5")
+			b.ReportMetric(times["verify"].Seconds()/times["coreutils"].Seconds(), cache+"-verify/coreutils")
 			b.ReportMetric(times["multiwriter"].Seconds()/times["go-sha256"].Seconds(), cache+"-multiwriter/go-sha256")
 		}
 	}
