@@ -13,9 +13,10 @@ import (
 )
 
 // mirror copies the release files to a server over ssh: with rsync when
-// both ends have it (an interrupted copy resumes), else with scp. Each file
-// goes to a temporary name, its SHA-256 is checked on the server, and only
-// then is it renamed, so the server never shows a partial or corrupt file.
+// both ends have it (an interrupted copy resumes), else with scp. The files
+// go to a temporary staging directory beside the target, their SHA-256 is
+// checked on the server, and only then are they renamed into place, so the
+// server never shows a partial or corrupt file.
 type mirror struct {
 	// Target is RELEASE_SCP_TARGET as given.
 	Target string
@@ -32,7 +33,7 @@ type mirror struct {
 }
 
 var (
-	targetHostRE = regexp.MustCompile(`^([A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	targetHostRE = regexp.MustCompile(`^([A-Za-z0-9_][A-Za-z0-9._-]*@)?[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	targetDirRE  = regexp.MustCompile(`^[A-Za-z0-9._/+-]+$`)
 )
 

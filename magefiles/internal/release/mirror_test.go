@@ -166,6 +166,7 @@ func TestServerTargetParsing(t *testing.T) {
 		{"deploy@files:/srv/my releases/", "", "", "may only hold"},
 		{"deploy@files:~/releases", "", "", "may only hold"},
 		{"-oProxyCommand=x:/tmp", "", "", "is not user@host:/path/"},
+		{"-oProxyCommand=x@files:/tmp", "", "", "is not user@host:/path/"},
 	} {
 		m, err := newMirror(tc.target, "", "", nil)
 		switch {

@@ -252,3 +252,36 @@ func TestDryRunMakesNoWriteRequest(t *testing.T) {
 		}
 	}
 }
+
+func TestDraftThenPublish(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0-rc.1", 1<<20)
+	fx.write(ChangelogName, strings.Replace(sampleChangelog, "## [1.0.0] - 2026-11-27", "## [1.0.0-rc.1] - 2026-11-27", 1))
+	fx.commit("changelog for the release candidate")
+	out, err := fx.run(draft)
+	if err != nil {
+		t.Fatalf("release -draft: %v\n%s", err, out)
+	}
+	rel := fx.gh.release("v1.0.0-rc.1")
+	if rel == nil || !rel.draft || len(rel.assets) != 5 {
+		t.Fatalf("after -draft: %+v, want a draft with 5 assets\n%s", rel, out)
+	}
+	if !strings.Contains(out, "publish it with: go run magefile.go release v1.0.0-rc.1") {
+		t.Errorf("-draft does not say how to publish:\n%s", out)
+	}
+	uploads := len(fx.gh.uploadLog())
+	out, err = fx.run()
+	if err != nil {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	rel = fx.gh.release("v1.0.0-rc.1")
+	if rel.draft || !rel.prerelease {
+		t.Errorf("release candidate: draft %v, prerelease %v; want a published prerelease", rel.draft, rel.prerelease)
+	}
+	if n := len(fx.gh.uploadLog()); n != uploads {
+		t.Errorf("publishing the draft uploaded %d more file(s)", n-uploads)
+	}
+	if fx.gh.latestTag() != "" {
+		t.Errorf("a prerelease became latest: %q", fx.gh.latestTag())
+	}
+}
