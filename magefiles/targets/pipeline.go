@@ -66,8 +66,11 @@ func Extract(ctx context.Context) error {
 //
 // Environment:
 //
-//	VERSION      installer version, YYYYMMDD or vX.Y.Z[-rc.N] (default today's date, UTC)
-//	KERNEL_ARGS  extra kernel arguments, for example console=ttyS0,115200n8
+//	VERSION       installer version, YYYYMMDD or vX.Y.Z[-rc.N] (default today's date, UTC)
+//	KERNEL_ARGS   extra kernel arguments, for example console=ttyS0,115200n8
+//	GRUB_TIMEOUT  menu timeout in whole seconds (default: the base ISO's)
+//	GRUB_TITLE    menu entry title; {version} is replaced (default "Install NovaSphere {version}")
+//	BUILD_DIR     intermediate files (default build)
 func Customize(ctx context.Context) error {
 	c, err := settings()
 	if err != nil {
@@ -90,14 +93,17 @@ func customize(ctx context.Context, version string) error {
 //
 // The payload (charts/, scripts/, configs/, packages/, VERSION and
 // MANIFEST.sha256) goes under /novasphere; /md5sum.txt is regenerated. The
-// ISO is written to a temporary name and renamed when complete. When the
-// output is newer than every input, pack does nothing. Depends on customize.
+// ISO is written to a temporary name and renamed when complete, with
+// dist/novasphere-installer-<version>.build.json beside it. Builds from the
+// same inputs are byte-identical. When the output is newer than every input,
+// pack says it is up to date and does nothing. Depends on customize.
 //
 // Environment:
 //
 //	VERSION            installer version (default today's date, UTC)
 //	DIST_DIR           output directory (default dist)
 //	SOURCE_DATE_EPOCH  timestamp of every file in the ISO (default the commit time of HEAD)
+//	KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE  as for customize
 func Pack(ctx context.Context) error {
 	c, err := settings()
 	if err != nil {
