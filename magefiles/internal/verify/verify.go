@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -167,8 +168,16 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if _, err := os.Stat(o.ISO); err != nil {
 		return Report{}, fmt.Errorf("the installer ISO: %w (run pack first)", err)
 	}
+	// A report on disk always describes the last verify that ran to the
+	// end: drop the previous one before checking.
+	if err := os.Remove(filepath.Join(o.DistDir, ReportName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Report{}, err
+	}
 	fmt.Fprintf(o.Out, "verify: checking %s (version %s)\n", o.ISO, o.Version)
 	rep, digests := runChecks(ctx, o)
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("interrupted, no report written: %w", err)
+	}
 	if err := writeOutputs(o, &rep, digests); err != nil {
 		return rep, err
 	}

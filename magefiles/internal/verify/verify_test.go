@@ -269,3 +269,24 @@ func TestMissingISO(t *testing.T) {
 		t.Fatalf("want an error saying to run pack, got %v", err)
 	}
 }
+
+// TestInterruptedRunLeavesNoReport: Ctrl-C (a cancelled context) ends verify
+// with an error and no verify-report.json, not even an older one.
+func TestInterruptedRunLeavesNoReport(t *testing.T) {
+	t.Parallel()
+	iso, base := happy(t)
+	dist := t.TempDir()
+	old := filepath.Join(dist, ReportName)
+	if err := os.WriteFile(old, []byte(`{"passed":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := Run(ctx, Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, DistDir: dist, Boot: BootOn})
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("want an error wrapping context.Canceled, got %v", err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a report is left in %s: %v", dist, err)
+	}
+}
