@@ -16,7 +16,7 @@ import (
 // checklist. It returns an error wrapping ErrChecklist when a line fails.
 func (r *runner) check(ctx context.Context) error {
 	sz := sizing{Limit: r.o.AssetLimit, PartSize: r.o.PartSize, Split: r.o.Getenv(EnvSplit) != "0"}
-	r.local = readLocal(r.o.DistDir, r.o.Version, sz, r.out)
+	r.local = readLocal(r.o.DistDir, r.o.Version, sz, r.rel, r.out)
 	c := newChecklist(r.out, r.o.Version)
 	c.add(r.lineISO())
 	c.add(r.lineVerified())

@@ -134,6 +134,9 @@ type localBuild struct {
 	FileErrs map[string]error
 	Report   verifyReport
 	Build    buildRecord
+	// show turns a path into what messages print (relative to the
+	// repository root).
+	show func(string) string
 }
 
 // metadataNames are the small assets, in upload order.
@@ -143,10 +146,10 @@ func metadataNames(version string) []string {
 
 // readLocal reads dist/ for version: the small files, then the ISO, hashed
 // once for SHA-256, MD5 and (when split) each part's SHA-256.
-func readLocal(dist, version string, sz sizing, out io.Writer) *localBuild {
-	l := &localBuild{Version: version, Dist: dist, Files: map[string]asset{}, FileErrs: map[string]error{}}
+func readLocal(dist, version string, sz sizing, show func(string) string, out io.Writer) *localBuild {
+	l := &localBuild{Version: version, Dist: dist, Files: map[string]asset{}, FileErrs: map[string]error{}, show: show}
 	for _, name := range metadataNames(version) {
-		a, err := readSmallFile(filepath.Join(dist, name), name)
+		a, err := readSmallFile(filepath.Join(dist, name), name, show)
 		if err != nil {
 			l.FileErrs[name] = err
 			continue
@@ -155,12 +158,12 @@ func readLocal(dist, version string, sz sizing, out io.Writer) *localBuild {
 	}
 	if a, ok := l.Files[VerifyReportName]; ok {
 		if err := json.Unmarshal(a.Data, &l.Report); err != nil {
-			l.FileErrs[VerifyReportName] = fmt.Errorf("%s is not valid JSON: %v", a.Path, err)
+			l.FileErrs[VerifyReportName] = fmt.Errorf("%s is not valid JSON: %v", show(a.Path), err)
 		}
 	}
 	if a, ok := l.Files[BuildRecordName(version)]; ok {
 		if err := json.Unmarshal(a.Data, &l.Build); err != nil {
-			l.FileErrs[a.Name] = fmt.Errorf("%s is not valid JSON: %v", a.Path, err)
+			l.FileErrs[a.Name] = fmt.Errorf("%s is not valid JSON: %v", show(a.Path), err)
 		}
 	}
 	l.readISO(sz, out)
@@ -168,11 +171,11 @@ func readLocal(dist, version string, sz sizing, out io.Writer) *localBuild {
 }
 
 // readSmallFile reads a metadata file whole.
-func readSmallFile(path, name string) (asset, error) {
+func readSmallFile(path, name string, show func(string) string) (asset, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return asset{}, fmt.Errorf("%s does not exist", path)
+			return asset{}, fmt.Errorf("%s does not exist", show(path))
 		}
 		return asset{}, err
 	}
@@ -198,13 +201,13 @@ func (l *localBuild) readISO(sz sizing, out io.Writer) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%s does not exist", path)
+			err = fmt.Errorf("%s does not exist", l.show(path))
 		}
 		l.ISOErr = err
 		return
 	}
 	if !st.Mode().IsRegular() {
-		l.ISOErr = fmt.Errorf("%s is not a regular file", path)
+		l.ISOErr = fmt.Errorf("%s is not a regular file", l.show(path))
 		return
 	}
 	l.ISO = asset{Name: name, Path: path, Size: st.Size()}
@@ -216,10 +219,10 @@ func (l *localBuild) readISO(sz sizing, out io.Writer) {
 		n = len(offsets)
 	}
 	start := time.Now()
-	fmt.Fprintf(out, "hashing %s (%s)...\n", path, humanBytes(st.Size()))
+	fmt.Fprintf(out, "hashing %s (%s)...\n", l.show(path), humanBytes(st.Size()))
 	sha, md, parts, err := hashFile(path, sz.PartSize, n)
 	if err != nil {
-		l.ISOErr = fmt.Errorf("reading %s: %w", path, err)
+		l.ISOErr = fmt.Errorf("reading %s: %w", l.show(path), err)
 		return
 	}
 	fmt.Fprintf(out, "hashed %s in %s\n", name, time.Since(start).Round(time.Millisecond))
