@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -56,6 +57,7 @@ const (
 	stateSame                         // same size and SHA-256
 	stateIncomplete                   // a failed upload left it behind
 	stateDiffers                      // a complete asset with other content
+	stateEquivalent                   // other bytes, same meaning: kept
 )
 
 // assetCheck is the comparison of one file.
@@ -76,6 +78,9 @@ func (r *runner) compare(ctx context.Context) ([]assetCheck, error) {
 	for _, a := range r.local.gitHubAssets() {
 		ra := r.remote.asset(a.Name)
 		state, why, err := r.compareOne(ctx, a, ra)
+		if err == nil && state == stateDiffers && a.Name == VerifyReportName {
+			state, why, err = r.compareReports(ctx, ra, why)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -129,6 +134,27 @@ func (r *runner) compareOne(ctx context.Context, a asset, ra *ghAsset) (assetSta
 		return stateDiffers, fmt.Sprintf("sha256 %s in the release's %s, %s here", d, sumsName, a.SHA256), nil
 	}
 	return stateSame, "", nil
+}
+
+// compareReports decides whether GitHub's verify-report.json, whose bytes
+// differ from the local one, is about the same ISO: every verify run writes
+// a new report (its time, the boot durations), so re-running the release
+// after verify ran again must not count as different content. GitHub's
+// report is kept when it is for this version and this exact ISO digest and
+// says passed.
+func (r *runner) compareReports(ctx context.Context, ra *ghAsset, why string) (assetState, string, error) {
+	data, err := r.gh.downloadAsset(ctx, *ra, smallAsset)
+	if err != nil {
+		return 0, "", err
+	}
+	var rep verifyReport
+	if json.Unmarshal(data, &rep) != nil {
+		return stateDiffers, why, nil
+	}
+	if rep.Passed && rep.Version == r.o.Version && rep.ISO == r.local.ISO.Name && strings.EqualFold(rep.SHA256, r.local.ISO.SHA256) {
+		return stateEquivalent, fmt.Sprintf("GitHub's copy reports verify passed for this exact ISO (%s)", rep.Time), nil
+	}
+	return stateDiffers, why, nil
 }
 
 // remoteSums downloads and parses a checksum file of the release (empty

@@ -117,7 +117,8 @@ func (r *runner) lineSums() line {
 		return fail(title, append(problems, r.verifyHint())...)
 	}
 	b := l.Build
-	return pass(title, fmt.Sprintf("built from commit %s, base ISO sha256 %s, SOURCE_DATE_EPOCH %d, %s", short(b.GitCommit), short(b.BaseISOSHA256), b.SourceDateEpoch, b.XorrisoVersion))
+	return pass(title, fmt.Sprintf("built from commit %s, base ISO sha256 %s, SOURCE_DATE_EPOCH %d, xorriso %s",
+		short(b.GitCommit), short(b.BaseISOSHA256), b.SourceDateEpoch, strings.TrimPrefix(b.XorrisoVersion, "xorriso ")))
 }
 
 func (r *runner) lineSize(sz sizing) line {
@@ -257,7 +258,7 @@ func (r *runner) lineContent(ctx context.Context) line {
 		switch c.State {
 		case stateDiffers:
 			differ = append(differ, fmt.Sprintf("%s: %s", c.Local.Name, c.Why))
-		case stateSame:
+		case stateSame, stateEquivalent:
 			same++
 		}
 	}

@@ -16,7 +16,7 @@ type plan struct {
 	Unpublish bool
 	Deletes   []assetCheck
 	Uploads   []asset
-	Keep      []string
+	Keep      []assetCheck
 	Extra     []string
 	Copies    []asset
 	Publish   bool
@@ -41,8 +41,8 @@ func (r *runner) plan() *plan {
 		switch c.State {
 		case stateMissing:
 			p.Uploads = append(p.Uploads, c.Local)
-		case stateSame:
-			p.Keep = append(p.Keep, c.Local.Name)
+		case stateSame, stateEquivalent:
+			p.Keep = append(p.Keep, c)
 		case stateIncomplete, stateDiffers:
 			p.Deletes = append(p.Deletes, c)
 			p.Uploads = append(p.Uploads, c.Local)
@@ -95,8 +95,12 @@ func (p *plan) print(out io.Writer, r *runner) {
 	for _, a := range p.Uploads {
 		say("upload %s (%s)", a.Name, humanBytes(a.Size))
 	}
-	for _, name := range p.Keep {
-		say("keep %s: already on GitHub with the same content", name)
+	for _, c := range p.Keep {
+		if c.State == stateEquivalent {
+			say("keep %s: %s", c.Local.Name, c.Why)
+			continue
+		}
+		say("keep %s: already on GitHub with the same content", c.Local.Name)
 	}
 	for _, name := range p.Extra {
 		say("leave %s: on GitHub but not part of this build", name)
@@ -288,6 +292,10 @@ func (r *runner) verifyUploaded(ctx context.Context, rel *ghRelease) error {
 	for _, a := range assets {
 		byName[a.Name] = a
 	}
+	kept := map[string]bool{}
+	for _, c := range r.checks {
+		kept[c.Local.Name] = c.State == stateEquivalent
+	}
 	for _, a := range r.local.gitHubAssets() {
 		ra, ok := byName[a.Name]
 		switch {
@@ -295,6 +303,8 @@ func (r *runner) verifyUploaded(ctx context.Context, rel *ghRelease) error {
 			return fmt.Errorf("%s is missing from the release after upload", a.Name)
 		case ra.State != "uploaded":
 			return fmt.Errorf("%s is in state %q on GitHub after upload", a.Name, ra.State)
+		case kept[a.Name]:
+			continue
 		}
 		if err := sameContent(a, ra); err != nil {
 			return err

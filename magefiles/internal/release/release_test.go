@@ -118,10 +118,16 @@ func TestRerunUploadsNothing(t *testing.T) {
 			if out, err := fx.run(); err != nil {
 				t.Fatalf("first run: %v\n%s", err, out)
 			}
+			published := assertPublished(t, fx)
+			// verify ran again in between: same ISO, a new report.
+			fx.editReport(func(m map[string]any) { m["time"] = "2026-11-28T09:30:00Z" })
 			before := len(fx.gh.writes())
 			out, err := fx.run()
 			if err != nil {
 				t.Fatalf("second run: %v\n%s", err, out)
+			}
+			if !strings.Contains(out, "keep verify-report.json: GitHub's copy reports verify passed for this exact ISO (2026-11-27T10:00:00Z)") {
+				t.Errorf("second run does not explain why it keeps GitHub's verify report:\n%s", out)
 			}
 			if w := fx.gh.writes()[before:]; len(w) != 0 {
 				t.Errorf("second run made %d write request(s): %v\n%s", len(w), w, out)
@@ -129,7 +135,12 @@ func TestRerunUploadsNothing(t *testing.T) {
 			if !strings.Contains(out, "nothing changed") {
 				t.Errorf("second run does not say nothing changed:\n%s", out)
 			}
-			assertPublished(t, fx)
+			after := fx.gh.release(fx.version)
+			for i, a := range after.assets {
+				if a.digest != published.assets[i].digest || a.id != published.assets[i].id {
+					t.Errorf("asset %s changed on the second run", a.name)
+				}
+			}
 		})
 	}
 }
