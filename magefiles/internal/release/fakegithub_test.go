@@ -118,11 +118,14 @@ func (f *fakeGitHub) uploadsURL() string {
 	return f.srv.URL
 }
 
+// storageURL is another host name for the same server, as GitHub's
+// storage is another host than its API: a client must not send the token
+// there.
 func (f *fakeGitHub) storageURL() string {
 	if f.public {
 		return "https://objects.githubusercontent.com"
 	}
-	return f.srv.URL
+	return strings.Replace(f.srv.URL, "127.0.0.1", "localhost", 1)
 }
 
 func (f *fakeGitHub) failUpload(name string, faults ...fakeFault) {

@@ -135,6 +135,9 @@ func TestRerunUploadsNothing(t *testing.T) {
 			if !strings.Contains(out, "nothing changed") {
 				t.Errorf("second run does not say nothing changed:\n%s", out)
 			}
+			if leaks := fx.gh.tokenLeaks(); len(leaks) > 0 {
+				t.Errorf("token sent outside the Authorization header of API requests: %v", leaks)
+			}
 			after := fx.gh.release(fx.version)
 			for i, a := range after.assets {
 				if a.digest != published.assets[i].digest || a.id != published.assets[i].id {
