@@ -62,7 +62,7 @@ type Options struct {
 
 // ErrChecklist is returned when a checklist line does not hold; nothing
 // was written anywhere.
-var ErrChecklist = errors.New("release checklist failed")
+var ErrChecklist = errors.New("checklist failed")
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Out == nil {

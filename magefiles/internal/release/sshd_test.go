@@ -84,7 +84,7 @@ LogLevel ERROR
 	return &sshServer{
 		Dir:     releases,
 		Target:  u.Username + "@127.0.0.1:" + releases + "/",
-		SSHArgs: fmt.Sprintf("-i %s/user_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o Port=%d", dir, knownHosts, port),
+		SSHArgs: fmt.Sprintf("-F none -i %s/user_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o Port=%d", dir, knownHosts, port),
 	}
 }
 
