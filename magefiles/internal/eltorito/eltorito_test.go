@@ -27,7 +27,16 @@ var (
 	buildOnce sync.Once
 	images    map[string]string
 	buildErr  error
+	imagesDir string
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if imagesDir != "" {
+		os.RemoveAll(imagesDir)
+	}
+	os.Exit(code)
+}
 
 func testImage(t *testing.T, name string) string {
 	t.Helper()
@@ -43,6 +52,7 @@ func buildImages(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	imagesDir = dir
 	tree := filepath.Join(dir, "tree")
 	if err := os.MkdirAll(filepath.Join(tree, "boot"), 0o755); err != nil {
 		return nil, err
