@@ -67,7 +67,7 @@ func Extract(ctx context.Context) error {
 // Environment:
 //
 //	VERSION       installer version, YYYYMMDD or vX.Y.Z[-rc.N] (default today's date, UTC)
-//	KERNEL_ARGS   extra kernel arguments, for example console=ttyS0,115200n8
+//	KERNEL_ARGS   extra kernel arguments (default "console=ttyS0,115200n8 console=tty0"; empty for none)
 //	GRUB_TIMEOUT  menu timeout in whole seconds (default: the base ISO's)
 //	GRUB_TITLE    menu entry title; {version} is replaced (default "Install NovaSphere {version}")
 //	BUILD_DIR     intermediate files (default build)
@@ -169,7 +169,10 @@ func verify(ctx context.Context, version string) error {
 //	GH_TOKEN or GITHUB_TOKEN  GitHub token (never printed)
 //	GITHUB_REPOSITORY         owner/name (default: the origin remote)
 //	GITHUB_API_URL or GH_HOST GitHub API (default https://api.github.com)
-//	RELEASE_SCP_TARGET        user@host:/path/ to also copy the assets to
+//	RELEASE_SCP_TARGET        user@host:/path/ to also copy the assets to (rsync when present, else scp)
+//	RELEASE_SSH_ARGS          extra ssh options for that copy, split on spaces (e.g. -i key -o Port=2222)
+//	RELEASE_COPY_TOOL         rsync or scp, to force one
+//	RELEASE_SPLIT             0 stops the release instead of splitting an ISO of 2 GiB or more into parts
 func Release(ctx context.Context, version string, draft, dryrun, force *bool) error {
 	if err := validateVersionArg(version); err != nil {
 		return err

@@ -28,6 +28,12 @@ const (
 	DefaultKeyringPath = "configs/keys/ubuntu-cdimage-2012.asc"
 )
 
+// DefaultKernelArgs put kernel messages on the first serial port as well as
+// the screen, so that servers installed over a serial console (and the QEMU
+// boots of verify) see the installer's kernel command line; the last console=
+// (tty0) stays /dev/console, so the installer itself runs on the screen.
+const DefaultKernelArgs = "console=ttyS0,115200n8 console=tty0"
+
 // DefaultBaseISODirs are the locations tried in order for the default base
 // ISO. Each directory holds the ISO, SHA256SUMS and SHA256SUMS.gpg. The
 // release's own directory disappears once a newer point release replaces it,
@@ -84,7 +90,7 @@ type Config struct {
 	// ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso).
 	CacheDir string
 	// KernelArgs are appended to every installer kernel command line
-	// (KERNEL_ARGS, for example "console=ttyS0,115200n8").
+	// (KERNEL_ARGS; default DefaultKernelArgs; set it empty for none).
 	KernelArgs string
 	// SourceDateEpoch fixes every timestamp in the ISO (SOURCE_DATE_EPOCH;
 	// default the commit time of HEAD). Zero means unknown.
@@ -106,7 +112,7 @@ func Load(root string) (Config, error) {
 		DistDir:       getenv(EnvDistDir, "dist"),
 		BuildDir:      getenv(EnvBuildDir, "build"),
 		CacheDir:      getenv(EnvCacheDir, defaultCacheDir()),
-		KernelArgs:    os.Getenv(EnvKernelArgs),
+		KernelArgs:    getenvOrEmpty(EnvKernelArgs, DefaultKernelArgs),
 		NoInstall:     truthy(os.Getenv(EnvNoInstall)),
 		Root:          root,
 	}
@@ -227,6 +233,15 @@ func truthy(s string) bool {
 		return true
 	}
 	return false
+}
+
+// getenvOrEmpty is like getenv, but a variable set to the empty string
+// means "empty", not "default".
+func getenvOrEmpty(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
 }
 
 func getenv(name, def string) string {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,8 @@ func TestValidateVersion(t *testing.T) {
 }
 
 func TestLoadDefaults(t *testing.T) {
+	t.Setenv(EnvKernelArgs, "") // restored after the test
+	os.Unsetenv(EnvKernelArgs)
 	for _, k := range []string{EnvVersion, EnvBaseISOURL, EnvBaseISOSHA256, EnvBaseISOSumsURL, EnvDistDir, EnvBuildDir, EnvCacheDir} {
 		t.Setenv(k, "")
 	}
@@ -46,6 +49,9 @@ func TestLoadDefaults(t *testing.T) {
 		!strings.Contains(c.BaseLocations[1].ISOURL, "old-releases.ubuntu.com") {
 		t.Errorf("locations = %+v", c.BaseLocations)
 	}
+	if c.KernelArgs != DefaultKernelArgs {
+		t.Errorf("kernel args = %q, want the serial-console default", c.KernelArgs)
+	}
 	if c.SourceDateEpoch != 1700000000 {
 		t.Errorf("epoch = %d", c.SourceDateEpoch)
 	}
@@ -59,11 +65,12 @@ func TestLoadOverrides(t *testing.T) {
 	t.Setenv(EnvBaseISOURL, "/isos/custom.iso")
 	t.Setenv(EnvBaseISOSHA256, strings.Repeat("ab", 32))
 	t.Setenv(EnvDistDir, "/out")
+	t.Setenv(EnvKernelArgs, "")
 	c, err := Load("/repo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Version != "v2.1.0-rc.3" || c.BaseISOName != "custom.iso" || c.DistDir != "/out" {
+	if c.Version != "v2.1.0-rc.3" || c.BaseISOName != "custom.iso" || c.DistDir != "/out" || c.KernelArgs != "" {
 		t.Errorf("got %+v", c)
 	}
 	if len(c.BaseLocations) != 1 || c.BaseLocations[0].ISOURL != "/isos/custom.iso" {
