@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -186,7 +187,7 @@ func (f *fetcher) copyLocal(ctx context.Context, src source, exp expectation) (R
 		return Result{}, fatal(fmt.Errorf("cache directory: %w (set CACHE_DIR to a writable directory)", err))
 	}
 	defer os.Remove(tmp.Name()) // gone after the rename; cleans up otherwise
-	f.logf("fetch: copying %s (%s) into the cache", src.path, formatBytes(fi.Size()))
+	f.logf("fetch: copying %s (%s) into the cache", src.path, units.Bytes(fi.Size()))
 	_, err = io.Copy(tmp, in)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -269,7 +270,7 @@ func (f *fetcher) recheckOne(ctx context.Context, want digest.Digest) error {
 		}
 		return fmt.Errorf("cached file %s is corrupt: its content has %s, not %s; %s", path, got, want, what)
 	}
-	f.logf("fetch:recheck: %s OK (%s read in %s)", want, formatBytes(size), time.Since(start).Round(time.Millisecond))
+	f.logf("fetch:recheck: %s OK (%s read in %s)", want, units.Bytes(size), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

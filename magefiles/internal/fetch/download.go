@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cavaliergopher/grab/v3"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 const userAgent = "novasphere-iso-fetch"
@@ -66,7 +67,7 @@ func (f *fetcher) download(ctx context.Context, src source, exp expectation) (Re
 		a := f.attempt(ctx, src.url, part, exp)
 		switch a.kind {
 		case attemptOK:
-			f.logf("fetch: received %s in %s (%s/s)", formatBytes(a.got), a.elapsed.Round(time.Millisecond), formatBytes(int64(rate(a.got, a.elapsed))))
+			f.logf("fetch: received %s in %s (%s/s)", units.Bytes(a.got), a.elapsed.Round(time.Millisecond), units.Bytes(int64(rate(a.got, a.elapsed))))
 			path, err := f.cache.commit(part, exp.digest)
 			if err != nil {
 				return Result{}, fatal(err)
@@ -107,9 +108,9 @@ func kept(part string, size int64) string {
 		return "nothing was kept"
 	}
 	if size > 0 {
-		return fmt.Sprintf("%s of %s is kept in %s", formatBytes(fi.Size()), formatBytes(size), part)
+		return fmt.Sprintf("%s of %s is kept in %s", units.Bytes(fi.Size()), units.Bytes(size), part)
 	}
-	return fmt.Sprintf("%s is kept in %s", formatBytes(fi.Size()), part)
+	return fmt.Sprintf("%s is kept in %s", units.Bytes(fi.Size()), part)
 }
 
 // removePart deletes a partial download known to be useless. If that fails,
@@ -159,7 +160,7 @@ func (f *fetcher) attempt(ctx context.Context, rawURL, part string, exp expectat
 	hadPart := false
 	if fi, err := os.Stat(part); err == nil {
 		hadPart = true
-		f.logf("fetch: found a partial download of %s in %s", formatBytes(fi.Size()), part)
+		f.logf("fetch: found a partial download of %s in %s", units.Bytes(fi.Size()), part)
 	}
 	client := &grab.Client{HTTPClient: f.o.HTTPClient, UserAgent: userAgent}
 	start := time.Now()
@@ -203,11 +204,11 @@ func (f *fetcher) announce(resp *grab.Response, rawURL string, hadPart bool) {
 	}
 	size := "size unknown"
 	if n := resp.Size(); n > 0 {
-		size = formatBytes(n)
+		size = units.Bytes(n)
 	}
 	switch {
 	case resp.DidResume:
-		f.logf("fetch: resuming %s at %s (%s)", rawURL, formatBytes(resp.BytesComplete()), size)
+		f.logf("fetch: resuming %s at %s (%s)", rawURL, units.Bytes(resp.BytesComplete()), size)
 	case hadPart:
 		f.logf("fetch: the server does not offer to resume (no Accept-Ranges: bytes); downloading %s again from the beginning (%s)", rawURL, size)
 	default:

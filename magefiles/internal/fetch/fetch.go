@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
@@ -259,7 +260,7 @@ func (f *fetcher) cacheHit(want digest.Digest) (Result, bool) {
 	if !ok {
 		return Result{}, false
 	}
-	f.logf("fetch: cache hit %s (%s, %s); not re-read, run `mage fetch:recheck` to verify it again", path, want, formatBytes(size))
+	f.logf("fetch: cache hit %s (%s, %s); not re-read, run `mage fetch:recheck` to verify it again", path, want, units.Bytes(size))
 	return Result{Path: path, Digest: want, Size: size, CacheHit: true}, true
 }
 

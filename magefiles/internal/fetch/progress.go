@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // stat is a snapshot of a transfer.
@@ -17,12 +19,12 @@ type stat struct {
 // String renders "1.2 GiB of 1.9 GiB  63.1%  11.2 MiB/s  ETA 1m04s".
 func (s stat) String() string {
 	var b strings.Builder
-	b.WriteString(formatBytes(s.done))
+	b.WriteString(units.Bytes(s.done))
 	if s.total > 0 {
-		fmt.Fprintf(&b, " of %s  %5.1f%%", formatBytes(s.total), 100*float64(s.done)/float64(s.total))
+		fmt.Fprintf(&b, " of %s  %5.1f%%", units.Bytes(s.total), 100*float64(s.done)/float64(s.total))
 	}
 	if s.bps > 0 {
-		fmt.Fprintf(&b, "  %s/s", formatBytes(int64(s.bps)))
+		fmt.Fprintf(&b, "  %s/s", units.Bytes(int64(s.bps)))
 	} else {
 		b.WriteString("  -- B/s")
 	}
@@ -46,20 +48,6 @@ func (s stat) eta() string {
 		return ">100h"
 	}
 	return time.Duration(secs * float64(time.Second)).Round(time.Second).String()
-}
-
-// formatBytes renders n with binary units: 512 B, 1.5 KiB, 1.9 GiB.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // progress prints a transfer's progress: on a terminal one line rewritten in

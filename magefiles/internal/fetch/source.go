@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // source is a parsed location: a remote http(s) URL or a local file.
@@ -96,7 +98,7 @@ func readSmall(ctx context.Context, client *http.Client, raw string) ([]byte, er
 		return nil, fmt.Errorf("%s: %w", raw, err)
 	}
 	if len(data) > maxSmallFile {
-		return nil, fmt.Errorf("%s: larger than %s; this is not a SHA256SUMS file or signature", raw, formatBytes(maxSmallFile))
+		return nil, fmt.Errorf("%s: larger than %s; this is not a SHA256SUMS file or signature", raw, units.Bytes(maxSmallFile))
 	}
 	return data, nil
 }
@@ -115,7 +117,7 @@ func readSmallLocal(src source) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", src.raw, err)
 	}
 	if len(data) > maxSmallFile {
-		return nil, fmt.Errorf("%s: larger than %s; this is not a SHA256SUMS file or signature", src.raw, formatBytes(maxSmallFile))
+		return nil, fmt.Errorf("%s: larger than %s; this is not a SHA256SUMS file or signature", src.raw, units.Bytes(maxSmallFile))
 	}
 	return data, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // check reads everything the release needs, read-only, and prints the
@@ -45,7 +46,7 @@ func (r *runner) lineISO() line {
 	if l.ISOErr != nil {
 		return fail("ISO built", l.ISOErr.Error(), r.verifyHint())
 	}
-	return pass(fmt.Sprintf("ISO built: %s (%s, sha256 %s)", r.rel(l.ISO.Path), humanBytes(l.ISO.Size), l.ISO.SHA256))
+	return pass(fmt.Sprintf("ISO built: %s (%s, sha256 %s)", r.rel(l.ISO.Path), units.Bytes(l.ISO.Size), l.ISO.SHA256))
 }
 
 func (r *runner) lineVerified() line {
@@ -122,7 +123,7 @@ func (r *runner) lineSums() line {
 }
 
 func (r *runner) lineSize(sz sizing) line {
-	title := fmt.Sprintf("every asset under GitHub's %s limit", humanBytes(sz.Limit))
+	title := fmt.Sprintf("every asset under GitHub's %s limit", units.Bytes(sz.Limit))
 	l := r.local
 	switch {
 	case l.ISOErr != nil:
@@ -130,13 +131,13 @@ func (r *runner) lineSize(sz sizing) line {
 	case !l.OverLimit:
 		return pass(title)
 	case l.Split:
-		return pass(fmt.Sprintf("ISO of %s is over GitHub's %s limit: attached as %d parts", humanBytes(l.ISO.Size), humanBytes(sz.Limit), len(l.Parts)),
+		return pass(fmt.Sprintf("ISO of %s is over GitHub's %s limit: attached as %d parts", units.Bytes(l.ISO.Size), units.Bytes(sz.Limit), len(l.Parts)),
 			fmt.Sprintf("%s ... %s, their SHA-256 in %s; the release notes give the reassembly command", l.Parts[0].Name, l.Parts[len(l.Parts)-1].Name, l.PartsSums.Name),
 			EnvSplit+"=0 stops the release here instead")
 	default:
 		return fail(title,
-			fmt.Sprintf("the ISO is %s (%d bytes); GitHub refuses release assets of %s or more, and %s=0 forbids splitting it into parts", humanBytes(l.ISO.Size), l.ISO.Size, humanBytes(sz.Limit), EnvSplit),
-			fmt.Sprintf("unset %s to attach the ISO as parts of %s with a reassembly command in the release notes", EnvSplit, humanBytes(sz.PartSize)))
+			fmt.Sprintf("the ISO is %s (%d bytes); GitHub refuses release assets of %s or more, and %s=0 forbids splitting it into parts", units.Bytes(l.ISO.Size), l.ISO.Size, units.Bytes(sz.Limit), EnvSplit),
+			fmt.Sprintf("unset %s to attach the ISO as parts of %s with a reassembly command in the release notes", EnvSplit, units.Bytes(sz.PartSize)))
 	}
 }
 

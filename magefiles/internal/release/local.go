@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // File names of the release assets, as verify and pack write them to dist/.
@@ -219,7 +221,7 @@ func (l *localBuild) readISO(sz sizing, out io.Writer) {
 		n = len(offsets)
 	}
 	start := time.Now()
-	fmt.Fprintf(out, "hashing %s (%s)...\n", l.show(path), humanBytes(st.Size()))
+	fmt.Fprintf(out, "hashing %s (%s)...\n", l.show(path), units.Bytes(st.Size()))
 	sha, md, parts, err := hashFile(path, sz.PartSize, n)
 	if err != nil {
 		l.ISOErr = fmt.Errorf("reading %s: %w", l.show(path), err)
@@ -324,18 +326,4 @@ func parseSums(data []byte) map[string]string {
 		sums[name] = strings.ToLower(digest)
 	}
 	return sums
-}
-
-// humanBytes formats a size for people: 12.3 MiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

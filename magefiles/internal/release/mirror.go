@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // mirror copies the release files to a server over ssh: with rsync when
@@ -142,7 +143,7 @@ func (m *mirror) copyAll(ctx context.Context, version string, assets []asset) er
 	var total int64
 	for _, a := range pending {
 		total += a.Size
-		fmt.Fprintf(m.out, "  copy %s (%s) to %s with %s\n", a.Name, humanBytes(a.Size), m.Target, m.Tool)
+		fmt.Fprintf(m.out, "  copy %s (%s) to %s with %s\n", a.Name, units.Bytes(a.Size), m.Target, m.Tool)
 	}
 	if err := m.transfer(ctx, pending, stage).Stream(m.out).Run(ctx); err != nil {
 		return fmt.Errorf("server copy to %s: %w (run the release again: %s)", m.Target, err, m.resumeNote())
@@ -154,7 +155,7 @@ func (m *mirror) copyAll(ctx context.Context, version string, assets []asset) er
 	if err := mismatches(string(out), m.Host, pending); err != nil {
 		return fmt.Errorf("server copy to %s: %w", m.Target, err)
 	}
-	fmt.Fprintf(m.out, "  copied %d file(s), %s, to %s in %s; sha256 checked on the server\n", len(pending), humanBytes(total), m.Target, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(m.out, "  copied %d file(s), %s, to %s in %s; sha256 checked on the server\n", len(pending), units.Bytes(total), m.Target, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

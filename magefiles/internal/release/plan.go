@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // plan is every write the release will make, decided before any is made.
@@ -93,7 +95,7 @@ func (p *plan) print(out io.Writer, r *runner) {
 		}
 	}
 	for _, a := range p.Uploads {
-		say("upload %s (%s)", a.Name, humanBytes(a.Size))
+		say("upload %s (%s)", a.Name, units.Bytes(a.Size))
 	}
 	for _, c := range p.Keep {
 		if c.State == stateEquivalent {
@@ -107,7 +109,7 @@ func (p *plan) print(out io.Writer, r *runner) {
 	}
 	if r.mirror != nil {
 		for _, a := range p.Copies {
-			say("copy %s (%s) to %s with %s", a.Name, humanBytes(a.Size), r.mirror.Target, r.mirror.Tool)
+			say("copy %s (%s) to %s with %s", a.Name, units.Bytes(a.Size), r.mirror.Target, r.mirror.Tool)
 		}
 		if len(p.Copies) == 0 {
 			say("copy nothing to %s: every file is already there", r.mirror.Target)
@@ -209,7 +211,7 @@ func (r *runner) finish(ctx context.Context, rel *ghRelease, p *plan) error {
 // next attempt fail with 422 already_exists: it is deleted first.
 func (r *runner) upload(ctx context.Context, rel *ghRelease, a asset) error {
 	if a.Size >= 1<<20 {
-		fmt.Fprintf(r.out, "  upload %s (%s)\n", a.Name, humanBytes(a.Size))
+		fmt.Fprintf(r.out, "  upload %s (%s)\n", a.Name, units.Bytes(a.Size))
 	}
 	var final *ghAsset
 	err := r.o.Retry.do(ctx, r.out, "upload "+a.Name, func(attempt int) error {
@@ -324,10 +326,10 @@ func (r *runner) releaseBody() string {
 		fmt.Fprintf(&b, "The ISO (%s) is larger than GitHub allows for one file, so it is attached in %d parts. "+
 			"Download every `%s.part*` file, `%s` and `%s` into one directory, then run:\n\n"+
 			"```sh\nsha256sum -c %s\ncat %s.part* > %s && sha256sum -c --ignore-missing %s\n```\n\n",
-			humanBytes(l.ISO.Size), len(l.Parts), l.ISO.Name, l.PartsSums.Name, SHA256SumsName,
+			units.Bytes(l.ISO.Size), len(l.Parts), l.ISO.Name, l.PartsSums.Name, SHA256SumsName,
 			l.PartsSums.Name, l.ISO.Name, l.ISO.Name, SHA256SumsName)
 	}
-	fmt.Fprintf(&b, "- `%s` (%s): SHA-256 `%s`\n", l.ISO.Name, humanBytes(l.ISO.Size), l.ISO.SHA256)
+	fmt.Fprintf(&b, "- `%s` (%s): SHA-256 `%s`\n", l.ISO.Name, units.Bytes(l.ISO.Size), l.ISO.SHA256)
 	fmt.Fprintf(&b, "- `%s`, `%s`: checksums of the ISO (`sha256sum -c --ignore-missing %s`)\n", SHA256SumsName, MD5SumsName, SHA256SumsName)
 	fmt.Fprintf(&b, "- `%s`: every check verify ran on this exact ISO\n", VerifyReportName)
 	fmt.Fprintf(&b, "- `%s`: build record (base ISO digest, payload manifest digest, git commit, xorriso version, SOURCE_DATE_EPOCH)\n", BuildRecordName(r.o.Version))

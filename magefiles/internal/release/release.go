@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // Options configure Run.
@@ -209,7 +210,7 @@ func (p *progress) update(n int64) {
 	if p.total < 1<<20 || n < p.next || n >= p.total {
 		return
 	}
-	fmt.Fprintf(p.out, "  upload %s: %3d%% (%s of %s)\n", p.name, n*10/p.total*10, humanBytes(n), humanBytes(p.total))
+	fmt.Fprintf(p.out, "  upload %s: %3d%% (%s of %s)\n", p.name, n*10/p.total*10, units.Bytes(n), units.Bytes(p.total))
 	for p.next <= n {
 		p.next += p.total / 10
 	}
@@ -217,10 +218,10 @@ func (p *progress) update(n int64) {
 
 func (p *progress) done() {
 	if p.total < 1<<20 {
-		fmt.Fprintf(p.out, "  uploaded %s (%s)\n", p.name, humanBytes(p.total))
+		fmt.Fprintf(p.out, "  uploaded %s (%s)\n", p.name, units.Bytes(p.total))
 		return
 	}
 	d := time.Since(p.start)
 	rate := float64(p.total) / max(d.Seconds(), 1e-9) / (1 << 20)
-	fmt.Fprintf(p.out, "  uploaded %s (%s in %s, %.1f MiB/s)\n", p.name, humanBytes(p.total), d.Round(time.Millisecond), rate)
+	fmt.Fprintf(p.out, "  uploaded %s (%s in %s, %.1f MiB/s)\n", p.name, units.Bytes(p.total), d.Round(time.Millisecond), rate)
 }
