@@ -46,6 +46,18 @@ func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
 			want: []string{"✗ verify passed for this exact ISO", "it changed after verify ran"},
 		},
 		{
+			name: "verify skipped the boots",
+			setup: func(fx *fixture) {
+				fx.editReport(func(m map[string]any) {
+					m["checks"] = []map[string]any{
+						{"name": "payload", "passed": true, "detail": "ok"},
+						{"name": "boot-bios-cdrom", "passed": true, "skipped": true, "detail": "VERIFY_BOOT=0"},
+					}
+				})
+			},
+			want: []string{"✗ verify passed for this exact ISO", "verify skipped boot-bios-cdrom", "VERIFY_BOOT=1"},
+		},
+		{
 			name:  "verify report missing",
 			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, VerifyReportName))) },
 			want:  []string{"✗ verify passed for this exact ISO", "verify-report.json does not exist"},

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
 
 // remoteState is what GitHub holds for the version.
@@ -147,7 +149,7 @@ func (r *runner) compareReports(ctx context.Context, ra *ghAsset, why string) (a
 	if err != nil {
 		return 0, "", err
 	}
-	var rep verifyReport
+	var rep verify.Report
 	if json.Unmarshal(data, &rep) != nil {
 		return stateDiffers, why, nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
 
 // check reads everything the release needs, read-only, and prints the
@@ -81,6 +82,10 @@ func (r *runner) lineVerified() line {
 			msg += ": " + strings.Join(failed, ", ")
 		}
 		problems = append(problems, msg)
+	}
+	if skipped := skippedChecks(rep); len(skipped) > 0 {
+		problems = append(problems, fmt.Sprintf("%s: verify skipped %s: a release must have booted (run verify with VERIFY_BOOT=1)",
+			VerifyReportName, strings.Join(skipped, ", ")))
 	}
 	if len(problems) > 0 {
 		return fail(title, append(problems, r.verifyHint())...)
@@ -315,4 +320,17 @@ func short(s string) string {
 		return "(unknown)"
 	}
 	return s
+}
+
+// skippedChecks names the checks verify skipped (the boots, under
+// VERIFY_BOOT=0 or without qemu): a skipped check is reported as passed, but
+// a release must not rest on it.
+func skippedChecks(rep verify.Report) []string {
+	var names []string
+	for _, c := range rep.Checks {
+		if c.Skipped {
+			names = append(names, c.Name)
+		}
+	}
+	return names
 }

@@ -15,7 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
 
 // File names of the release assets, as verify and pack write them to dist/.
@@ -90,32 +92,6 @@ func (a asset) open() (io.ReadCloser, error) {
 	}{io.NewSectionReader(f, a.Offset, a.Size), f}, nil
 }
 
-// verifyReport is verify's dist/verify-report.json.
-type verifyReport struct {
-	Version string `json:"version"`
-	ISO     string `json:"iso"`
-	SHA256  string `json:"sha256"`
-	MD5     string `json:"md5"`
-	Size    int64  `json:"size"`
-	Passed  bool   `json:"passed"`
-	Checks  []struct {
-		Name   string `json:"name"`
-		Passed bool   `json:"passed"`
-		Detail string `json:"detail"`
-	} `json:"checks"`
-	Time string `json:"time"`
-}
-
-// buildRecord is pack's dist/novasphere-installer-<version>.build.json.
-type buildRecord struct {
-	Version               string `json:"version"`
-	BaseISOSHA256         string `json:"base_iso_sha256"`
-	PayloadManifestSHA256 string `json:"payload_manifest_sha256"`
-	GitCommit             string `json:"git_commit"`
-	XorrisoVersion        string `json:"xorriso_version"`
-	SourceDateEpoch       int64  `json:"source_date_epoch"`
-}
-
 // localBuild is what dist/ holds for the version, read once.
 type localBuild struct {
 	Version string
@@ -134,8 +110,8 @@ type localBuild struct {
 	// record by name; FileErrs holds why one is missing or unreadable.
 	Files    map[string]asset
 	FileErrs map[string]error
-	Report   verifyReport
-	Build    buildRecord
+	Report   verify.Report
+	Build    iso.BuildRecord
 	// show turns a path into what messages print (relative to the
 	// repository root).
 	show func(string) string
