@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
@@ -59,10 +58,7 @@ func Clean() error {
 	if err != nil {
 		return err
 	}
-	for _, dir := range []string{c.BuildDir, c.DistDir} {
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(c.Root, dir)
-		}
+	for _, dir := range []string{c.Path(c.BuildDir), c.Path(c.DistDir)} {
 		fmt.Fprintln(os.Stderr, "clean: removing "+dir)
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("clean: %w", err)

@@ -32,7 +32,7 @@ func customizeISO(ctx context.Context, c config.Config) error {
 		UserData:   filepath.Join(c.Root, "configs", "autoinstall", "user-data"),
 		MetaData:   filepath.Join(c.Root, "configs", "autoinstall", "meta-data"),
 		BaseTree:   x.TreeDir(),
-		OutDir:     filepath.Join(remasterPath(c, c.BuildDir), "customize", c.Version),
+		OutDir:     filepath.Join(c.Path(c.BuildDir), "customize", c.Version),
 		Log:        os.Stderr,
 	})
 	if err != nil {
@@ -47,13 +47,13 @@ func packISO(ctx context.Context, c config.Config, base string) error {
 	if err := installer(c).Ensure(ctx, "pack", tool.Xorriso); err != nil {
 		return err
 	}
-	build := remasterPath(c, c.BuildDir)
+	build := c.Path(c.BuildDir)
 	_, err := iso.Pack(ctx, iso.PackOptions{
 		Base:            base,
 		ExtractDir:      extractDir(c),
 		CustomizeDir:    filepath.Join(build, "customize", c.Version),
 		Root:            c.Root,
-		DistDir:         remasterPath(c, c.DistDir),
+		DistDir:         c.Path(c.DistDir),
 		WorkDir:         filepath.Join(build, "pack", c.Version),
 		Version:         c.Version,
 		SourceDateEpoch: c.SourceDateEpoch,
@@ -66,15 +66,7 @@ func packISO(ctx context.Context, c config.Config, base string) error {
 
 // extractDir is $BUILD_DIR/extract.
 func extractDir(c config.Config) string {
-	return filepath.Join(remasterPath(c, c.BuildDir), "extract")
-}
-
-// remasterPath resolves a relative directory against the repository root.
-func remasterPath(c config.Config, p string) string {
-	if filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(c.Root, p)
+	return filepath.Join(c.Path(c.BuildDir), "extract")
 }
 
 // validVersion checks a version argument.

@@ -3,7 +3,6 @@ package targets
 import (
 	"context"
 	"os"
-	"path/filepath"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
@@ -15,10 +14,10 @@ import (
 // MD5SUMS, verify-report.json and the boot logs go to DIST_DIR.
 func verifyISO(ctx context.Context, c config.Config) error {
 	o, err := isoverify.Options{
-		ISO:     underRoot(c, c.OutputISO()),
+		ISO:     c.Path(c.OutputISO()),
 		BaseISO: baseISO,
 		Version: c.Version,
-		DistDir: underRoot(c, c.DistDir),
+		DistDir: c.Path(c.DistDir),
 		Out:     os.Stdout,
 	}.WithEnv(os.Getenv)
 	if err != nil {
@@ -33,12 +32,4 @@ func verifyISO(ctx context.Context, c config.Config) error {
 	}
 	_, err = isoverify.Run(ctx, o)
 	return err
-}
-
-// underRoot resolves a relative path against the repository root.
-func underRoot(c config.Config, p string) string {
-	if filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(c.Root, p)
 }

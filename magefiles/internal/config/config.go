@@ -152,6 +152,15 @@ func (c Config) OutputISO() string {
 	return filepath.Join(c.DistDir, "novasphere-installer-"+c.Version+".iso")
 }
 
+// Path resolves p, a directory or file setting such as DistDir, against the
+// repository root when it is relative, so targets work from any directory.
+func (c Config) Path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Root, p)
+}
+
 // WithVersion returns a copy of c building version v.
 func (c Config) WithVersion(v string) Config {
 	c.Version = v

@@ -55,6 +55,12 @@ func TestLoadDefaults(t *testing.T) {
 	if c.SourceDateEpoch != 1700000000 {
 		t.Errorf("epoch = %d", c.SourceDateEpoch)
 	}
+	if got := c.Path(c.DistDir); got != "/repo/dist" {
+		t.Errorf("Path(dist) = %q", got)
+	}
+	if got := c.Path("/abs/dist"); got != "/abs/dist" {
+		t.Errorf("Path(/abs/dist) = %q", got)
+	}
 	if got := c.WithVersion("v1.0.0").OutputISO(); got != "dist/novasphere-installer-v1.0.0.iso" {
 		t.Errorf("OutputISO = %q", got)
 	}
