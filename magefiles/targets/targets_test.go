@@ -1,0 +1,156 @@
+package targets_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
+)
+
+// mage runs `go run magefile.go args...` from the repository root, as a
+// user would, and returns its combined output.
+func mage(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	root, err := config.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(context.Background(), "go", append([]string{"run", "magefile.go"}, args...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestListShowsEveryTargetWithADescription(t *testing.T) {
+	out, err := mage(t, nil, "-l")
+	if err != nil {
+		t.Fatalf("mage -l: %v\n%s", err, out)
+	}
+	for _, name := range []string{"fetch", "fetch:recheck", "extract", "customize", "pack", "verify",
+		"release", "release:rollback", "test", "clean"} {
+		re := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `\s{2,}\S.{20,}$`)
+		if !re.MatchString(out) {
+			t.Errorf("mage -l does not list %q with a description:\n%s", name, out)
+		}
+	}
+}
+
+func TestHelpReleaseShowsUsageAndEnvironment(t *testing.T) {
+	out, err := mage(t, nil, "-h", "release")
+	if err != nil {
+		t.Fatalf("mage -h release: %v\n%s", err, out)
+	}
+	for _, want := range []string{"mage release <version>", "-draft", "-dryrun", "-force",
+		"GH_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "RELEASE_SCP_TARGET", "CHANGELOG.md"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("mage -h release lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// pipelineEnv points the whole pipeline at the test ISO and at temporary
+// directories.
+func pipelineEnv(t *testing.T, version string) (env []string, dist string) {
+	fx := testiso.Shared(t)
+	sum := fileSHA256(t, fx.ISO)
+	tmp := t.TempDir()
+	dist = filepath.Join(tmp, "dist")
+	return []string{
+		"BASE_ISO_URL=" + fx.ISO,
+		"BASE_ISO_SHA256=" + sum,
+		"BASE_ISO_SUMS_URL=",
+		"VERSION=" + version,
+		"DIST_DIR=" + dist,
+		"BUILD_DIR=" + filepath.Join(tmp, "build"),
+		"CACHE_DIR=" + filepath.Join(tmp, "cache"),
+		// The boots are proven in the verify and qemu packages; this test is
+		// about the chain of targets.
+		"VERIFY_BOOT=0",
+	}, dist
+}
+
+func TestVerifyRunsTheWholeChainOnceEachInOrder(t *testing.T) {
+	env, dist := pipelineEnv(t, "v1.2.3")
+	out, err := mage(t, env, "verify")
+	if err != nil {
+		t.Fatalf("go run magefile.go verify: %v\n%s", err, out)
+	}
+	last := -1
+	for _, stage := range []string{"fetch: ", "extract: ", "customize: ", "pack: ", "verify: "} {
+		i := strings.Index(out, "\n"+stage)
+		if strings.HasPrefix(out, stage) {
+			i = 0
+		}
+		if i < 0 {
+			t.Fatalf("no %q line in the output:\n%s", stage, out)
+		}
+		if i < last {
+			t.Errorf("%q ran out of order:\n%s", stage, out)
+		}
+		last = i
+	}
+	if n := strings.Count(out, "pack: wrote "); n != 1 {
+		t.Errorf("pack wrote the ISO %d times, want once:\n%s", n, out)
+	}
+	for _, f := range []string{"novasphere-installer-v1.2.3.iso", "SHA256SUMS", "MD5SUMS", "verify-report.json"} {
+		if _, err := os.Stat(filepath.Join(dist, f)); err != nil {
+			t.Errorf("verify left no %s: %v", f, err)
+		}
+	}
+
+	again, err := mage(t, env, "pack")
+	if err != nil {
+		t.Fatalf("second pack: %v\n%s", err, again)
+	}
+	if !strings.Contains(again, "up to date") || strings.Contains(again, "pack: wrote ") {
+		t.Errorf("a second pack with no change must do nothing:\n%s", again)
+	}
+}
+
+func TestBadVersionStopsBeforeAnyWork(t *testing.T) {
+	env, dist := pipelineEnv(t, "1.0")
+	out, err := mage(t, env, "pack")
+	if err == nil {
+		t.Fatalf("pack accepted VERSION=1.0:\n%s", out)
+	}
+	if !strings.Contains(out, `version "1.0" is not accepted`) || !strings.Contains(out, "vX.Y.Z") {
+		t.Errorf("the error does not name the version and the accepted forms:\n%s", out)
+	}
+	if strings.Contains(out, "fetch: ") {
+		t.Errorf("fetch ran despite the bad version:\n%s", out)
+	}
+	if _, err := os.Stat(dist); !os.IsNotExist(err) {
+		t.Errorf("dist was created for a refused build: %v", err)
+	}
+}
+
+func TestReleaseRefusesABadVersionArgument(t *testing.T) {
+	out, err := mage(t, []string{"VERSION=20261127"}, "release", "latest")
+	if err == nil || !strings.Contains(out, `version "latest" is not accepted`) {
+		t.Fatalf("release latest: err=%v\n%s", err, out)
+	}
+}
+
+func fileSHA256(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
