@@ -48,7 +48,7 @@ func (c *Cmd) Stdin(r io.Reader) *Cmd { c.stdin = r; return c }
 
 // Stream copies the command's stdout and stderr to w live, as they are
 // written (stderr is still kept for the error message).
-func (c *Cmd) Stream(w io.Writer) *Cmd { c.stream = &lockedWriter{w: w}; return c }
+func (c *Cmd) Stream(w io.Writer) *Cmd { c.stream = LockedWriter(w); return c }
 
 // Stdout sends the command's standard output to w instead of capturing it.
 func (c *Cmd) Stdout(w io.Writer) *Cmd { c.stdout = w; return c }
@@ -217,13 +217,22 @@ func orDiscard(w io.Writer) io.Writer {
 	return w
 }
 
-// lockedWriter serialises writes from the stdout and stderr copiers, which
-// run concurrently when both go to one writer.
+// LockedWriter returns a writer that serialises writes to w, for output that
+// several goroutines share (a tool's stdout and stderr copiers, concurrent
+// checks). A writer it returned is returned as is.
+func LockedWriter(w io.Writer) io.Writer {
+	if lw, ok := w.(*lockedWriter); ok {
+		return lw
+	}
+	return &lockedWriter{w: w}
+}
+
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
+// Write writes p to the underlying writer while holding the lock.
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -2,11 +2,9 @@ package verify
 
 import (
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -67,16 +65,4 @@ func parseTimeout(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("the timeout must be positive")
 	}
 	return d, nil
-}
-
-// syncWriter serialises writes from the concurrent checks.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
 // Check is the outcome of one check.
@@ -201,9 +203,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	if _, ok := o.Out.(*syncWriter); !ok {
-		o.Out = &syncWriter{w: o.Out}
-	}
+	o.Out = tool.LockedWriter(o.Out)
 	if o.BootTargets == nil {
 		o.BootTargets = AllBootTargets
 	}
