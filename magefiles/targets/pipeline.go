@@ -31,16 +31,16 @@ func Fetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	path, err := fetchBase(ctx, c)
+	base, err := fetchBase(ctx, c)
 	if err != nil {
 		return stageErr("fetch", err)
 	}
-	baseISO = path
+	baseISO, baseSHA256 = base.path, base.sha256
 	return nil
 }
 
-// baseISO is the verified base ISO, set by Fetch.
-var baseISO string
+// baseISO is the verified base ISO and baseSHA256 its digest, set by Fetch.
+var baseISO, baseSHA256 string
 
 // Extract reads the files the remaster changes out of the base ISO, without root or loop mounts.
 //
@@ -55,7 +55,7 @@ func Extract(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return stageErr("extract", extractBase(ctx, c, baseISO))
+	return stageErr("extract", extractBase(ctx, c, baseISO, baseSHA256))
 }
 
 // Customize writes the autoinstall config, grub menu and identity files for the version being built.

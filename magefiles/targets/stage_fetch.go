@@ -8,12 +8,18 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 )
 
-// fetchBase returns the path of the verified base ISO in the cache, showing
-// status and progress on stderr.
-func fetchBase(ctx context.Context, c config.Config) (string, error) {
+// verifiedBase is the base ISO fetch verified.
+type verifiedBase struct {
+	path   string
+	sha256 string // lowercase hex
+}
+
+// fetchBase returns the verified base ISO in the cache, showing status and
+// progress on stderr.
+func fetchBase(ctx context.Context, c config.Config) (verifiedBase, error) {
 	res, err := fetch.Fetch(ctx, fetch.FromConfig(c, os.Stderr))
 	if err != nil {
-		return "", err
+		return verifiedBase{}, err
 	}
-	return res.Path, nil
+	return verifiedBase{path: res.Path, sha256: res.Digest.Encoded()}, nil
 }

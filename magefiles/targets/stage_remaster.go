@@ -11,12 +11,13 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
-// extractBase reads what the remaster changes out of the base ISO.
-func extractBase(ctx context.Context, c config.Config, base string) error {
+// extractBase reads what the remaster changes out of the base ISO, whose
+// digest fetch already verified.
+func extractBase(ctx context.Context, c config.Config, base, baseSHA256 string) error {
 	if err := installer(c).Ensure(ctx, "extract", tool.Xorriso); err != nil {
 		return err
 	}
-	_, err := iso.Extract(ctx, iso.ExtractOptions{Base: base, Dir: extractDir(c), Log: os.Stderr})
+	_, err := iso.Extract(ctx, iso.ExtractOptions{Base: base, BaseSHA256: baseSHA256, Dir: extractDir(c), Log: os.Stderr})
 	return err
 }
 

@@ -58,6 +58,10 @@ type ExtractOptions struct {
 	Base string
 	// Dir receives the extracted files and reports ($BUILD_DIR/extract).
 	Dir string
+	// BaseSHA256 is the base's SHA-256 (lowercase hex) when the caller
+	// already verified it, as fetch does; Extract then does not read the
+	// whole ISO again. Empty: Extract computes it.
+	BaseSHA256 string
 	// Log receives one line about what was done; nil discards it.
 	Log io.Writer
 }
@@ -176,7 +180,7 @@ func Extract(ctx context.Context, o ExtractOptions) (Extracted, error) {
 		return prev, nil
 	}
 	start := time.Now()
-	x, err := extractFresh(ctx, base, fi, o.Dir)
+	x, err := extractFresh(ctx, base, fi, o.BaseSHA256, o.Dir)
 	if err != nil {
 		return Extracted{}, err
 	}
@@ -186,7 +190,7 @@ func Extract(ctx context.Context, o ExtractOptions) (Extracted, error) {
 
 // extractFresh extracts into a temporary directory beside dir and swaps it
 // in when complete.
-func extractFresh(ctx context.Context, base string, fi os.FileInfo, dir string) (Extracted, error) {
+func extractFresh(ctx context.Context, base string, fi os.FileInfo, knownSHA256, dir string) (Extracted, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return Extracted{}, err
 	}
@@ -201,7 +205,11 @@ func extractFresh(ctx context.Context, base string, fi os.FileInfo, dir string) 
 		}
 	}()
 	digest := make(chan hashResult, 1)
-	go func() { digest <- sha256File(base) }()
+	if knownSHA256 != "" {
+		digest <- hashResult{sum: knownSHA256}
+	} else {
+		go func() { digest <- sha256File(base) }()
+	}
 
 	x := Extracted{Dir: tmp, Format: extractFormat, Base: base, BaseSize: fi.Size(), BaseModTime: fi.ModTime().UnixNano()}
 	if err := x.inspect(ctx); err != nil {

@@ -104,3 +104,17 @@ func TestExtractAgainAfterBaseChanges(t *testing.T) {
 		t.Errorf("temporary directories left: %v", leftovers)
 	}
 }
+
+// fetch has already verified the base's digest: Extract records the digest it
+// is given instead of reading the whole ISO again (2 GB for a real base).
+func TestExtractTrustsAKnownDigest(t *testing.T) {
+	base := testiso.Shared(t)
+	known := strings.Repeat("ab", 32)
+	x, err := Extract(context.Background(), ExtractOptions{Base: base.ISO, BaseSHA256: known, Dir: filepath.Join(t.TempDir(), "extract")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.BaseSHA256 != known {
+		t.Errorf("base digest %s, want the digest fetch verified (%s)", x.BaseSHA256, known)
+	}
+}
