@@ -132,7 +132,7 @@ func pack(ctx context.Context, version string) error {
 //
 //	VERSION              installer version (default today's date, UTC)
 //	VERIFY_BOOT          1 to require the QEMU boots, 0 to skip them (default: on when qemu is installed)
-//	VERIFY_BOOT_TIMEOUT  timeout per boot, for example 3m
+//	VERIFY_BOOT_TIMEOUT  timeout per boot, a Go duration or seconds (default 5m)
 //	VERIFY_BOOT_MARKER   regular expression that proves a boot (default: the autoinstall kernel command line)
 func Verify(ctx context.Context) error {
 	c, err := settings()
@@ -157,9 +157,9 @@ func verify(ctx context.Context, version string) error {
 // Usage: mage release <version> [-draft] [-dryrun] [-force]
 //
 // version is YYYYMMDD or vX.Y.Z[-rc.N]. Before any upload a checklist must
-// pass: verify passed for this exact ISO, the git work tree is clean,
-// CHANGELOG.md has a section for the version with "Known issues" and
-// "Upgrade", and the version is not already published with other content.
+// pass: verify passed, boots included, for this exact ISO; the git work tree
+// is clean; CHANGELOG.md has a section for the version with "Known issues"
+// and "Upgrade"; the version is not already published with other content.
 // Re-running uploads nothing that is already there. -draft leaves the release
 // as a draft, -dryrun prints every action and uploads nothing, -force allows
 // replacing an asset whose content differs. Depends on verify.
