@@ -119,6 +119,7 @@ func (c *Cmd) build(ctx context.Context) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, c.name, c.args...)
 	cmd.Dir = c.dir
 	cmd.Stdin = c.stdin
+	cmd.SysProcAttr = procAttr()
 	if len(c.env) > 0 {
 		cmd.Env = append(os.Environ(), c.env...)
 	}
