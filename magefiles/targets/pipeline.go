@@ -3,8 +3,10 @@ package targets
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/magefile/mage/mg"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
 
 // Fetch downloads the pinned Ubuntu 22.04.3 live-server base ISO into the cache and verifies it.
@@ -156,10 +158,11 @@ func verify(ctx context.Context, version string) error {
 //
 // Usage: mage release <version> [-draft] [-dryrun] [-force]
 //
-// version is YYYYMMDD or vX.Y.Z[-rc.N]. Before any upload a checklist must
-// pass: verify passed, boots included, for this exact ISO; the git work tree
-// is clean; CHANGELOG.md has a section for the version with "Known issues"
-// and "Upgrade"; the version is not already published with other content.
+// version is YYYYMMDD or vX.Y.Z[-rc.N] and overrides VERSION. Before any
+// upload a checklist must pass: verify passed, boots included, for this exact
+// ISO; the git work tree is clean; CHANGELOG.md has a section for the version
+// with "Known issues" and "Upgrade"; the version is not already published
+// with other content.
 // Re-running uploads nothing that is already there. -draft leaves the release
 // as a draft, -dryrun prints every action and uploads nothing, -force allows
 // replacing an asset whose content differs. Depends on verify.
@@ -177,6 +180,9 @@ func Release(ctx context.Context, version string, draft, dryrun, force *bool) er
 	if err := validateVersionArg(version); err != nil {
 		return err
 	}
+	// The argument is the version: an unrelated VERSION in the environment
+	// must neither block nor change the release.
+	os.Setenv(config.EnvVersion, version)
 	mg.CtxDeps(ctx, mg.F(verify, version))
 	c, err := settings()
 	if err != nil {

@@ -154,3 +154,23 @@ func fileSHA256(t *testing.T, path string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// The version argument of release is the version: a VERSION left in the
+// environment (here an invalid one) neither blocks nor changes the build.
+func TestReleaseArgumentOverridesVersionEnv(t *testing.T) {
+	env, dist := pipelineEnv(t, "dev")
+	env = append(env, "GH_TOKEN=", "GITHUB_TOKEN=", "GITHUB_REPOSITORY=novasphere/novasphere-iso")
+	out, err := mage(t, env, "release", "v1.2.4", "-dryrun")
+	if err == nil {
+		t.Fatalf("release without a token and without boots passed its checklist:\n%s", out)
+	}
+	if strings.Contains(out, `version "dev"`) {
+		t.Errorf("VERSION=dev blocked release v1.2.4:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dist, "novasphere-installer-v1.2.4.iso")); err != nil {
+		t.Errorf("release v1.2.4 did not build the v1.2.4 ISO: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "checklist failed") || !strings.Contains(out, "nothing was uploaded") {
+		t.Errorf("want the checklist to stop the release:\n%s", out)
+	}
+}
