@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -262,5 +263,59 @@ func TestCorruptCatalogNeverPanics(t *testing.T) {
 			}
 		}
 		_, _ = VolumeID(bytes.NewReader(data))
+	}
+}
+
+// TestXorrisoPatchesOnlyBootInfo compares GRUB's real eltorito.img as the
+// Ubuntu-layout test ISO holds it with the file xorriso was given: the only
+// bytes that differ are the boot info table and the --grub2-boot-info
+// address, and that address is the image's 512-byte sector plus 5.
+func TestXorrisoPatchesOnlyBootInfo(t *testing.T) {
+	fx := testiso.Shared(t)
+	orig, err := os.ReadFile(filepath.Join(fx.Tree, "boot", "grub", "i386-pc", "eltorito.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(fx.ISO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := Read(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bios := cat.Entries[0]
+	start := int64(bios.LBA) * SectorSize
+	img := data[start : start+int64(len(orig))]
+	var patched []int
+	for i := range img {
+		if img[i] != orig[i] {
+			patched = append(patched, i)
+		}
+	}
+	for _, i := range patched {
+		inTable := i >= BootInfoTableStart && i < BootInfoTableEnd
+		inGRUB2 := i >= GRUB2BootInfoOffset && i < GRUB2BootInfoOffset+8
+		if !inTable && !inGRUB2 {
+			t.Errorf("xorriso changed byte %d of eltorito.img, outside the boot info table and the GRUB2 boot info", i)
+		}
+	}
+	if len(patched) == 0 {
+		t.Fatal("the ISO's eltorito.img equals the file given to xorriso: nothing was patched")
+	}
+	if !HasGRUB2BootInfo(img, bios) {
+		t.Errorf("bytes %d-%d hold %x, want the address %d (block %d * 4 + 5)", GRUB2BootInfoOffset, GRUB2BootInfoOffset+7,
+			img[GRUB2BootInfoOffset:GRUB2BootInfoOffset+8], GRUB2BootInfo(bios), bios.LBA)
+	}
+	if HasGRUB2BootInfo(orig, bios) {
+		t.Error("the unpatched eltorito.img already holds the address")
+	}
+	if got := BootInfoChecksum(img); got != binary.LittleEndian.Uint32(img[20:24]) {
+		t.Errorf("BootInfoChecksum = 0x%08x, the table says 0x%08x", got, binary.LittleEndian.Uint32(img[20:24]))
+	}
+	// The EFI image (a FAT file system) carries no GRUB2 boot info.
+	efi := cat.Entries[1]
+	if HasGRUB2BootInfo(data[int64(efi.LBA)*SectorSize:], efi) {
+		t.Error("the EFI image reads as having GRUB2 boot info")
 	}
 }
