@@ -13,20 +13,35 @@ import (
 // bootEquipment is what an image boots with, read without mounting it.
 type bootEquipment struct {
 	catalog eltorito.Catalog
-	// images describe each catalog entry's image: where it is (a file, a
-	// GPT partition), its boot info table, without addresses.
-	images []string
-	// loaded are the bytes the firmware loads for each entry, with the boot
-	// info table (patched with addresses) zeroed.
-	loaded [][]byte
+	// images are the catalog entries' images, in catalog order.
+	images []bootImage
 	mbr    mbr
 	gpt    gpt
 	gptErr error
 }
 
-// maxLoadedImage bounds the bytes compared per boot image (an ESP is a few
-// MB; the sector count field cannot exceed 32 MiB anyway).
-const maxLoadedImage = 64 << 20
+// bootImage is one catalog entry's boot image, whole: not only the sectors
+// the firmware loads (for GRUB's eltorito.img, the 2 KiB of cdboot.img) but
+// all that those sectors go on to load (the rest of GRUB's core image).
+type bootImage struct {
+	// where says what holds the image (a file, a GPT partition), without
+	// addresses, so the base's and the remaster's compare.
+	where string
+	// bootInfoTable: the image carries a boot info table that describes it.
+	bootInfoTable bool
+	// grub2BootInfo: the image carries xorriso's --grub2-boot-info address
+	// for where it is.
+	grub2BootInfo bool
+	// data is the whole image with the fields xorriso patches with
+	// addresses zeroed (those it carries, see normalize).
+	data []byte
+	// err says why the image could not be read whole.
+	err error
+}
+
+// maxBootImage bounds the bytes read per boot image. Ubuntu's are far
+// smaller: GRUB's eltorito.img is about 150 KiB, the ESP about 5 MiB.
+const maxBootImage = 64 << 20
 
 // checkBootRecords compares the ISO's El Torito catalog, boot images, MBR and
 // GPT with the base ISO's and checks the UEFI paths hang together.
@@ -67,26 +82,108 @@ func readBootEquipment(im *isoImage) (bootEquipment, error) {
 	}
 	be.gpt, be.gptErr = readGPT(im, 1)
 	for _, e := range cat.Entries {
-		be.images = append(be.images, be.describeImage(im, e))
-		be.loaded = append(be.loaded, loadedBytes(im, e))
+		be.images = append(be.images, be.readImage(im, e))
 	}
 	return be, nil
 }
 
-// describeImage says where e's image is and whether it has a valid boot
-// info table, without addresses, so the base and the remaster compare.
-func (be bootEquipment) describeImage(im *isoImage, e eltorito.Entry) string {
-	where := "an area that is no file"
-	if name, ok := im.fileAt(e.LBA); ok {
-		where = "file " + name
-	} else if p, ok := be.partitionAt(e.LBA); ok {
-		where = fmt.Sprintf("GPT partition %d %q", p.index, p.name)
-	}
+// readImage reads e's whole image: the file that starts at e's block, or
+// the GPT partition that does, or as many bytes as its boot info table
+// says, or else the sectors the firmware loads.
+func (be bootEquipment) readImage(im *isoImage, e eltorito.Entry) bootImage {
+	bi := bootImage{where: "an area that is no file"}
+	size := int64(e.SectorCount) * 512
 	bit, err := eltorito.ReadBootInfoTable(im, e)
-	if err == nil && bit.Verify(im, e) == nil {
-		return where + " with boot info table"
+	bi.bootInfoTable = err == nil && bit.Verify(im, e) == nil
+	if name, ok := im.fileAt(e.LBA); ok {
+		bi.where, size = "file "+name, fileSize(im.files[name])
+	} else if p, ok := be.partitionAt(e.LBA); ok {
+		bi.where, size = fmt.Sprintf("GPT partition %d %q", p.index, p.name), partitionSize(p)
+	} else if bi.bootInfoTable {
+		size = int64(bit.FileLength)
 	}
-	return where
+	if size < 0 || size > maxBootImage {
+		bi.err = fmt.Errorf("%d bytes: not between 0 and the %d verify compares", size, maxBootImage)
+		return bi
+	}
+	bi.data = make([]byte, size)
+	if _, err := im.ReadAt(bi.data, int64(e.LBA)*eltorito.SectorSize); err != nil {
+		bi.err = fmt.Errorf("reading %d bytes at block %d: %w", size, e.LBA, err)
+		return bi
+	}
+	bi.grub2BootInfo = bi.bootInfoTable && eltorito.HasGRUB2BootInfo(bi.data, e)
+	bi.normalize()
+	return bi
+}
+
+// normalize zeroes what xorriso writes into a boot image with the image's
+// address, so that the same image compares equal wherever it lies: the
+// boot info table (bytes 8-63) and the --grub2-boot-info address (bytes
+// 2548-2555, the block list of GRUB's diskboot.img, see
+// eltorito.GRUB2BootInfoOffset). Only an image that carries them is
+// touched: bytes 8-63 of an ESP are its FAT boot sector, compared as they
+// are.
+func (bi *bootImage) normalize() {
+	if bi.bootInfoTable {
+		clear(bi.data[eltorito.BootInfoTableStart:eltorito.BootInfoTableEnd])
+	}
+	if bi.grub2BootInfo {
+		clear(bi.data[eltorito.GRUB2BootInfoOffset : eltorito.GRUB2BootInfoOffset+8])
+	}
+}
+
+// describe says where the image is and what xorriso patched into it.
+func (bi bootImage) describe() string {
+	switch {
+	case bi.grub2BootInfo:
+		return bi.where + " with boot info table and GRUB2 boot info"
+	case bi.bootInfoTable:
+		return bi.where + " with boot info table"
+	}
+	return bi.where
+}
+
+// difference says how got's bytes differ from want's, or "" when they do
+// not.
+func (bi bootImage) difference(want bootImage) string {
+	switch {
+	case bi.err != nil:
+		return "cannot be compared: " + bi.err.Error()
+	case want.err != nil:
+		return "cannot be compared, the base's: " + want.err.Error()
+	case bytes.Equal(bi.data, want.data):
+		return ""
+	}
+	n := min(len(bi.data), len(want.data))
+	at := n
+	for i := range n {
+		if bi.data[i] != want.data[i] {
+			at = i
+			break
+		}
+	}
+	if len(bi.data) != len(want.data) {
+		return fmt.Sprintf("is %d bytes, the base's %d; first difference at byte %d", len(bi.data), len(want.data), at)
+	}
+	return fmt.Sprintf("differs from the base's from byte %d (0x%x) of %d", at, at, n)
+}
+
+// partitionSize is p's size in bytes, or -1 when its last sector is
+// before its first or the size overflows.
+func partitionSize(p gptPartition) int64 {
+	if p.last < p.first || p.last-p.first >= 1<<50 {
+		return -1
+	}
+	return int64(p.last-p.first+1) * lbaSize
+}
+
+// fileSize is the size of a file's data.
+func fileSize(exts []extent) int64 {
+	var n int64
+	for _, e := range exts {
+		n += e.size
+	}
+	return n
 }
 
 // partitionAt finds the GPT partition that starts at 2048-byte block lba.
@@ -97,19 +194,6 @@ func (be bootEquipment) partitionAt(lba uint32) (gptPartition, bool) {
 		}
 	}
 	return gptPartition{}, false
-}
-
-// loadedBytes returns what the firmware loads for e with the boot info
-// table area zeroed (xorriso rewrites it with the image's new address).
-func loadedBytes(im *isoImage, e eltorito.Entry) []byte {
-	n := min(int64(e.SectorCount)*512, maxLoadedImage)
-	b := make([]byte, n)
-	k, _ := im.ReadAt(b, int64(e.LBA)*eltorito.SectorSize)
-	b = b[:k]
-	if len(b) >= 64 {
-		clear(b[8:64])
-	}
-	return b
 }
 
 // selfProblems checks the ISO on its own: both firmwares have a bootable
@@ -175,11 +259,12 @@ func compareBootEquipment(got, want bootEquipment) []string {
 		if g.String() != w.String() {
 			p = append(p, fmt.Sprintf("El Torito image %d is %s, the base's is %s", i+1, g, w))
 		}
-		if got.images[i] != want.images[i] {
-			p = append(p, fmt.Sprintf("El Torito image %d is %s, the base's is %s", i+1, got.images[i], want.images[i]))
+		gi, wi := got.images[i], want.images[i]
+		if gi.describe() != wi.describe() {
+			p = append(p, fmt.Sprintf("El Torito image %d is %s, the base's is %s", i+1, gi.describe(), wi.describe()))
 		}
-		if !bytes.Equal(got.loaded[i], want.loaded[i]) {
-			p = append(p, fmt.Sprintf("El Torito image %d (%s): its bytes differ from the base's", i+1, g.PlatformName()))
+		if d := gi.difference(wi); d != "" {
+			p = append(p, fmt.Sprintf("El Torito image %d (%s, %s) %s", i+1, g.PlatformName(), gi.where, d))
 		}
 	}
 	if want.mbr.hasBootCode() && !bytes.Equal(got.mbr.bootCode[:mbrBootCodeStable], want.mbr.bootCode[:mbrBootCodeStable]) {
@@ -224,7 +309,7 @@ func describeGPT(g gpt) string {
 func (be bootEquipment) summary() string {
 	var parts []string
 	for i, e := range be.catalog.Entries {
-		parts = append(parts, fmt.Sprintf("%s %s", e.PlatformName(), be.images[i]))
+		parts = append(parts, fmt.Sprintf("%s %s: %d bytes equal", e.PlatformName(), be.images[i].describe(), len(be.images[i].data)))
 	}
 	esp, _ := be.gpt.esp()
 	return fmt.Sprintf("El Torito as in the base ISO (%s); hybrid MBR with GRUB boot code; GPT with EFI System Partition #%d = El Torito UEFI image",
