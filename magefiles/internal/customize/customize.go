@@ -48,7 +48,12 @@ const (
 type Options struct {
 	// Version is the installer version (YYYYMMDD or vX.Y.Z[-rc.N]).
 	Version string
-	// KernelArgs are extra kernel arguments (KERNEL_ARGS).
+	// KernelArgs are extra kernel arguments (KERNEL_ARGS), separated by
+	// blanks, which the kernel receives exactly as written: ';' is escaped
+	// for GRUB, and what GRUB would alter is refused with ErrBadKernelArgs
+	// ('$', quotes, a backslash other than in "\;", '{', '}', '|', '&',
+	// '<', '>', a leading '#'). On a base that is itself an installer they
+	// replace the previous build's arguments.
 	KernelArgs string
 	// GrubTitle is the menu entry title template (GRUB_TITLE; default
 	// DefaultGrubTitle).
@@ -127,8 +132,10 @@ func Load(dir string) (Result, error) {
 // every file the installer ISO gets from this stage: the patched grub.cfg
 // (and loopback.cfg), /.disk/info with the version line, the NoCloud seed
 // in /nocloud and /novasphere/VERSION. Nothing is written when a check
-// fails. Files whose content is unchanged are not rewritten, so their
-// modification times tell pack whether anything changed.
+// fails; KERNEL_ARGS that GRUB would not pass to the kernel as written
+// (see Options.KernelArgs) fail with ErrBadKernelArgs. Files whose content
+// is unchanged are not rewritten, so their modification times tell pack
+// whether anything changed.
 func Customize(o Options) (Result, error) {
 	log := o.Log
 	if log == nil {

@@ -112,6 +112,7 @@ func TestCustomizeChecksBeforeWriting(t *testing.T) {
 			}
 		}, ErrNoCasperEntry},
 		{"bad kernel arguments", func(t *testing.T, o *Options) { o.KernelArgs = "a{b" }, ErrBadKernelArgs},
+		{"GRUB variable in kernel arguments", func(t *testing.T, o *Options) { o.KernelArgs = "console=ttyS0 v=$root" }, ErrBadKernelArgs},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -29,7 +29,12 @@ const KeepTimeout = ""
 // Ubuntu live-server layout.
 var ErrNoCasperEntry = errors.New(`no casper kernel entry (a "linux /casper/vmlinuz ... ---" line)`)
 
-// ErrBadKernelArgs marks KERNEL_ARGS that cannot be put on a GRUB kernel line.
+// ErrBadKernelArgs marks KERNEL_ARGS that cannot be put on a GRUB kernel
+// line so that the kernel receives them exactly as written. GRUB's script
+// language would change them, so an argument may not contain '$' (GRUB
+// expands variables), quotes (GRUB removes them), a backslash other than the
+// one in "\;" (GRUB removes it), '{', '}', '|', '&', '<', '>', control
+// characters, or start with '#'. A ';' is fine: it is escaped for GRUB.
 var ErrBadKernelArgs = errors.New("bad kernel arguments")
 
 // GrubOptions say how PatchGrubWith changes a GRUB configuration.
@@ -37,7 +42,10 @@ type GrubOptions struct {
 	// Version is shown in the menu entry title.
 	Version string
 	// ExtraArgs are appended after AutoinstallArgs (KERNEL_ARGS), for
-	// example "console=ttyS0,115200n8". A bare ';' is escaped for GRUB.
+	// example "console=ttyS0,115200n8": whitespace-separated arguments that
+	// reach the kernel as written. A bare ';' is escaped for GRUB; what GRUB
+	// would alter ('$', quotes, other backslashes, see ErrBadKernelArgs) is
+	// refused.
 	ExtraArgs string
 	// Title is the title template of the installer menu entries;
 	// "{version}" is replaced by Version, and the version is appended when
@@ -63,6 +71,9 @@ func PatchGrub(cfg []byte, version, extraArgs string) ([]byte, error) {
 //   - every "linux" (or "linuxefi") line whose kernel is a vmlinuz gets
 //     AutoinstallArgs and then ExtraArgs inserted before "---" (appended when
 //     there is no "---"); arguments already on the line are not added again;
+//     a line patched before (a base that is itself an installer) first loses
+//     what was inserted then, from AutoinstallArgs up to "---", so the
+//     previous build's ExtraArgs do not survive;
 //   - every menu entry holding such a line is retitled: the first to the
 //     title, the others to the title plus the kernel path in parentheses;
 //   - "set timeout=N" is set to Timeout unless it is KeepTimeout (and added
@@ -127,9 +138,11 @@ func parseKernelLine(line string) (kernelLine, bool) {
 
 func (k kernelLine) casper() bool { return strings.HasPrefix(k.kernel, "/casper/") }
 
-// withArgs inserts the arguments of add that the line does not have yet
-// before the "---" separator.
+// withArgs replaces what an earlier patch inserted (see withoutOurArgs) by
+// the arguments of add that the line does not have yet, before the "---"
+// separator.
 func (k kernelLine) withArgs(add []string) string {
+	k.args = withoutOurArgs(k.args)
 	fields := strings.Fields(k.args)
 	sep := -1
 	for i, f := range fields {
@@ -158,6 +171,61 @@ func (k kernelLine) withArgs(add []string) string {
 	}
 	at := separatorIndex(k.args)
 	return k.prefix + k.kernel + k.args[:at] + ins + " " + k.args[at:]
+}
+
+// withoutOurArgs removes from args what PatchGrubWith inserted into it
+// before: the fields from AutoinstallArgs up to the next "---" field (not
+// included), or to the end of the line when there is none. Arguments
+// before AutoinstallArgs belong to the base and stay.
+func withoutOurArgs(args string) string {
+	start := ourArgsOffset(args)
+	if start < 0 {
+		return args
+	}
+	rest := args[start:]
+	sep := separatorIndex(rest)
+	if sep == len(rest) {
+		return strings.TrimRight(args[:start], " \t")
+	}
+	return args[:start] + rest[sep:]
+}
+
+// ourArgsOffset is the byte offset in args of the fields of
+// AutoinstallArgs, in order and whole, or -1.
+func ourArgsOffset(args string) int {
+	ours := strings.Fields(AutoinstallArgs)
+	spans := fieldSpans(args)
+	for i := 0; i+len(ours) <= len(spans); i++ {
+		match := true
+		for j, f := range ours {
+			if s := spans[i+j]; args[s[0]:s[1]] != f {
+				match = false
+				break
+			}
+		}
+		if match {
+			return spans[i][0]
+		}
+	}
+	return -1
+}
+
+// fieldSpans are the [start, end) byte offsets of the blank-separated
+// fields of s.
+func fieldSpans(s string) [][2]int {
+	var spans [][2]int
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		blank := i == len(s) || s[i] == ' ' || s[i] == '\t'
+		switch {
+		case blank && start >= 0:
+			spans = append(spans, [2]int{start, i})
+			start = -1
+		case !blank && start < 0:
+			start = i
+		}
+	}
+	return spans
 }
 
 // separatorIndex is the byte offset of the first "---" field in args.
@@ -282,8 +350,14 @@ func checkKernelArg(arg string) error {
 	if strings.HasPrefix(arg, "#") {
 		return fmt.Errorf("%w: %q starts with '#', which begins a comment in GRUB", ErrBadKernelArgs, arg)
 	}
-	if strings.Count(arg, `"`)%2 != 0 || strings.Count(arg, "'")%2 != 0 {
-		return fmt.Errorf("%w: %q has an unbalanced quote", ErrBadKernelArgs, arg)
+	if strings.ContainsAny(arg, `"'`) {
+		return fmt.Errorf("%w: %q contains a quote, which GRUB removes before the kernel sees the argument; leave quotes out (an argument cannot hold a blank)", ErrBadKernelArgs, arg)
+	}
+	if strings.Contains(arg, "$") {
+		return fmt.Errorf("%w: %q contains '$', which GRUB expands as a variable; the kernel would not get it as written", ErrBadKernelArgs, arg)
+	}
+	if strings.Contains(strings.ReplaceAll(arg, `\;`, ""), `\`) {
+		return fmt.Errorf("%w: %q contains a backslash, which GRUB removes (only \"\\;\" is taken, as ';')", ErrBadKernelArgs, arg)
 	}
 	for _, c := range []string{"{", "}", "|", "&", "<", ">"} {
 		if strings.Contains(arg, c) {

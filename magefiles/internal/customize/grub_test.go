@@ -2,6 +2,7 @@ package customize
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -145,6 +146,49 @@ func TestPatchGrubTimeout(t *testing.T) {
 	}
 }
 
+// Remastering an installer patches a grub.cfg that already carries the
+// previous build's arguments: they are replaced by this build's, not kept.
+func TestPatchGrubReplacesThePreviousBuildsArgs(t *testing.T) {
+	for _, cfg := range []string{ubuntuGrubCfg, ubuntuLoopbackCfg, "menuentry \"x\" {\n\tlinux /casper/vmlinuz quiet\n}\n"} {
+		previous, err := PatchGrub([]byte(cfg), "v1.0.0", "console=ttyS0 novasphere.debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, extra := range []string{"", "console=ttyS1", "novasphere.debug=1"} {
+			fresh, err := PatchGrub([]byte(cfg), "v1.0.1", extra)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := PatchGrub(previous, "v1.0.1", extra)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(again) != string(fresh) {
+				t.Errorf("KERNEL_ARGS %q over a build with other arguments:\n%s\nwant, as from the base:\n%s",
+					extra, strings.Join(kernelLines(string(again)), "\n"), strings.Join(kernelLines(string(fresh)), "\n"))
+			}
+		}
+	}
+}
+
+// Arguments the base had before ours are not ours to drop, even when
+// KERNEL_ARGS repeats them.
+func TestPatchGrubKeepsTheBasesOwnArgs(t *testing.T) {
+	cfg := "menuentry \"x\" {\n\tlinux /casper/vmlinuz quiet console=tty0 ---\n}\n"
+	once, err := PatchGrub([]byte(cfg), "v1.0.0", "console=tty0 splash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, err := PatchGrub(once, "v1.0.0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `linux /casper/vmlinuz quiet console=tty0 autoinstall ds=nocloud\;s=/cdrom/nocloud/ ---`
+	if got := kernelLines(string(twice)); len(got) != 1 || got[0] != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestPatchGrubEscapesSemicolonInExtraArgs(t *testing.T) {
 	out, err := PatchGrub([]byte(ubuntuLoopbackCfg), "v1.0.0", `foo=a;b bar=c\;d`)
 	if err != nil {
@@ -167,12 +211,25 @@ func TestPatchGrubRefusesBadInput(t *testing.T) {
 		{"comment in args", ubuntuGrubCfg, "#evil", ErrBadKernelArgs},
 		{"brace in args", ubuntuGrubCfg, "a}b", ErrBadKernelArgs},
 		{"unbalanced quote", ubuntuGrubCfg, `x="y`, ErrBadKernelArgs},
+		// GRUB expands variables: the kernel would get v= (or the value
+		// of GRUB's $root), not v=$root.
+		{"variable", ubuntuGrubCfg, `v=$root`, ErrBadKernelArgs},
+		{"braced variable", ubuntuGrubCfg, `v=${root}`, ErrBadKernelArgs},
+		// GRUB removes quotes (and a backslash before anything but ';'):
+		// the kernel would get q=a\;b, q=c\;d, p=ab.
+		{"double quotes", ubuntuGrubCfg, `q="a;b"`, ErrBadKernelArgs},
+		{"single quotes", ubuntuGrubCfg, `q='c;d'`, ErrBadKernelArgs},
+		{"balanced quotes without ';'", ubuntuGrubCfg, `q="a"`, ErrBadKernelArgs},
+		{"backslash", ubuntuGrubCfg, `p=a\b`, ErrBadKernelArgs},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := PatchGrub([]byte(c.cfg), "v1.0.0", c.extra)
 			if !errors.Is(err, c.wantErr) {
 				t.Fatalf("got %v, want %v", err, c.wantErr)
+			}
+			if c.extra != "" && !strings.Contains(err.Error(), strconv.Quote(c.extra)) {
+				t.Errorf("error does not name the argument %q: %v", c.extra, err)
 			}
 		})
 	}
