@@ -53,6 +53,10 @@ var (
 	ErrSpecialFile     = errors.New("not a regular file, directory or symbolic link")
 	ErrBadName         = errors.New("file name the ISO cannot hold")
 	ErrTooLarge        = errors.New("file too large for the ISO")
+	// ErrHardLink: a regular file with more than one name. xorriso
+	// stores such a file's data once for all its names, so the ISO's bytes
+	// would depend on whether the checkout has links or copies.
+	ErrHardLink = errors.New("hard link")
 )
 
 // Kind is the type of a payload entry.
@@ -80,6 +84,21 @@ type Entry struct {
 	Size int64
 	// ModTime is the disk file's modification time.
 	ModTime time.Time
+	// Stat is the disk file's inode number and status change time, which
+	// tell a file edited in place with its modification time set back.
+	Stat Stat
+}
+
+// Stat is what the file system says about a file besides fs.FileInfo.
+type Stat struct {
+	// Inode is the file's inode number (0 if unknown).
+	Inode uint64
+	// Links is the number of names (hard links) of the file.
+	Links uint64
+	// ChangeTime is the status change time (ctime): set by the kernel on
+	// every write, rename or metadata change and, unlike the modification
+	// time, never set back by cp -p, rsync or tar.
+	ChangeTime time.Time
 }
 
 // Executable reports whether a regular file has any execute bit.
@@ -129,8 +148,8 @@ func (t Tree) Newest() time.Time {
 
 // Walk finds the payload directories dirs (normally Dirs) under root and
 // every entry in them, refusing symbolic links that point outside the
-// payload, device files, FIFOs, sockets, names the ISO cannot hold and files
-// of 4 GiB or more. Directories that do not exist are listed in
+// payload, device files, FIFOs, sockets, hard-linked files (ErrHardLink),
+// names the ISO cannot hold and files of 4 GiB or more. Directories that do not exist are listed in
 // Tree.Missing. Symbolic links are not followed, except a payload directory
 // that is itself a link to a directory.
 func Walk(root string, dirs []string) (Tree, error) {
@@ -205,12 +224,15 @@ func walkSource(all []Source, src Source) ([]Entry, error) {
 		if err != nil {
 			return fmt.Errorf("payload: %w", err)
 		}
-		e := Entry{Rel: rel, Path: p, Mode: fi.Mode(), ModTime: fi.ModTime()}
+		e := Entry{Rel: rel, Path: p, Mode: fi.Mode(), ModTime: fi.ModTime(), Stat: StatOf(fi)}
 		switch {
 		case fi.Mode().IsRegular():
 			e.Kind, e.Size = File, fi.Size()
 			if e.Size > MaxFileSize {
 				return fmt.Errorf("payload: %s: %w: %d bytes; ISO 9660 as written here holds at most %d bytes per file (4 GiB - 1): split it", p, ErrTooLarge, e.Size, int64(MaxFileSize))
+			}
+			if e.Stat.Links > 1 {
+				return fmt.Errorf("payload: %s: %w: replace it with a copy (it has %d names; xorriso would store their data once, and the ISO would differ from a build with copies)", p, ErrHardLink, e.Stat.Links)
 			}
 		case fi.IsDir():
 			e.Kind = Dir

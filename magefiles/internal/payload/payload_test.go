@@ -64,6 +64,11 @@ func TestWalkListsPayload(t *testing.T) {
 	if len(files) != 3 || !files[2].Executable() || files[0].Executable() {
 		t.Errorf("files = %+v", files)
 	}
+	for _, e := range tree.Entries {
+		if e.Stat.Inode == 0 || e.Stat.ChangeTime.IsZero() || e.Stat.Links == 0 {
+			t.Errorf("%s: no inode, link count or change time: %+v", e.Rel, e.Stat)
+		}
+	}
 }
 
 func TestWalkFollowsLinkedPayloadDirectory(t *testing.T) {
@@ -126,6 +131,22 @@ func TestWalkRefuses(t *testing.T) {
 			t.Cleanup(func() { l.Close() })
 			return p
 		}, ErrSpecialFile},
+		// xorriso stores hard-linked files once: the ISO's bytes would
+		// depend on how the checkout was made.
+		{"hard link to a file outside the payload", func(t *testing.T, root string) string {
+			p := filepath.Join(root, "configs/x.go")
+			if err := os.Link(filepath.Join(root, "magefiles/x.go"), p); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, ErrHardLink},
+		{"hard link within the payload", func(t *testing.T, root string) string {
+			p := filepath.Join(root, "charts/app/values.yaml")
+			if err := os.Link(filepath.Join(root, "configs/a.yaml"), p); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, ErrHardLink},
 		{"newline in name", func(t *testing.T, root string) string {
 			p := filepath.Join(root, "configs/a\nb")
 			if err := os.WriteFile(p, nil, 0o644); err != nil {
@@ -173,6 +194,9 @@ func TestWalkRefuses(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), offender) {
 				t.Errorf("error does not name %q: %v", offender, err)
+			}
+			if errors.Is(err, ErrHardLink) && !strings.Contains(err.Error(), "hard link: replace it with a copy") {
+				t.Errorf("error does not say what to do: %v", err)
 			}
 		})
 	}

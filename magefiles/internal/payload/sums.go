@@ -81,7 +81,8 @@ func Manifest(digests []Digest) []byte {
 type MD5Update struct {
 	// Replaced are base files given new content (ISO path -> MD5). They
 	// keep a line only if the base listed them: what Ubuntu leaves out stays
-	// out.
+	// out. Those under RemovedTrees are files of a new tree and always get
+	// a line, as Added do.
 	Replaced map[string]string
 	// Added are new files (ISO path -> MD5); each gets a line.
 	Added map[string]string
@@ -109,7 +110,7 @@ func RegenerateMD5Sum(base []byte, u MD5Update) ([]byte, error) {
 		}
 	}
 	for p, sum := range u.Replaced {
-		if _, listed := lines[p]; listed {
+		if _, listed := lines[p]; listed || underAny(p, u.RemovedTrees) {
 			lines[p] = sum
 		}
 	}

@@ -95,6 +95,41 @@ cccccccccccccccccccccccccccccccc  ./novasphere/VERSION
 	}
 }
 
+// A base that is itself an installer lists /nocloud/user-data; the remaster
+// removes /nocloud and maps a new one. Files given as Replaced there are new
+// files of a new tree: they get a line although the old one is gone.
+func TestRegenerateMD5SumListsReplacedFilesOfRemovedTrees(t *testing.T) {
+	base := baseMD5Sum + "88888888888888888888888888888888  ./nocloud/user-data\n" +
+		"99999999999999999999999999999999  ./nocloud/meta-data\n"
+	out, err := RegenerateMD5Sum([]byte(base), MD5Update{
+		Replaced: map[string]string{
+			"/nocloud/user-data":  "dddddddddddddddddddddddddddddddd",
+			"/nocloud/meta-data":  "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+			"/boot/grub/font.pf2": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", // outside the removed trees, unlisted: stays out
+		},
+		RemovedTrees: []string{"/novasphere", "/nocloud"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := ParseMD5Sum(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"/nocloud/user-data": "dddddddddddddddddddddddddddddddd", "/nocloud/meta-data": "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"}
+	for p, sum := range want {
+		if lines[p] != sum {
+			t.Errorf("%s: line %q, want %s in:\n%s", p, lines[p], sum, out)
+		}
+	}
+	if _, ok := lines["/boot/grub/font.pf2"]; ok {
+		t.Errorf("a replaced file the base does not list got a line:\n%s", out)
+	}
+	if _, ok := lines["/novasphere/OLD"]; ok {
+		t.Errorf("a file of a removed tree kept its line:\n%s", out)
+	}
+}
+
 func TestParseMD5SumRefusesGarbage(t *testing.T) {
 	if _, err := ParseMD5Sum([]byte("not a checksum line\n")); err == nil {
 		t.Fatal("garbage accepted")
