@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
-	"regexp"
-	"strconv"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
@@ -36,9 +33,11 @@ type RollbackOptions struct {
 }
 
 // Rollback withdraws a bad release: it turns it back into a draft (or, with
-// Prerelease, marks it a prerelease) and makes the newest earlier published
-// release "latest" again. Running it twice changes nothing more. The git
-// tag, the release's files and the server copy are left alone.
+// Prerelease, marks it a prerelease). When the bad release is the latest,
+// the published release with the highest version left becomes latest
+// first; when it is not, the latest stays as it is. Running it twice
+// changes nothing more. The git tag, the release's files and the server
+// copy are left alone.
 func Rollback(ctx context.Context, o RollbackOptions) (err error) {
 	if err := config.ValidateVersion(o.Version); err != nil {
 		return err
@@ -76,29 +75,45 @@ func Rollback(ctx context.Context, o RollbackOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("github: listing the releases of %s: %w", s.Repo, err)
 	}
-	prev := previousRelease(all, bad)
-	printRollback(out, o, s.Repo, bad, prev)
+	before, err := gh.latestRelease(ctx)
+	if err != nil {
+		return fmt.Errorf("github: reading the latest release of %s: %w", s.Repo, err)
+	}
+	wasLatest := before != nil && before.ID == bad.ID
+	var next *ghRelease
+	if wasLatest {
+		next = nextLatest(all, bad)
+	}
+	printRollback(out, o, s.Repo, bad, before, next)
 	if o.DryRun {
 		fmt.Fprintln(out, "dry run: nothing was changed")
 		return nil
 	}
+	// The next release becomes latest before the bad one is withdrawn: if
+	// withdrawing fails, a second run sees that the bad release is no longer
+	// latest and only withdraws it.
+	if next != nil {
+		if _, err := gh.updateRelease(ctx, next.ID, releasePatch{MakeLatest: "true"}); err != nil {
+			return fmt.Errorf("github: making %s the latest release: %w (nothing was changed; run the rollback again)", next.TagName, err)
+		}
+	}
 	if err := withdraw(ctx, gh, out, o, bad); err != nil {
+		if next != nil {
+			return fmt.Errorf("%w (%s is already the latest release; run the rollback again to withdraw %s)", err, next.TagName, o.Version)
+		}
 		return err
 	}
-	latest, err := gh.latestRelease(ctx)
+	after, err := gh.latestRelease(ctx)
 	if err != nil {
 		return fmt.Errorf("github: reading the latest release: %w", err)
 	}
-	if prev != nil && (latest == nil || latest.ID != prev.ID) {
-		if latest, err = gh.updateRelease(ctx, prev.ID, releasePatch{MakeLatest: "true"}); err != nil {
-			return fmt.Errorf("github: making %s the latest release: %w (%s is already withdrawn; run the rollback again)", prev.TagName, err, o.Version)
-		}
-	}
 	switch {
-	case latest == nil:
+	case after == nil:
 		fmt.Fprintf(out, "rolled back %s; %s has no published release now\n", o.Version, s.Repo)
+	case before != nil && after.ID == before.ID:
+		fmt.Fprintf(out, "rolled back %s; latest is still %s: %s\n", o.Version, after.TagName, after.HTMLURL)
 	default:
-		fmt.Fprintf(out, "rolled back %s; latest is now %s: %s\n", o.Version, latest.TagName, latest.HTMLURL)
+		fmt.Fprintf(out, "rolled back %s; latest is now %s: %s\n", o.Version, after.TagName, after.HTMLURL)
 	}
 	return nil
 }
@@ -122,92 +137,25 @@ func withdraw(ctx context.Context, gh *gitHub, out io.Writer, o RollbackOptions,
 	return nil
 }
 
-// previousRelease is the release that should be latest once bad is
-// withdrawn: among the published, non-prerelease others, the highest version
-// below bad's (so a later backport such as v0.9.1 does not win over v1.0.0),
-// or, when versions cannot be compared, the newest published before bad.
-func previousRelease(all []ghRelease, bad *ghRelease) *ghRelease {
-	var best *ghRelease
-	for i := range all {
-		c := &all[i]
-		if c.ID == bad.ID || c.Draft || c.Prerelease || c.PublishedAt == nil {
-			continue
-		}
-		if before, ok := versionLess(c.TagName, bad.TagName); ok {
-			if !before {
-				continue
-			}
-			if b, ok := versionLess(best.tag(), c.TagName); best == nil || (ok && b) {
-				best = c
-			}
-			continue
-		}
-		if bad.PublishedAt != nil && !c.PublishedAt.Before(*bad.PublishedAt) {
-			continue
-		}
-		if best == nil || c.PublishedAt.After(*best.PublishedAt) {
-			best = c
-		}
-	}
-	return best
-}
-
-func (r *ghRelease) tag() string {
-	if r == nil {
-		return ""
-	}
-	return r.TagName
-}
-
-var semverRE = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)(?:-rc\.(\d+))?$`)
-
-// versionLess orders two versions of the same kind: vX.Y.Z[-rc.N] (a
-// release candidate before its release) or YYYYMMDD. ok is false when they
-// cannot be compared.
-func versionLess(a, b string) (less, ok bool) {
-	ka, oka := versionKey(a)
-	kb, okb := versionKey(b)
-	if !oka || !okb || len(ka) != len(kb) {
-		return false, false
-	}
-	for i := range ka {
-		if ka[i] != kb[i] {
-			return ka[i] < kb[i], true
-		}
-	}
-	return false, true
-}
-
-func versionKey(v string) ([]int, bool) {
-	if m := semverRE.FindStringSubmatch(v); m != nil {
-		key := make([]int, 4)
-		for i := 0; i < 3; i++ {
-			key[i], _ = strconv.Atoi(m[i+1])
-		}
-		key[3] = math.MaxInt // a release sorts after its candidates
-		if m[4] != "" {
-			key[3], _ = strconv.Atoi(m[4])
-		}
-		return key, true
-	}
-	if config.ValidateVersion(v) == nil {
-		n, _ := strconv.Atoi(v)
-		return []int{n}, true
-	}
-	return nil, false
-}
-
-func printRollback(out io.Writer, o RollbackOptions, repo string, bad, prev *ghRelease) {
+// printRollback lists what the rollback changes; latest is GitHub's latest
+// release before it, next the release that becomes latest (nil: latest
+// does not change).
+func printRollback(out io.Writer, o RollbackOptions, repo string, bad, latest, next *ghRelease) {
 	fmt.Fprintf(out, "rollback of %s on %s:\n", o.Version, repo)
 	if o.Prerelease {
 		fmt.Fprintf(out, "  mark %s a prerelease (its page and files stay, flagged)\n", o.Version)
 	} else {
 		fmt.Fprintf(out, "  turn %s back into a draft (hidden from everyone without push access)\n", o.Version)
 	}
-	if prev != nil {
-		fmt.Fprintf(out, "  make %s the latest release again\n", prev.TagName)
-	} else {
-		fmt.Fprintf(out, "  no earlier published release to make latest\n")
+	switch {
+	case next != nil:
+		fmt.Fprintf(out, "  make %s the latest release again\n", next.TagName)
+	case latest != nil && latest.ID == bad.ID:
+		fmt.Fprintf(out, "  no other published release to make latest\n")
+	case latest != nil:
+		fmt.Fprintf(out, "  %s is not the latest release: %s stays latest\n", o.Version, latest.TagName)
+	default:
+		fmt.Fprintf(out, "  %s is not the latest release: %s has no latest release to change\n", o.Version, repo)
 	}
 	fmt.Fprintf(out, "  keep the git tag %s, the release's files and any server copy\n", bad.TagName)
 }

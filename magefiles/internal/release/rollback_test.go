@@ -139,3 +139,86 @@ func TestVersionOrder(t *testing.T) {
 		}
 	}
 }
+
+// latestFixture seeds v1.0.0, v1.1.0 and v1.2.0, all published, with the
+// release named latest marked latest on GitHub; the fixture's version is
+// the one to roll back.
+func latestFixture(t *testing.T, bad, latest string) (*fixture, map[string]*fakeRelease) {
+	fx := newFixture(t, bad, 1024)
+	now := time.Now().UTC()
+	rels := map[string]*fakeRelease{}
+	for i, tag := range []string{"v1.0.0", "v1.1.0", "v1.2.0"} {
+		rels[tag] = fx.gh.seed(tag, false, false, now.Add(time.Duration(i-3)*24*time.Hour), nil)
+	}
+	fx.gh.latestID = rels[latest].id
+	return fx, rels
+}
+
+func TestRollbackOfAReleaseThatIsNotLatestKeepsLatest(t *testing.T) {
+	t.Parallel()
+	for _, prerelease := range []bool{false, true} {
+		t.Run(fmt.Sprintf("prerelease=%v", prerelease), func(t *testing.T) {
+			t.Parallel()
+			fx, rels := latestFixture(t, "v1.1.0", "v1.2.0")
+			out, err := rollback(fx, func(o *RollbackOptions) { o.Prerelease = prerelease })
+			if err != nil {
+				t.Fatalf("rollback: %v\n%s", err, out)
+			}
+			if bad := fx.gh.release("v1.1.0"); bad.draft == prerelease || bad.prerelease != prerelease {
+				t.Errorf("v1.1.0: draft %v, prerelease %v; want it withdrawn", bad.draft, bad.prerelease)
+			}
+			if got := fx.gh.latestTag(); got != "v1.2.0" {
+				t.Errorf("latest is %s after withdrawing v1.1.0, want v1.2.0 (it was latest and is fine)", got)
+			}
+			want := fmt.Sprintf("/repos/novasphere/novasphere-iso/releases/%d", rels["v1.1.0"].id)
+			for _, w := range fx.gh.writes() {
+				if w.Path != want {
+					t.Errorf("rollback of v1.1.0 wrote to another release: %v", w)
+				}
+			}
+			for _, want := range []string{"v1.1.0 is not the latest release: v1.2.0 stays latest", "rolled back v1.1.0; latest is still v1.2.0"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+// A backport that wrongly became latest (v1.0.1 after v1.2.0) is rolled
+// back: the highest version left, v1.2.0, becomes latest, although it is
+// not below the bad one.
+func TestRollbackOfLatestBackportRestoresTheHighestVersion(t *testing.T) {
+	t.Parallel()
+	fx, rels := latestFixture(t, "v1.0.1", "v1.2.0")
+	rels["v1.0.1"] = fx.gh.seed("v1.0.1", false, false, time.Now().UTC().Add(-time.Hour), nil)
+	fx.gh.latestID = rels["v1.0.1"].id
+	out, err := rollback(fx)
+	if err != nil {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	if got := fx.gh.latestTag(); got != "v1.2.0" {
+		t.Errorf("latest is %s after withdrawing v1.0.1, want v1.2.0", got)
+	}
+	if !strings.Contains(out, "rolled back v1.0.1; latest is now v1.2.0") {
+		t.Errorf("output does not name the new latest:\n%s", out)
+	}
+}
+
+// Date versions compare among themselves; the newest date left wins.
+func TestRollbackOfLatestDateVersion(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "20261201", 1024)
+	now := time.Now().UTC()
+	fx.gh.seed("20261127", false, false, now.Add(-72*time.Hour), nil)
+	fx.gh.seed("20261130", false, false, now.Add(-48*time.Hour), nil)
+	fx.gh.seed("20261115", false, false, now.Add(-24*time.Hour), nil) // a late re-release of an old build
+	fx.gh.latestID = fx.gh.seed("20261201", false, false, now.Add(-time.Hour), nil).id
+	out, err := rollback(fx)
+	if err != nil {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	if got := fx.gh.latestTag(); got != "20261130" {
+		t.Errorf("latest is %s after withdrawing 20261201, want 20261130", got)
+	}
+}
