@@ -17,19 +17,26 @@ type remoteState struct {
 	Release *ghRelease
 	// Assets are the release's assets, failed uploads included.
 	Assets []ghAsset
-	sums   map[string]map[string]string
+	// Releases are all the repository's releases, drafts included: they
+	// decide whether the version becomes latest.
+	Releases []ghRelease
+	sums     map[string]map[string]string
 }
 
 func readRemote(ctx context.Context, gh *gitHub, tag string) (*remoteState, error) {
+	all, err := gh.listReleases(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rel, err := gh.findRelease(ctx, tag)
 	if err != nil || rel == nil {
-		return &remoteState{}, err
+		return &remoteState{Releases: all}, err
 	}
 	assets, err := gh.listAssets(ctx, rel.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &remoteState{Release: rel, Assets: assets}, nil
+	return &remoteState{Release: rel, Assets: assets, Releases: all}, nil
 }
 
 func (s *remoteState) describe(tag string) string {

@@ -22,8 +22,11 @@ type plan struct {
 	Extra     []string
 	Copies    []asset
 	Publish   bool
-	Notes     bool
-	Body      string
+	// Newer is the published release with a higher version than this one:
+	// it stays latest (nil: this release becomes latest when published).
+	Newer *ghRelease
+	Notes bool
+	Body  string
 }
 
 func (r *runner) plan() *plan {
@@ -59,6 +62,7 @@ func (r *runner) plan() *plan {
 	p.Unpublish = rel != nil && !rel.Draft && changes
 	p.Publish = !r.o.Draft && (rel == nil || rel.Draft || p.Unpublish)
 	p.Notes = rel != nil && (normalize(rel.Body) != normalize(p.Body) || rel.Name != r.releaseName())
+	_, p.Newer = makeLatest(r.o.Version, r.remote.Releases)
 	r.planCopies(p)
 	return p
 }
@@ -118,6 +122,10 @@ func (p *plan) print(out io.Writer, r *runner) {
 	switch {
 	case p.Publish && r.prerelease():
 		say("publish %s as a prerelease (not latest)", r.o.Version)
+	case p.Publish && p.Unknown:
+		say("publish %s; it becomes the latest release unless GitHub has a higher version", r.o.Version)
+	case p.Publish && p.Newer != nil:
+		say("publish %s; %s stays the latest release (a higher version)", r.o.Version, p.Newer.TagName)
 	case p.Publish:
 		say("publish %s and make it the latest release", r.o.Version)
 	case r.o.Draft:
@@ -176,14 +184,22 @@ func (r *runner) finish(ctx context.Context, rel *ghRelease, p *plan) error {
 	name, body := r.releaseName(), p.Body
 	switch {
 	case p.Publish:
-		latest := "true"
-		if r.prerelease() {
-			latest = "false"
+		again := "every file is uploaded and the release stays a draft: run the release again to publish it"
+		// Read again: another release may have been published during
+		// the uploads.
+		all, err := r.gh.listReleases(ctx)
+		if err != nil {
+			return fmt.Errorf("github: listing the releases to decide whether %s becomes latest: %w; %s", r.o.Version, err, again)
 		}
+		latest, newer := makeLatest(r.o.Version, all)
 		patch := releasePatch{Name: &name, Body: &body, Draft: ptr(false), Prerelease: ptr(r.prerelease()), MakeLatest: latest}
 		published, err := r.gh.updateRelease(ctx, rel.ID, patch)
 		if err != nil {
-			return fmt.Errorf("github: publishing %s: %w; every file is uploaded and the release stays a draft: run the release again to publish it", r.o.Version, err)
+			return fmt.Errorf("github: publishing %s: %w; %s", r.o.Version, err, again)
+		}
+		if newer != nil {
+			fmt.Fprintf(r.out, "published %s (%s stays the latest release): %s\n", r.o.Version, newer.TagName, published.HTMLURL)
+			return nil
 		}
 		fmt.Fprintf(r.out, "published %s: %s\n", r.o.Version, published.HTMLURL)
 		return nil

@@ -6,9 +6,12 @@
 // creates or reuses a draft GitHub release through go-gh, uploads each file
 // the release does not already have (retrying on server errors and dropped
 // connections), copies the files to RELEASE_SCP_TARGET over rsync or scp,
-// and publishes last, so a release that failed halfway stays a draft.
+// and publishes last, so a release that failed halfway stays a draft. It
+// becomes GitHub's latest release only when no published release has a
+// higher version (a backport does not take "latest" from a newer release).
 // Re-running it uploads nothing that is already there. Rollback turns a
-// published release back into a draft and makes the previous one latest.
+// published release back into a draft and, when it was the latest, makes
+// the highest published version left latest.
 package release
 
 import (
