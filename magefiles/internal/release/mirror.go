@@ -152,7 +152,7 @@ func (m *mirror) copyAll(ctx context.Context, version string, assets []asset) er
 	if err != nil {
 		return fmt.Errorf("server copy to %s: checking the copies: %w", m.Target, err)
 	}
-	if err := mismatches(string(out), m.Host, pending); err != nil {
+	if err := mismatches(string(out), m.Host, stage, pending); err != nil {
 		return fmt.Errorf("server copy to %s: %w", m.Target, err)
 	}
 	fmt.Fprintf(m.out, "  copied %d file(s), %s, to %s in %s; sha256 checked on the server\n", len(pending), units.Bytes(total), m.Target, time.Since(start).Round(time.Millisecond))
@@ -181,15 +181,19 @@ func (m *mirror) transfer(ctx context.Context, files []asset, dir string) *tool.
 	return command(m.Tool, append(args, dest)...)
 }
 
-// checkAndRename is the remote script: print "MISMATCH name digest" for
-// each copy whose SHA-256 is wrong (and delete it); when none is, move every
-// copy into place in order and print OK.
+// checkAndRename is the remote script: print "MISSING name" for each copy
+// that is not there and "MISMATCH name digest" for each whose SHA-256 is
+// wrong (and delete it); when all are right, move every copy into place in
+// order and print OK. It runs where sshd starts it, the user's home, like
+// rsync and scp: dir and stage are used as given, so that a relative
+// target is relative to the home for every step.
 func checkAndRename(dir, stage string, files []asset) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "cd -- %s || exit 1\nbad=0\n", shellQuote(dir))
+	b.WriteString("bad=0\n")
 	for _, a := range files {
 		tmp := shellQuote(stage + "/" + a.Name)
-		fmt.Fprintf(&b, "got=$(sha256sum < %s | cut -d' ' -f1)\nif [ \"$got\" != %s ]; then echo \"MISMATCH %s $got\"; rm -f -- %s; bad=1; fi\n",
+		fmt.Fprintf(&b, "if [ ! -f %s ]; then echo \"MISSING %s\"; bad=1\n", tmp, a.Name)
+		fmt.Fprintf(&b, "else got=$(sha256sum < %s | cut -d' ' -f1)\nif [ \"$got\" != %s ]; then echo \"MISMATCH %s $got\"; rm -f -- %s; bad=1; fi\nfi\n",
 			tmp, a.SHA256, a.Name, tmp)
 	}
 	b.WriteString("[ \"$bad\" = 0 ] || exit 0\n")
@@ -200,15 +204,18 @@ func checkAndRename(dir, stage string, files []asset) string {
 	return b.String()
 }
 
-// mismatches reads checkAndRename's answer.
-func mismatches(answer, host string, files []asset) error {
+// mismatches reads checkAndRename's answer for the copies in stage.
+func mismatches(answer, host, stage string, files []asset) error {
 	want := map[string]string{}
 	for _, a := range files {
 		want[a.Name] = a.SHA256
 	}
-	var bad []string
+	var bad, missing []string
 	for _, l := range strings.Split(strings.TrimSpace(answer), "\n") {
 		f := strings.Fields(l)
+		if len(f) == 2 && f[0] == "MISSING" {
+			missing = append(missing, f[1])
+		}
 		if len(f) >= 2 && f[0] == "MISMATCH" {
 			got := ""
 			if len(f) > 2 {
@@ -218,8 +225,15 @@ func mismatches(answer, host string, files []asset) error {
 		}
 	}
 	if len(bad) > 0 {
+		for _, name := range missing {
+			bad = append(bad, fmt.Sprintf("%s: missing from %s", name, stage))
+		}
 		return fmt.Errorf("remote checksum mismatch on %s for %s; the bad copies were deleted and nothing was renamed: check the server's disk and network, then run the release again",
 			host, strings.Join(bad, "; "))
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the copies of %s are missing from %s on %s after the transfer; nothing was renamed: check the target path, then run the release again",
+			strings.Join(missing, ", "), stage, host)
 	}
 	if !strings.HasSuffix(strings.TrimSpace(answer), "OK") {
 		return fmt.Errorf("the server did not confirm the copies (answer %q)", answer)

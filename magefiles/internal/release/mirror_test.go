@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -94,6 +96,68 @@ func TestServerCopyArrivesWithTheRightDigests(t *testing.T) {
 			}
 			assertServerHolds(t, remoteFiles(t, srv.Dir), wantOnServer(t, fx))
 		})
+	}
+}
+
+// RELEASE_SCP_TARGET=user@host:releases/ is relative to the ssh user's
+// home (sshd starts the remote commands there). The test makes its own
+// directory in the home of the user it runs as, the user sshd logs in, and
+// removes it at the end.
+func TestServerCopyToARelativePath(t *testing.T) {
+	t.Parallel()
+	for _, copyTool := range []string{"rsync", "scp"} {
+		t.Run(copyTool, func(t *testing.T) {
+			t.Parallel()
+			srv := startSSHD(t, "")
+			u, err := user.Current()
+			must(t, err)
+			home, err := os.MkdirTemp(u.HomeDir, ".novasphere-release-test-")
+			must(t, err)
+			t.Cleanup(func() { must(t, os.RemoveAll(home)) })
+			relDir := filepath.Base(home) + "/srv/releases"
+			fx := newFixture(t, "v1.0.0", 1<<20)
+			target := u.Username + "@127.0.0.1:" + relDir + "/"
+			fx.env[EnvSCPTarget], fx.env[EnvSSHArgs], fx.env[EnvCopyTool] = target, srv.SSHArgs, copyTool
+			out, err := fx.run()
+			if err != nil {
+				t.Fatalf("release to %s: %v\n%s", target, err, out)
+			}
+			assertPublished(t, fx)
+			assertServerHolds(t, remoteFiles(t, filepath.Join(u.HomeDir, relDir)), wantOnServer(t, fx))
+
+			out, err = fx.run()
+			if err != nil {
+				t.Fatalf("re-run: %v\n%s", err, out)
+			}
+			if !strings.Contains(out, "5 of 5 files already there") {
+				t.Errorf("re-run does not find the copies under the home:\n%s", out)
+			}
+		})
+	}
+}
+
+// A copy that never arrived in the staging directory is reported as
+// missing (not as a checksum mismatch), and nothing is renamed.
+func TestServerCheckReportsMissingCopies(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	stage := "releases/.incoming-v1.0.0"
+	must(t, os.MkdirAll(filepath.Join(home, stage), 0o755))
+	here := asset{Name: "SHA256SUMS", SHA256: hex.EncodeToString(sum256([]byte("sums\n")))}
+	must(t, os.WriteFile(filepath.Join(home, stage, here.Name), []byte("sums\n"), 0o644))
+	gone := asset{Name: "novasphere-installer-v1.0.0.iso", SHA256: strings.Repeat("0", 64)}
+	files := []asset{gone, here}
+	sh := exec.Command("sh", "-c", checkAndRename("releases", stage, files))
+	sh.Dir = home
+	out, err := sh.Output()
+	must(t, err)
+	err = mismatches(string(out), "files", stage, files)
+	want := "the copies of novasphere-installer-v1.0.0.iso are missing from releases/.incoming-v1.0.0 on files"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	if files := remoteFiles(t, filepath.Join(home, "releases")); len(files) != 1 {
+		t.Errorf("the target holds %v, want only the staging directory", files)
 	}
 }
 
