@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -72,7 +73,8 @@ type fakeAsset struct {
 
 // fakeFault is what the next upload of an asset does instead of
 // succeeding: answer status after reading the body, or drop the connection
-// after dropAfter bytes.
+// after dropAfter bytes (over HTTP/2: reset the stream, RST_STREAM with
+// INTERNAL_ERROR, as a proxy or GitHub's front end may).
 type fakeFault struct {
 	status    int
 	dropAfter int64
@@ -89,6 +91,7 @@ type fakeUpload struct {
 	Name          string
 	ContentType   string
 	ContentLength int64
+	Proto         string
 }
 
 // keepContent is the size up to which uploaded bytes are kept (for
@@ -96,8 +99,33 @@ type fakeUpload struct {
 const keepContent = 64 << 20
 
 func newFakeGitHub(t testing.TB, token string) *fakeGitHub {
+	f := unstartedFakeGitHub(t, token)
+	f.srv.Start()
+	return f
+}
+
+// newFakeGitHubHTTP2 is the fake served over TLS with HTTP/2, as
+// github.com serves its API and uploads. Its certificate is
+// f.srv.Certificate(); a client must trust it (trustingTransport).
+func newFakeGitHubHTTP2(t testing.TB, token string) *fakeGitHub {
+	f := unstartedFakeGitHub(t, token)
+	f.srv.EnableHTTP2 = true
+	f.srv.Config.ErrorLog = log.New(testLogWriter{t}, "fake GitHub: ", 0) // TLS handshake errors
+	f.srv.StartTLS()
+	return f
+}
+
+// testLogWriter writes a server's log lines to the test's log.
+type testLogWriter struct{ t testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func unstartedFakeGitHub(t testing.TB, token string) *fakeGitHub {
 	f := &fakeGitHub{token: token, repo: "novasphere/novasphere-iso", limit: GitHubAssetLimit, nextID: 1000, faults: map[string][]fakeFault{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -601,7 +629,7 @@ func (f *fakeGitHub) serveUpload(raw http.ResponseWriter, w http.ResponseWriter,
 	}
 	name := r.URL.Query().Get("name")
 	f.mu.Lock()
-	f.uploads = append(f.uploads, fakeUpload{Name: name, ContentType: r.Header.Get("Content-Type"), ContentLength: r.ContentLength})
+	f.uploads = append(f.uploads, fakeUpload{Name: name, ContentType: r.Header.Get("Content-Type"), ContentLength: r.ContentLength, Proto: r.Proto})
 	rel := f.byID(idText)
 	var problem func()
 	switch {
@@ -653,6 +681,9 @@ func (f *fakeGitHub) serveUpload(raw http.ResponseWriter, w http.ResponseWriter,
 	}
 	if fault != nil {
 		_, _ = io.CopyN(io.Discard, r.Body, fault.dropAfter)
+		if r.ProtoMajor >= 2 {
+			panic(http.ErrAbortHandler) // the server resets the stream; the asset stays "starter"
+		}
 		conn, _, err := raw.(http.Hijacker).Hijack()
 		if err == nil {
 			conn.Close() // the asset stays behind in state "starter"

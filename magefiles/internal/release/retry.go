@@ -2,11 +2,13 @@ package release
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"syscall"
 	"time"
 
@@ -70,8 +72,12 @@ func (r Retry) do(ctx context.Context, out io.Writer, what string, f func(attemp
 // errRetry asks Retry.do for another attempt (a leftover was cleaned up).
 var errRetry = errors.New("retry")
 
-// retryable reports server errors (5xx) and failures of the connection
-// itself: refused, reset, dropped mid-body, timed out.
+// retryable reports server errors (5xx, 429) and failures of the transport
+// itself: refused, reset, dropped mid-body, timed out, and every other error
+// http.Client.Do returns (a *url.Error), such as an HTTP/2 stream reset
+// ("stream error: ... INTERNAL_ERROR") or GOAWAY. Not retried: a cancelled
+// request (Retry.do returns at once when its own context is done) and a
+// server certificate that does not verify, which no retry can change.
 func retryable(err error) bool {
 	if errors.Is(err, errRetry) {
 		return true
@@ -80,10 +86,16 @@ func retryable(err error) bool {
 	if errors.As(err, &he) {
 		return he.StatusCode >= 500 || he.StatusCode == http.StatusTooManyRequests
 	}
+	var certErr *tls.CertificateVerificationError
+	if errors.Is(err, context.Canceled) || errors.As(err, &certErr) {
+		return false
+	}
+	var urlErr *url.Error
 	var opErr *net.OpError
 	var ne net.Error
 	switch {
-	case errors.As(err, &opErr),
+	case errors.As(err, &urlErr),
+		errors.As(err, &opErr),
 		errors.As(err, &ne) && ne.Timeout(),
 		errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, io.EOF),
