@@ -38,10 +38,10 @@ type Options struct {
 	// SHA256 pins the ISO's digest (64 lowercase hex characters). Empty means
 	// the signed SHA256SUMS alone decides.
 	SHA256 string
-	// KeyringPath is an armored or binary OpenPGP key or keyring; SHA256SUMS
-	// must carry a valid signature from one of its keys. Empty means a
-	// SHA256SUMS file is used without a signature check, and the output says
-	// so.
+	// KeyringPath is an OpenPGP key file: one or more armored key blocks
+	// (concatenated .asc files) or a binary keyring; SHA256SUMS must carry a
+	// valid signature from one of its keys. Empty means a SHA256SUMS file is
+	// used without a signature check, and the output says so.
 	KeyringPath string
 	// CacheDir is the root of the cache ($CACHE_DIR).
 	CacheDir string
@@ -60,7 +60,9 @@ type Options struct {
 	// RetryDelay is the pause before a resumed attempt (default 2s).
 	RetryDelay time.Duration
 	// StallTimeout aborts an attempt that received nothing for this long
-	// (default 1m).
+	// (default 1m). It also bounds each read of SHA256SUMS and its
+	// signature: a server that sends nothing for this long is given up and
+	// the next location is tried.
 	StallTimeout time.Duration
 	// HTTPClient sends every request (default: proxies from the
 	// environment, connect and response-header timeouts).

@@ -196,12 +196,12 @@ type signer struct {
 
 var (
 	signersOnce sync.Once
-	signers     [2]signer
+	signers     [3]signer
 	signersErr  error
 )
 
-// testSigners returns two throwaway keys, generated once per test binary.
-func testSigners(t testing.TB) (good, other signer) {
+// testKeys returns three throwaway keys, generated once per test binary.
+func testKeys(t testing.TB) [3]signer {
 	signersOnce.Do(func() {
 		for i := range signers {
 			cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}
@@ -214,7 +214,50 @@ func testSigners(t testing.TB) (good, other signer) {
 	if signersErr != nil {
 		t.Fatal(signersErr)
 	}
-	return signers[0], signers[1]
+	return signers
+}
+
+// testSigners returns two throwaway keys: good signs every test mirror's
+// SHA256SUMS and is in its keyring; other is not.
+func testSigners(t testing.TB) (good, other signer) {
+	keys := testKeys(t)
+	return keys[0], keys[1]
+}
+
+// strangerSigner returns a third throwaway key that no test keyring holds.
+func strangerSigner(t testing.TB) signer {
+	return testKeys(t)[2]
+}
+
+// keyringFileOf writes the public keys of ss to one file, as
+// `cat a.asc b.asc` makes it (armored) or as one binary keyring, and
+// returns its path.
+func keyringFileOf(t testing.TB, armored bool, ss ...signer) string {
+	var buf bytes.Buffer
+	for _, s := range ss {
+		if !armored {
+			if err := s.entity.Serialize(&buf); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.entity.Serialize(w); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		buf.WriteString("\n")
+	}
+	path := filepath.Join(t.TempDir(), "keyring")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // keyringFile writes the armored public key to a file and returns its path.

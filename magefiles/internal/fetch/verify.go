@@ -38,7 +38,7 @@ func (f *fetcher) expected(ctx context.Context, loc config.BaseLocation, name st
 			from:   "the pinned SHA-256 (BASE_ISO_SHA256)",
 		}, nil
 	}
-	sums, err := readSmall(ctx, f.o.HTTPClient, loc.SumsURL)
+	sums, err := readSmall(ctx, f.o.HTTPClient, loc.SumsURL, f.o.StallTimeout)
 	if err != nil {
 		return expectation{}, fmt.Errorf("reading SHA256SUMS: %w", err)
 	}
@@ -73,7 +73,7 @@ func (f *fetcher) checkSignature(ctx context.Context, sumsURL string, sums []byt
 		return nil, err
 	}
 	sigURL := sumsURL + ".gpg"
-	sig, err := readSmall(ctx, f.o.HTTPClient, sigURL)
+	sig, err := readSmall(ctx, f.o.HTTPClient, sigURL, f.o.StallTimeout)
 	if isMissing(err) {
 		return nil, fmt.Errorf("the signature of SHA256SUMS is missing (%w); it is required because a keyring is configured (%s): use a location that publishes SHA256SUMS.gpg beside SHA256SUMS", err, kr.path)
 	}
@@ -100,18 +100,14 @@ type keyring struct {
 	entities openpgp.EntityList
 }
 
-// loadKeyring reads an armored or binary OpenPGP key or keyring.
+// loadKeyring reads an OpenPGP key file: one or more armored key blocks
+// (as `cat a.asc b.asc > both.asc` makes), or a binary keyring.
 func loadKeyring(path string) (*keyring, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the keyring: %w (set BASE_ISO_KEYRING to an OpenPGP public key file)", err)
 	}
-	var el openpgp.EntityList
-	if bytes.Contains(data, []byte("-----BEGIN PGP")) {
-		el, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
-	} else {
-		el, err = openpgp.ReadKeyRing(bytes.NewReader(data))
-	}
+	el, err := readKeys(data)
 	if err == nil && len(el) == 0 {
 		err = errors.New("no keys in it")
 	}
@@ -119,6 +115,47 @@ func loadKeyring(path string) (*keyring, error) {
 		return nil, fmt.Errorf("keyring %s is not a usable OpenPGP public key file: %w", path, err)
 	}
 	return &keyring{path: path, entities: el}, nil
+}
+
+// armorBegin starts every armored OpenPGP block.
+var armorBegin = []byte("-----BEGIN PGP ")
+
+// readKeys returns the keys of every armored block in data, in file order;
+// data without armor is read as a binary keyring.
+func readKeys(data []byte) (openpgp.EntityList, error) {
+	blocks := armoredBlocks(data)
+	if len(blocks) == 0 {
+		return openpgp.ReadKeyRing(bytes.NewReader(data))
+	}
+	var el openpgp.EntityList
+	for i, block := range blocks {
+		// ReadArmoredKeyRing decodes only the first block of its input,
+		// so each block is given to it on its own.
+		keys, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(block))
+		if err != nil {
+			return nil, fmt.Errorf("armored block %d of %d: %w", i+1, len(blocks), err)
+		}
+		el = append(el, keys...)
+	}
+	return el, nil
+}
+
+// armoredBlocks splits data into pieces that each begin with one armored
+// block's BEGIN line; text before the first block is dropped.
+func armoredBlocks(data []byte) [][]byte {
+	var blocks [][]byte
+	start := bytes.Index(data, armorBegin)
+	for start >= 0 {
+		next := bytes.Index(data[start+len(armorBegin):], armorBegin)
+		if next < 0 {
+			blocks = append(blocks, data[start:])
+			break
+		}
+		next += start + len(armorBegin)
+		blocks = append(blocks, data[start:next])
+		start = next
+	}
+	return blocks
 }
 
 // verify checks the detached signature sig (armored or binary) over sums.
