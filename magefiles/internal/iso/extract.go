@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 )
 
 // ISO paths of the base files the remaster changes.
@@ -40,7 +41,7 @@ const (
 	stateFile = "extract.json"
 	// extractFormat changes when Extract records more or other things, so
 	// that older extract directories are redone.
-	extractFormat = 1
+	extractFormat = 2
 )
 
 // Errors of Extract.
@@ -72,11 +73,15 @@ type Extracted struct {
 	Dir string `json:"-"`
 	// Format is the layout version of the directory (extractFormat).
 	Format int `json:"format"`
-	// Base is the absolute path of the base ISO, BaseSize its size and
-	// BaseModTime its modification time in Unix nanoseconds when extracted.
-	Base        string `json:"base"`
-	BaseSize    int64  `json:"base_size"`
-	BaseModTime int64  `json:"base_mtime_unix_nano"`
+	// Base is the absolute path of the base ISO, BaseSize its size,
+	// BaseModTime its modification time and BaseChangeTime its status
+	// change time (ctime), both in Unix nanoseconds, and BaseInode its
+	// inode number, when extracted.
+	Base           string `json:"base"`
+	BaseSize       int64  `json:"base_size"`
+	BaseModTime    int64  `json:"base_mtime_unix_nano"`
+	BaseChangeTime int64  `json:"base_ctime_unix_nano"`
+	BaseInode      uint64 `json:"base_inode"`
 	// BaseSHA256 is the base ISO's SHA-256, lowercase hex.
 	BaseSHA256 string `json:"base_sha256"`
 	// Files are the ISO paths of ExtractedFiles the base has.
@@ -137,15 +142,30 @@ func LoadExtracted(dir string) (Extracted, error) {
 }
 
 // FromBase reports whether x was extracted, by this version of Extract,
-// from the base ISO at path as it is now (same path, size and modification
-// time).
+// from the base ISO at path as it is now (same path, size, modification
+// time, inode and status change time: an edit in place that keeps the size
+// and sets the modification time back still moves the change time).
 func (x Extracted) FromBase(path string) bool {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return false
 	}
 	fi, err := os.Stat(abs)
-	return err == nil && x.Format == extractFormat && x.Base == abs && x.BaseSize == fi.Size() && x.BaseModTime == fi.ModTime().UnixNano()
+	if err != nil {
+		return false
+	}
+	now := x.withBase(abs, fi)
+	return x.Format == extractFormat && x.Base == now.Base && x.BaseSize == now.BaseSize &&
+		x.BaseModTime == now.BaseModTime && x.BaseChangeTime == now.BaseChangeTime && x.BaseInode == now.BaseInode
+}
+
+// withBase is x with the identity of the base file at abs (path, size,
+// times and inode) set from fi.
+func (x Extracted) withBase(abs string, fi os.FileInfo) Extracted {
+	st := payload.StatOf(fi)
+	x.Base, x.BaseSize, x.BaseModTime = abs, fi.Size(), fi.ModTime().UnixNano()
+	x.BaseChangeTime, x.BaseInode = st.ChangeTime.UnixNano(), st.Inode
+	return x
 }
 
 // Extract reads the files the remaster changes (ExtractedFiles, where
@@ -211,7 +231,7 @@ func extractFresh(ctx context.Context, base string, fi os.FileInfo, knownSHA256,
 		go func() { digest <- sha256File(base) }()
 	}
 
-	x := Extracted{Dir: tmp, Format: extractFormat, Base: base, BaseSize: fi.Size(), BaseModTime: fi.ModTime().UnixNano()}
+	x := Extracted{Dir: tmp, Format: extractFormat}.withBase(base, fi)
 	if err := x.inspect(ctx); err != nil {
 		return Extracted{}, err
 	}

@@ -1,6 +1,7 @@
 package iso
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -116,5 +117,79 @@ func TestExtractTrustsAKnownDigest(t *testing.T) {
 	}
 	if x.BaseSHA256 != known {
 		t.Errorf("base digest %s, want the digest fetch verified (%s)", x.BaseSHA256, known)
+	}
+}
+
+// editInPlace changes one byte of the file at the first occurrence of find
+// (which must occur once) without changing its size or inode, then sets its
+// modification time back, as cp -p, rsync, tar and CI caches do. It returns
+// the edited text.
+func editInPlace(t *testing.T, path string, find []byte) []byte {
+	t.Helper()
+	before := mustStat(t, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(data, find); n != 1 {
+		t.Fatalf("%q occurs %d times in %s, want once", find, n, path)
+	}
+	edited := bytes.Clone(find)
+	edited[0] ^= 0x20 // swaps the case of an ASCII letter
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(edited, int64(bytes.Index(data, find))); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, before.ModTime(), before.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	after := mustStat(t, path)
+	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("the edit changed the size or modification time of %s", path)
+	}
+	return edited
+}
+
+// A base edited in place with its size and modification time kept is
+// extracted again: its inode's change time moved.
+func TestExtractNoticesAnInPlaceEditWithTheTimeSetBack(t *testing.T) {
+	base := testiso.Shared(t)
+	tmp := t.TempDir()
+	copyISO := filepath.Join(tmp, "base.iso")
+	if err := copyFile(base.ISO, copyISO, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "extract")
+	first, err := Extract(context.Background(), ExtractOptions{Base: copyISO, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.ReadFile(first.Path(DiskInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// /.disk/info is one of the files Extract copies out.
+	edited := editInPlace(t, copyISO, info)
+	var log strings.Builder
+	x, err := Extract(context.Background(), ExtractOptions{Base: copyISO, Dir: dir, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "up to date") {
+		t.Fatalf("an edited base was taken as up to date: %s", log.String())
+	}
+	got, err := os.ReadFile(x.Path(DiskInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := hexSHA256File(copyISO)
+	if !bytes.Equal(got, edited) || x.BaseSHA256 != sum {
+		t.Errorf("extracted /.disk/info %q (want %q), base digest %s (want %s)", got, edited, x.BaseSHA256, sum)
 	}
 }

@@ -48,7 +48,8 @@ type packed struct {
 	base     testiso.Fixture
 	tree     string // the output ISO extracted
 	extract  Extracted
-	buildLog string
+	buildLog string // what went to Log
+	progress string // what went to Progress
 }
 
 var shared struct {
@@ -68,16 +69,16 @@ func sharedPack(t *testing.T) packed {
 			shared.err = err
 			return
 		}
-		var log strings.Builder
+		var log, progress strings.Builder
 		dir := filepath.Join(scratch, "shared")
 		o := RemasterOptions{Base: base.ISO, Root: root, BuildDir: filepath.Join(dir, "build"),
 			DistDir: filepath.Join(dir, "dist"), Version: testVersion, KernelArgs: testKernelArgs,
-			SourceDateEpoch: testEpoch, GitCommit: "0123456789abcdef0123456789abcdef01234567", Progress: &log, Log: &log}
+			SourceDateEpoch: testEpoch, GitCommit: "0123456789abcdef0123456789abcdef01234567", Progress: &progress, Log: &log}
 		p := packed{opts: o, base: base}
 		if p.res, shared.err = Remaster(context.Background(), o); shared.err != nil {
 			return
 		}
-		p.buildLog = log.String()
+		p.buildLog, p.progress = log.String(), progress.String()
 		if p.extract, shared.err = LoadExtracted(o.extractDir()); shared.err != nil {
 			return
 		}

@@ -228,9 +228,11 @@ func (p *packPlan) inputPaths() []string {
 	return paths
 }
 
-// fingerprint hashes the name, size, mode and modification time of every
-// input, and the build record without the manifest digest, and finds the
-// newest input.
+// fingerprint hashes the name, size, mode, modification time, inode and
+// status change time of every input, and the build record without the
+// manifest digest, and finds the newest input. The inode and change time
+// catch an edit in place that keeps the size and sets the modification time
+// back (cp -p, rsync, tar, CI caches): no user tool can set a ctime back.
 func (p *packPlan) fingerprint() error {
 	h := sha256.New()
 	rec, _ := json.Marshal(p.record)
@@ -239,7 +241,8 @@ func (p *packPlan) fingerprint() error {
 		fmt.Fprintf(h, "source %s %s\n", s.Rel, s.Path)
 	}
 	for _, e := range p.tree.Entries {
-		fmt.Fprintf(h, "payload %q %d %d %o %d\n", e.Rel, e.Kind, e.Size, e.Mode, e.ModTime.UnixNano())
+		fmt.Fprintf(h, "payload %q %d %d %o %d %d %d\n", e.Rel, e.Kind, e.Size, e.Mode, e.ModTime.UnixNano(),
+			e.Stat.Inode, e.Stat.ChangeTime.UnixNano())
 		p.noteTime(e.ModTime)
 	}
 	for _, path := range p.inputPaths() {
@@ -247,7 +250,8 @@ func (p *packPlan) fingerprint() error {
 		if err != nil {
 			return fmt.Errorf("input: %w", err)
 		}
-		fmt.Fprintf(h, "input %q %d %d\n", path, fi.Size(), fi.ModTime().UnixNano())
+		st := payload.StatOf(fi)
+		fmt.Fprintf(h, "input %q %d %d %d %d\n", path, fi.Size(), fi.ModTime().UnixNano(), st.Inode, st.ChangeTime.UnixNano())
 		p.noteTime(fi.ModTime())
 	}
 	p.inputs = hex.EncodeToString(h.Sum(nil))
@@ -317,7 +321,7 @@ func (p *packPlan) buildMD5Sum(added map[string]string) error {
 	if err != nil {
 		return err
 	}
-	u := payload.MD5Update{Replaced: map[string]string{}, Added: added,
+	u := payload.MD5Update{Replaced: map[string]string{}, Added: added, RemovedTrees: p.replacedTrees(),
 		Excluded: append([]string{MD5SumTxt, p.x.BootCatalog}, p.x.BootImages...)}
 	for _, f := range p.c.Files {
 		if f == customize.VersionPath {
@@ -327,18 +331,30 @@ func (p *packPlan) buildMD5Sum(added map[string]string) error {
 		if err != nil {
 			return err
 		}
-		if p.x.Has(f) {
+		// A file under a replaced tree (the /nocloud of a base that is
+		// itself an installer) is new: the base's lines there are dropped.
+		if p.x.Has(f) && !underTree(f, u.RemovedTrees) {
 			u.Replaced[f] = md5Hex(data)
 		} else {
 			u.Added[f] = md5Hex(data)
 		}
 	}
-	u.RemovedTrees = p.replacedTrees()
 	p.md5sum, err = payload.RegenerateMD5Sum(base, u)
 	if err != nil {
 		return fmt.Errorf("base %s: %w", MD5SumTxt, err)
 	}
 	return nil
+}
+
+// underTree reports whether the ISO path p is one of trees or lies below
+// one.
+func underTree(p string, trees []string) bool {
+	for _, t := range trees {
+		if p == t || strings.HasPrefix(p, t+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // replacedTrees are the top-level directories pack owns (/novasphere,

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,31 +143,7 @@ func TestPackManifestChecksEveryPayloadFile(t *testing.T) {
 
 func TestPackMD5SumMatchesEveryFile(t *testing.T) {
 	p := sharedPack(t)
-	data, err := os.ReadFile(filepath.Join(p.tree, "md5sum.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	paths := make([]string, len(lines))
-	for i, line := range lines {
-		sum, name, ok := strings.Cut(line, "  ")
-		if !ok || !strings.HasPrefix(name, "./") {
-			t.Fatalf("line %d: %q", i+1, line)
-		}
-		paths[i] = name
-		content, err := os.ReadFile(filepath.Join(p.tree, filepath.FromSlash(name)))
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		if got := md5.Sum(content); hex.EncodeToString(got[:]) != sum {
-			t.Errorf("%s: md5sum.txt says %s, the file is %x", name, sum, got)
-		}
-	}
-	if !sort.StringsAreSorted(paths) {
-		t.Error("md5sum.txt is not sorted by path bytes")
-	}
-	s := string(data)
+	s := checkMD5Sum(t, p.tree)
 	for _, want := range []string{"  ./novasphere/VERSION\n", "  ./novasphere/MANIFEST.sha256\n", "  ./novasphere/scripts/install.sh\n", "  ./nocloud/user-data\n", "  ./boot/grub/grub.cfg\n", "  ./casper/vmlinuz\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("md5sum.txt lacks %q", want)
@@ -187,6 +164,37 @@ func TestPackMD5SumMatchesEveryFile(t *testing.T) {
 			t.Errorf("base line %q not kept", line)
 		}
 	}
+}
+
+// checkMD5Sum checks every line of the extracted ISO tree's md5sum.txt
+// against the file it names, and their order, and returns the file.
+func checkMD5Sum(t *testing.T, tree string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(tree, "md5sum.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	paths := make([]string, len(lines))
+	for i, line := range lines {
+		sum, name, ok := strings.Cut(line, "  ")
+		if !ok || !strings.HasPrefix(name, "./") {
+			t.Fatalf("md5sum.txt line %d: %q", i+1, line)
+		}
+		paths[i] = name
+		content, err := os.ReadFile(filepath.Join(tree, filepath.FromSlash(name)))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got := md5.Sum(content); hex.EncodeToString(got[:]) != sum {
+			t.Errorf("%s: md5sum.txt says %s, the file is %x", name, sum, got)
+		}
+	}
+	if !sort.StringsAreSorted(paths) {
+		t.Error("md5sum.txt is not sorted by path bytes")
+	}
+	return string(data)
 }
 
 func TestPackNormalisesOwnersModesAndDates(t *testing.T) {
@@ -256,8 +264,73 @@ func TestPackWritesBuildRecord(t *testing.T) {
 	if names := distEntries(t, p.opts.DistDir); len(names) != 2 {
 		t.Errorf("dist holds %v, want the ISO and its record only", names)
 	}
-	if !strings.Contains(p.buildLog, "% done") && !strings.Contains(p.buildLog, "pack: ") {
-		t.Errorf("no progress shown:\n%s", p.buildLog)
+	if !strings.Contains(p.buildLog, "pack: wrote "+p.res.ISO) {
+		t.Errorf("the log does not say what was written:\n%s", p.buildLog)
+	}
+	if strings.Contains(p.buildLog, "UPDATE") || strings.Contains(p.buildLog, "Writing:") {
+		t.Errorf("xorriso's progress went to the log:\n%s", p.buildLog)
+	}
+	// xorriso reports loading the base and each -map on every run ("nodes
+	// read", "files added"); on this small ISO it may write before its first
+	// "Writing:" report. Only writing progress may reach Progress.
+	for _, line := range strings.Split(strings.TrimSuffix(p.progress, "\n"), "\n") {
+		if line != "" && !strings.HasPrefix(line, "pack: Writing:") && !strings.HasPrefix(line, "pack: Thank you for being patient.") {
+			t.Errorf("progress line %q is not about writing; all progress:\n%s", line, p.progress)
+		}
+	}
+}
+
+// progressCapture is xorriso 1.5.4's output while writing a 600 MB ISO
+// (native commands, as pack runs it).
+const progressCapture = `xorriso 1.5.4 : RockRidge filesystem manipulator, libburnia project.
+
+xorriso : NOTE : Loading ISO image tree from LBA 0
+xorriso : UPDATE :      42 nodes read in 1 seconds
+libisofs: NOTE : Found hidden El-Torito image for EFI.
+Drive current: -outdev 'stdio:/tmp/out.iso'
+Media summary: 0 sessions, 0 data blocks, 0 data, 73.0g free
+xorriso : NOTE : Replayed 24 boot related commands
+xorriso : UPDATE :       1 files added in 1 seconds
+Added to ISO image: file '/big.bin'='/tmp/big.bin'
+xorriso : UPDATE : Thank you for being patient. Working since 0 seconds.
+xorriso : UPDATE : Writing:      14799s    4.7%   fifo   0%  buf  50%   23.0xD 
+xorriso : UPDATE : Writing:      51686s   16.5%   fifo  60%  buf  50%   56.6xD 
+xorriso : UPDATE : Writing:     304176s   97.0%   fifo  99%  buf  50%   47.8xD 
+ISO image produced: 313565 sectors
+Writing to 'stdio:/tmp/out.iso' completed successfully.
+`
+
+// TestProgressWriterPassesOnlyWritingUpdates feeds real xorriso output in
+// small pieces (lines arrive split across writes) through the filter pack
+// gives Progress.
+func TestProgressWriterPassesOnlyWritingUpdates(t *testing.T) {
+	var got strings.Builder
+	w, flush := progressWriter(&got, "pack: ")
+	for rest := progressCapture; rest != ""; {
+		n := min(7, len(rest))
+		if _, err := io.WriteString(w, rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	flush()
+	want := `pack: Thank you for being patient. Working since 0 seconds.
+pack: Writing:      14799s    4.7%   fifo   0%  buf  50%   23.0xD 
+pack: Writing:      51686s   16.5%   fifo  60%  buf  50%   56.6xD 
+pack: Writing:     304176s   97.0%   fifo  99%  buf  50%   47.8xD 
+`
+	if got.String() != want {
+		t.Errorf("progress:\n%s\nwant:\n%s", got.String(), want)
+	}
+	// The mkisofs-style report of other xorriso runs passes too.
+	got.Reset()
+	w, flush = progressWriter(&got, "x: ")
+	if _, err := io.WriteString(w, "xorriso : UPDATE :  45.51% done\nxorriso : UPDATE :       3 files added in 1 seconds\n"); err != nil {
+		t.Fatal(err)
+	}
+	flush()
+	if got.String() != "x: 45.51% done\n" {
+		t.Errorf("mkisofs-style progress gave %q", got.String())
 	}
 }
 
@@ -365,6 +438,25 @@ func TestPackIsReproducibleAndIncremental(t *testing.T) {
 	}
 	if !sameFile(t, third.ISO, b.ISO) {
 		t.Error("rebuilding after touching an input changed the ISO")
+	}
+
+	// An in-place edit of the same size with the modification time set
+	// back (cp -p, rsync, tar, CI caches) makes pack run again too.
+	script := filepath.Join(optsA.Root, "scripts", "install.sh")
+	edited := editInPlace(t, script, []byte("install.sh: runs"))
+	fourth, _, err := remasterIn(t, base.ISO, rootA, dirA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fourth.UpToDate {
+		t.Fatal("pack said up to date after a payload file was edited in place with its time set back")
+	}
+	onISO := filepath.Join(t.TempDir(), "install.sh")
+	if err := ExtractFiles(context.Background(), fourth.ISO, map[string]string{"/novasphere/scripts/install.sh": onISO}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(onISO); err != nil || !bytes.Contains(got, edited) {
+		t.Errorf("the ISO does not hold the edited install.sh (%v)", err)
 	}
 }
 
@@ -506,7 +598,9 @@ func TestPackRemasteringAnInstallerReplacesItsPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	res, _, err := remasterIn(t, first.res.ISO, root, dir, func(o *RemasterOptions) { o.Version = "v1.2.4" })
+	res, _, err := remasterIn(t, first.res.ISO, root, dir, func(o *RemasterOptions) {
+		o.Version, o.KernelArgs = "v1.2.4", "novasphere.test=2"
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,12 +612,15 @@ func TestPackRemasteringAnInstallerReplacesItsPayload(t *testing.T) {
 		t.Errorf("a file removed from the payload is still on the ISO (%v)", err)
 	}
 	expectFile(t, tree, "novasphere/VERSION", []byte("v1.2.4\n"))
-	md5s, err := os.ReadFile(filepath.Join(tree, "md5sum.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(md5s), "./novasphere/packages/README.md") {
+	md5s := checkMD5Sum(t, tree)
+	if strings.Contains(md5s, "./novasphere/packages/README.md") {
 		t.Error("md5sum.txt still lists the removed payload file")
+	}
+	// The new seed replaces the base's /nocloud: its files are listed.
+	for _, want := range []string{"  ./nocloud/user-data\n", "  ./nocloud/meta-data\n", "  ./novasphere/VERSION\n"} {
+		if !strings.Contains(md5s, want) {
+			t.Errorf("md5sum.txt lacks %q:\n%s", want, md5s)
+		}
 	}
 	grub, err := os.ReadFile(filepath.Join(tree, "boot", "grub", "grub.cfg"))
 	if err != nil {
@@ -531,6 +628,10 @@ func TestPackRemasteringAnInstallerReplacesItsPayload(t *testing.T) {
 	}
 	if n := strings.Count(string(grub), "autoinstall"); n != 1 {
 		t.Errorf("grub.cfg carries the autoinstall arguments %d times:\n%s", n, grub)
+	}
+	// This build's KERNEL_ARGS replace the base installer's.
+	if !strings.Contains(string(grub), customize.AutoinstallArgs+" novasphere.test=2 ---") || strings.Contains(string(grub), "console=ttyS0") {
+		t.Errorf("kernel line does not carry exactly this build's KERNEL_ARGS:\n%s", grub)
 	}
 	if !strings.Contains(string(grub), `menuentry "Install NovaSphere v1.2.4" {`) {
 		t.Errorf("menu title not updated:\n%s", grub)
