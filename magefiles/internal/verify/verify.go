@@ -1,7 +1,8 @@
 // Package verify proves an installer ISO is what we meant to ship. It runs
 // every check even after one fails, reports each as pass or fail with the
-// reason (a table for the terminal and dist/verify-report.json), and writes
-// dist/SHA256SUMS and dist/MD5SUMS:
+// reason (a table for the terminal and dist/verify-report.json, which also
+// records the boot marker used), and writes dist/SHA256SUMS and
+// dist/MD5SUMS:
 //
 //   - checksums: SHA-256 and MD5 of the ISO from one read of the file;
 //   - boot-records: El Torito BIOS and UEFI entries the same as the base
@@ -65,6 +66,13 @@ type Report struct {
 	Passed bool `json:"passed"`
 	// Checks are in a fixed order, whatever order they finished in.
 	Checks []Check `json:"checks"`
+	// BootMarker is the regular expression (Go syntax) the boots waited
+	// for on the serial console: DefaultBootMarker's unless
+	// VERIFY_BOOT_MARKER (Options.BootMarker) replaced it. It is recorded
+	// even when the boots were skipped. A release trusts only a report made
+	// with the default marker: a weaker one (".") also matches a boot of
+	// firmware that never loaded the ISO.
+	BootMarker string `json:"boot_marker"`
 	// Time is when the report was made, RFC 3339.
 	Time string `json:"time"`
 }
@@ -247,7 +255,7 @@ func runChecks(ctx context.Context, o Options) (Report, *Digests) {
 	}
 	boots := runBoots(ctx, o)
 	wg.Wait()
-	rep := Report{Version: o.Version, ISO: filepath.Base(o.ISO), Checks: append(results, boots...)}
+	rep := Report{Version: o.Version, ISO: filepath.Base(o.ISO), Checks: append(results, boots...), BootMarker: o.BootMarker.String()}
 	return rep, in.digests
 }
 

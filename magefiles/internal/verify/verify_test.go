@@ -107,6 +107,9 @@ func TestHappyPathPassesEveryCheck(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, onDisk.Time); err != nil {
 		t.Errorf("report time %q: %v", onDisk.Time, err)
 	}
+	if onDisk.BootMarker != DefaultBootMarker.String() {
+		t.Errorf("report boot_marker %q, want the default marker the boots used, %q", onDisk.BootMarker, DefaultBootMarker)
+	}
 	// SHA256SUMS and MD5SUMS are accepted by coreutils, run where the ISO
 	// is (the sums name it relative to DistDir).
 	if err := os.Symlink(iso, filepath.Join(dist, filepath.Base(iso))); err != nil {
@@ -288,5 +291,54 @@ func TestInterruptedRunLeavesNoReport(t *testing.T) {
 	}
 	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a report is left in %s: %v", dist, err)
+	}
+}
+
+// TestReportRecordsTheBootMarker: verify-report.json names the marker the
+// boots waited for under "boot_marker", the default one or the one
+// VERIFY_BOOT_MARKER gave, so that release can refuse a report made with a
+// weaker marker. A file that is not an ISO keeps the test quick: the report
+// is written whatever the checks find.
+func TestReportRecordsTheBootMarker(t *testing.T) {
+	t.Parallel()
+	iso := filepath.Join(t.TempDir(), "garbage.iso")
+	if err := os.WriteFile(iso, bytes.Repeat([]byte("not an ISO "), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		env    string
+		marker string
+	}{
+		{"default", "", DefaultBootMarker.String()},
+		{"VERIFY_BOOT_MARKER", ".", "."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := Options{ISO: iso, Version: testVersion, DistDir: t.TempDir()}.WithEnv(func(name string) string {
+				return map[string]string{EnvBoot: "0", EnvBootMarker: tc.env}[name]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(t.Context(), o)
+			var fe *FailedError
+			if !errors.As(err, &fe) {
+				t.Fatalf("verify of a file that is not an ISO: %v, want failed checks", err)
+			}
+			if rep.BootMarker != tc.marker {
+				t.Errorf("returned report: boot marker %q, want %q", rep.BootMarker, tc.marker)
+			}
+			data, err := os.ReadFile(filepath.Join(o.DistDir, ReportName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fields map[string]any
+			if err := json.Unmarshal(data, &fields); err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := fields["boot_marker"].(string); !ok || got != tc.marker {
+				t.Errorf("%s: boot_marker = %#v, want %q\n%s", ReportName, fields["boot_marker"], tc.marker, data)
+			}
+		})
 	}
 }
