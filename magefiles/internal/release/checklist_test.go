@@ -58,6 +58,21 @@ func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
 			want: []string{"✗ verify passed for this exact ISO", "verify skipped boot-bios-cdrom", "VERIFY_BOOT=1"},
 		},
 		{
+			name: "verify booted with a custom marker",
+			setup: func(fx *fixture) {
+				fx.editReport(func(m map[string]any) { m["boot_marker"] = "." })
+			},
+			want: []string{"✗ verify passed for this exact ISO", `verify booted with the custom marker "." (VERIFY_BOOT_MARKER), not verify's default "(?:Command line:|NOVASPHERE-CMDLINE:)`,
+				"a weaker marker can pass a boot of firmware that never loaded the ISO", "run verify again without VERIFY_BOOT_MARKER"},
+		},
+		{
+			name: "verify report of an older verify without the boot marker",
+			setup: func(fx *fixture) {
+				fx.editReport(func(m map[string]any) { delete(m, "boot_marker") })
+			},
+			want: []string{"✗ verify passed for this exact ISO", "verify-report.json: it does not record the boot marker the boots waited for (it was written by an older verify): run verify again"},
+		},
+		{
 			name:  "verify report missing",
 			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, VerifyReportName))) },
 			want:  []string{"✗ verify passed for this exact ISO", "verify-report.json does not exist"},

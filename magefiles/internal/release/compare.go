@@ -149,8 +149,9 @@ func (r *runner) compareOne(ctx context.Context, a asset, ra *ghAsset) (assetSta
 // differ from the local one, is about the same ISO: every verify run writes
 // a new report (its time, the boot durations), so re-running the release
 // after verify ran again must not count as different content. GitHub's
-// report is kept when it is for this version and this exact ISO digest and
-// says passed.
+// report is kept when it is for this version and this exact ISO digest,
+// says passed and records verify's default boot marker (a report the
+// checklist would refuse is not kept in place of a trusted one).
 func (r *runner) compareReports(ctx context.Context, ra *ghAsset, why string) (assetState, string, error) {
 	data, err := r.gh.downloadAsset(ctx, *ra, smallAsset)
 	if err != nil {
@@ -160,10 +161,13 @@ func (r *runner) compareReports(ctx context.Context, ra *ghAsset, why string) (a
 	if json.Unmarshal(data, &rep) != nil {
 		return stateDiffers, why, nil
 	}
-	if rep.Passed && rep.Version == r.o.Version && rep.ISO == r.local.ISO.Name && strings.EqualFold(rep.SHA256, r.local.ISO.SHA256) {
-		return stateEquivalent, fmt.Sprintf("GitHub's copy reports verify passed for this exact ISO (%s)", rep.Time), nil
+	if !rep.Passed || rep.Version != r.o.Version || rep.ISO != r.local.ISO.Name || !strings.EqualFold(rep.SHA256, r.local.ISO.SHA256) {
+		return stateDiffers, why, nil
 	}
-	return stateDiffers, why, nil
+	if p := bootMarkerProblem(rep); p != "" {
+		return stateDiffers, "GitHub's copy is for this exact ISO, but " + p, nil
+	}
+	return stateEquivalent, fmt.Sprintf("GitHub's copy reports verify passed for this exact ISO (%s)", rep.Time), nil
 }
 
 // remoteSums downloads and parses a checksum file of the release (empty

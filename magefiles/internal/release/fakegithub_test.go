@@ -26,6 +26,15 @@ import (
 // 401 "Bad credentials" for a wrong token. Faults can be injected per asset
 // upload: a status code, or a connection dropped after some bytes (which
 // leaves a "starter" asset behind, as GitHub does).
+//
+// It also holds a small model of the repository's git data (fakegit_test.go):
+// the commits pushed, branch heads, tag refs and annotated tag objects,
+// served by "get a reference" (git/ref/tags/{tag}), "get a tag"
+// (git/tags/{sha}) and "get a commit" (commits/{sha}). As on GitHub, a
+// release's tag is created at its target_commitish when the release is
+// published and the tag does not exist yet (a target GitHub does not have
+// is 422 invalid target_commitish, at creation and at publication), and an
+// existing tag is left where it is whatever the target.
 type fakeGitHub struct {
 	srv   *httptest.Server
 	token string
@@ -50,6 +59,7 @@ type fakeGitHub struct {
 	requests []fakeRequest
 	leaks    []string
 	uploads  []fakeUpload
+	git      fakeGit
 }
 
 type fakeRelease struct {
@@ -124,7 +134,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 func unstartedFakeGitHub(t testing.TB, token string) *fakeGitHub {
-	f := &fakeGitHub{token: token, repo: "novasphere/novasphere-iso", limit: GitHubAssetLimit, nextID: 1000, faults: map[string][]fakeFault{}}
+	f := &fakeGitHub{token: token, repo: "novasphere/novasphere-iso", limit: GitHubAssetLimit, nextID: 1000, faults: map[string][]fakeFault{}, git: newFakeGit()}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -221,14 +231,18 @@ func (f *fakeGitHub) latestTag() string {
 }
 
 // seed adds a release directly, as if made earlier; assets map names to
-// content.
+// content. A published one gets its tag at the default branch's head (when
+// something was pushed), as publishing it would have made.
 func (f *fakeGitHub) seed(tag string, draft, prerelease bool, published time.Time, assets map[string][]byte) *fakeRelease {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := &fakeRelease{id: f.id(), tag: tag, name: "seeded " + tag, draft: draft, prerelease: prerelease, created: published, untaggedSuffix: fmt.Sprintf("%x", published.UnixNano())}
+	r := &fakeRelease{id: f.id(), tag: tag, commitish: fakeDefaultBranch, name: "seeded " + tag, draft: draft, prerelease: prerelease, created: published, untaggedSuffix: fmt.Sprintf("%x", published.UnixNano())}
 	if !draft {
 		p := published
 		r.published = &p
+		if commit, ok := f.git.resolve(r.commitish); ok {
+			f.git.tagOnce(tag, commit)
+		}
 	}
 	names := make([]string, 0, len(assets))
 	for n := range assets {
@@ -362,6 +376,10 @@ func (f *fakeGitHub) checkLeaks(r *http.Request) {
 func (f *fakeGitHub) route(w http.ResponseWriter, r *http.Request, seg []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if seg[0] == "git" || seg[0] == "commits" {
+		f.routeGit(w, r, seg)
+		return
+	}
 	switch {
 	case len(seg) == 1 && seg[0] == "" && r.Method == http.MethodGet:
 		name := f.repo[strings.Index(f.repo, "/")+1:]
@@ -493,13 +511,18 @@ func (f *fakeGitHub) createRelease(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := time.Now().UTC()
-	rel := &fakeRelease{id: f.id(), tag: *in.TagName, created: now, commitish: "main", untaggedSuffix: fmt.Sprintf("%x", now.UnixNano())}
-	if in.TargetCommitish != nil {
-		rel.commitish = *in.TargetCommitish
-	}
+	rel := &fakeRelease{id: f.id(), tag: *in.TagName, created: now, commitish: fakeDefaultBranch, untaggedSuffix: fmt.Sprintf("%x", now.UnixNano())}
 	f.apply(rel, in)
+	commit, ok := f.tagTarget(rel)
+	if !ok {
+		validation(w, doc, map[string]any{"resource": "Release", "code": "invalid", "field": "target_commitish"})
+		return
+	}
 	if ok := f.applyLatest(w, rel, in.MakeLatest, doc); !ok {
 		return
+	}
+	if !rel.draft && commit != "" {
+		f.git.tagOnce(rel.tag, commit)
 	}
 	f.releases = append(f.releases, rel)
 	w.Header().Set("Location", f.apiURL()+"/repos/"+f.repo+"/releases/"+strconv.FormatInt(rel.id, 10))
@@ -507,6 +530,9 @@ func (f *fakeGitHub) createRelease(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeGitHub) apply(rel *fakeRelease, in releaseInput) {
+	if in.TargetCommitish != nil {
+		rel.commitish = *in.TargetCommitish
+	}
 	if in.Name != nil {
 		rel.name = *in.Name
 	}
@@ -565,10 +591,18 @@ func (f *fakeGitHub) updateRelease(w http.ResponseWriter, r *http.Request, rel *
 	wasDraft := rel.draft
 	next := *rel
 	f.apply(&next, in)
+	commit, ok := f.tagTarget(&next)
+	if !ok && (in.TargetCommitish != nil || (wasDraft && !next.draft)) {
+		validation(w, doc, map[string]any{"resource": "Release", "code": "invalid", "field": "target_commitish"})
+		return
+	}
 	if in.MakeLatest != nil || (wasDraft && !next.draft) {
 		if ok := f.applyLatest(w, &next, in.MakeLatest, doc); !ok {
 			return
 		}
+	}
+	if !next.draft && commit != "" {
+		f.git.tagOnce(next.tag, commit)
 	}
 	*rel = next
 	writeJSON(w, 200, f.releaseJSON(rel))

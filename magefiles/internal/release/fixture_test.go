@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
 
 // testToken looks like a real token so that any leak of it is unmistakable.
@@ -49,7 +51,8 @@ The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/).
 `
 
 // fixture is a repository checkout with a built and verified ISO in dist/
-// (small random bytes standing for it) and a fake GitHub.
+// (small random bytes standing for it) and a fake GitHub, which has every
+// commit made with commit (as if pushed) and no tags.
 type fixture struct {
 	t       *testing.T
 	root    string
@@ -107,10 +110,24 @@ func (fx *fixture) git(args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// commit commits every change and pushes it: the fake GitHub's main
+// branch moves to the new HEAD.
 func (fx *fixture) commit(msg string) {
+	fx.t.Helper()
+	fx.commitLocal(msg)
+	fx.gh.push(fakeDefaultBranch, fx.head())
+}
+
+// commitLocal commits every change without pushing it: GitHub does not
+// have the new HEAD.
+func (fx *fixture) commitLocal(msg string) {
+	fx.t.Helper()
 	fx.git("add", "-A")
 	fx.git("commit", "-q", "-m", msg)
 }
+
+// head is the full SHA of the checkout's HEAD.
+func (fx *fixture) head() string { return fx.git("rev-parse", "HEAD") }
 
 // writeBuild writes what pack and verify leave in dist/ for iso.
 func (fx *fixture) writeBuild(iso []byte) {
@@ -121,10 +138,11 @@ func (fx *fixture) writeBuild(iso []byte) {
 	md := md5.Sum(iso)
 	shaHex, mdHex := hex.EncodeToString(sha[:]), hex.EncodeToString(md[:])
 	report := map[string]any{"version": fx.version, "iso": name, "sha256": shaHex, "md5": mdHex, "size": len(iso), "passed": true,
-		"checks": []map[string]any{{"name": "checksums", "passed": true, "detail": "ok"}, {"name": "boot-bios-cdrom", "passed": true, "detail": "ok"}},
-		"time":   "2026-11-27T10:00:00Z"}
+		"checks":      []map[string]any{{"name": "checksums", "passed": true, "detail": "ok"}, {"name": "boot-bios-cdrom", "passed": true, "detail": "ok"}},
+		"boot_marker": verify.DefaultBootMarker.String(),
+		"time":        "2026-11-27T10:00:00Z"}
 	record := map[string]any{"version": fx.version, "base_iso_sha256": strings.Repeat("a", 64), "payload_manifest_sha256": strings.Repeat("b", 64),
-		"git_commit": fx.git("rev-parse", "HEAD"), "xorriso_version": "xorriso 1.5.4", "source_date_epoch": 1764237600}
+		"git_commit": fx.head(), "xorriso_version": "xorriso 1.5.4", "source_date_epoch": 1764237600}
 	fx.writeDist(name, iso)
 	fx.writeDist(SHA256SumsName, []byte(fmt.Sprintf("%s  %s\n", shaHex, name)))
 	fx.writeDist(MD5SumsName, []byte(fmt.Sprintf("%s  %s\n", mdHex, name)))

@@ -28,6 +28,7 @@ func (r *runner) check(ctx context.Context) error {
 	c.add(r.lineChangelog())
 	c.add(r.lineNotes())
 	c.add(r.lineGitHub(ctx))
+	c.add(r.lineTag(ctx))
 	c.add(r.lineContent(ctx))
 	if target := r.o.Getenv(EnvSCPTarget); target != "" {
 		c.add(r.lineServer(ctx, target))
@@ -86,6 +87,13 @@ func (r *runner) lineVerified() line {
 	if skipped := skippedChecks(rep); len(skipped) > 0 {
 		problems = append(problems, fmt.Sprintf("%s: verify skipped %s: a release must have booted (run verify with VERIFY_BOOT=1)",
 			VerifyReportName, strings.Join(skipped, ", ")))
+	}
+	if p := bootMarkerProblem(rep); p != "" {
+		fix := "run verify again"
+		if rep.BootMarker != "" {
+			fix += " without " + verify.EnvBootMarker
+		}
+		problems = append(problems, fmt.Sprintf("%s: %s: %s", VerifyReportName, p, fix))
 	}
 	if len(problems) > 0 {
 		return fail(title, append(problems, r.verifyHint())...)
@@ -320,6 +328,23 @@ func short(s string) string {
 		return "(unknown)"
 	}
 	return s
+}
+
+// bootMarkerProblem says why a report's boots do not prove the ISO booted
+// ("" when they do): only verify's default marker, the kernel command line
+// with our autoinstall arguments, shows that GRUB loaded this ISO's
+// grub.cfg, kernel and initrd. A custom VERIFY_BOOT_MARKER may be weaker
+// (".") and match firmware that never loaded the ISO; a report without the
+// field is from an older verify and does not say.
+func bootMarkerProblem(rep verify.Report) string {
+	switch rep.BootMarker {
+	case verify.DefaultBootMarker.String():
+		return ""
+	case "":
+		return "it does not record the boot marker the boots waited for (it was written by an older verify)"
+	}
+	return fmt.Sprintf("verify booted with the custom marker %q (%s), not verify's default %q; a weaker marker can pass a boot of firmware that never loaded the ISO",
+		rep.BootMarker, verify.EnvBootMarker, verify.DefaultBootMarker.String())
 }
 
 // skippedChecks names the checks verify skipped (the boots, under

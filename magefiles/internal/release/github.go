@@ -49,6 +49,9 @@ type releasePatch struct {
 	Draft      *bool   `json:"draft,omitempty"`
 	Prerelease *bool   `json:"prerelease,omitempty"`
 	MakeLatest string  `json:"make_latest,omitempty"`
+	// TargetCommitish is where GitHub creates the tag when the release is
+	// published and the tag does not exist yet (ignored when it does).
+	TargetCommitish *string `json:"target_commitish,omitempty"`
 }
 
 // gitHub talks to one repository's releases through go-gh.

@@ -193,6 +193,10 @@ func (r *runner) finish(ctx context.Context, rel *ghRelease, p *plan) error {
 		}
 		latest, newer := makeLatest(r.o.Version, all)
 		patch := releasePatch{Name: &name, Body: &body, Draft: ptr(false), Prerelease: ptr(r.prerelease()), MakeLatest: latest}
+		if r.createsTag {
+			// A draft left by an earlier run may target another commit.
+			patch.TargetCommitish = &r.head
+		}
 		published, err := r.gh.updateRelease(ctx, rel.ID, patch)
 		if err != nil {
 			return fmt.Errorf("github: publishing %s: %w; %s", r.o.Version, err, again)

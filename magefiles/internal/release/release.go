@@ -1,8 +1,10 @@
 // Package release publishes a verified installer ISO and withdraws a bad
 // one. Run checks everything first and prints a checklist (the ISO passed
-// verify for this exact digest, the git work tree is clean, CHANGELOG.md has
-// release notes for the version, GitHub does not already hold other content
-// for it); only when every line holds does it write anything. It then
+// verify for this exact digest, with verify's default boot marker; the git
+// work tree is clean; CHANGELOG.md has release notes for the version; the
+// version's git tag on GitHub is at HEAD, or does not exist yet and GitHub
+// has HEAD to create it at; GitHub does not already hold other content for
+// it); only when every line holds does it write anything. It then
 // creates or reuses a draft GitHub release through go-gh, uploads each file
 // the release does not already have (retrying on server errors and dropped
 // connections), copies the files to RELEASE_SCP_TARGET over rsync or scp,
@@ -148,6 +150,10 @@ type runner struct {
 	remote *remoteState
 	checks []assetCheck
 	mirror *mirror
+	// createsTag is set when GitHub has no tag for the version yet:
+	// publishing creates it, at HEAD (the target commit it is published
+	// with).
+	createsTag bool
 }
 
 func (r *runner) prerelease() bool { return strings.Contains(r.o.Version, "-rc.") }

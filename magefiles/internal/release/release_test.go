@@ -3,6 +3,7 @@ package release
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // assertPublished checks that GitHub holds every file of this build,
@@ -67,8 +69,11 @@ func TestFirstReleasePublishesEveryFile(t *testing.T) {
 	if fx.gh.latestTag() != "v1.0.0" {
 		t.Errorf("latest is %q, want v1.0.0", fx.gh.latestTag())
 	}
-	if rel.commitish != fx.git("rev-parse", "HEAD") {
+	if rel.commitish != fx.head() {
 		t.Errorf("release targets %q, want HEAD", rel.commitish)
+	}
+	if got := fx.gh.tagCommit("v1.0.0"); got != fx.head() {
+		t.Errorf("publishing made tag v1.0.0 at %q, want HEAD %s", got, fx.head())
 	}
 	for _, want := range []string{"### Known issues", "Secure Boot must be disabled", "### Upgrade", hex.EncodeToString(sum256(fx.iso))} {
 		if !strings.Contains(rel.body, want) {
@@ -88,8 +93,8 @@ func TestFirstReleasePublishesEveryFile(t *testing.T) {
 			t.Errorf("upload of %s: Content-Type %q, Content-Length %d", u.Name, u.ContentType, u.ContentLength)
 		}
 	}
-	if n := strings.Count(out, "  ✓ "); n != 9 {
-		t.Errorf("%d checklist lines passed, want 9:\n%s", n, out)
+	if n := strings.Count(out, "  ✓ "); n != 10 {
+		t.Errorf("%d checklist lines passed, want 10:\n%s", n, out)
 	}
 	for _, want := range []string{"upload novasphere-installer-v1.0.0.iso:  90% (", "published v1.0.0: https://github.com/novasphere/novasphere-iso/releases/tag/v1.0.0"} {
 		if !strings.Contains(out, want) {
@@ -119,6 +124,9 @@ func TestRerunUploadsNothing(t *testing.T) {
 				t.Fatalf("first run: %v\n%s", err, out)
 			}
 			published := assertPublished(t, fx)
+			if got := fx.gh.tagCommit(fx.version); got != fx.head() {
+				t.Fatalf("the first run left tag %s at %q, want HEAD %s", fx.version, got, fx.head())
+			}
 			// verify ran again in between: same ISO, a new report.
 			fx.editReport(func(m map[string]any) { m["time"] = "2026-11-28T09:30:00Z" })
 			before := len(fx.gh.writes())
@@ -134,6 +142,9 @@ func TestRerunUploadsNothing(t *testing.T) {
 			}
 			if !strings.Contains(out, "nothing changed") {
 				t.Errorf("second run does not say nothing changed:\n%s", out)
+			}
+			if !strings.Contains(out, "✓ tag v1.0.0 is at HEAD\n      tag v1.0.0 on GitHub points at HEAD "+short(fx.head())) {
+				t.Errorf("second run does not find the tag the first one made at HEAD:\n%s", out)
 			}
 			if leaks := fx.gh.tokenLeaks(); len(leaks) > 0 {
 				t.Errorf("token sent outside the Authorization header of API requests: %v", leaks)
@@ -297,5 +308,49 @@ func TestDraftThenPublish(t *testing.T) {
 	}
 	if fx.gh.latestTag() != "" {
 		t.Errorf("a prerelease became latest: %q", fx.gh.latestTag())
+	}
+}
+
+// TestGitHubReportWithAWeakerMarkerIsNotKept: GitHub's verify-report.json
+// for this exact ISO is kept in place of a newer local one only when it
+// too records verify's default boot marker; one made with a custom marker
+// (or none) counts as different content, replaced with -force.
+func TestGitHubReportWithAWeakerMarkerIsNotKept(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, marker, why string
+	}{
+		{"custom marker", ".", `GitHub's copy is for this exact ISO, but verify booted with the custom marker "."`},
+		{"no marker", "", "GitHub's copy is for this exact ISO, but it does not record the boot marker"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fx := newFixture(t, "v1.0.0", 64<<10)
+			assets := map[string][]byte{ISOName(fx.version): fx.iso}
+			for _, name := range metadataNames(fx.version) {
+				data, err := os.ReadFile(filepath.Join(fx.dist, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				assets[name] = data
+			}
+			var rep map[string]any
+			must(t, json.Unmarshal(assets[VerifyReportName], &rep))
+			rep["time"] = "2026-11-26T08:00:00Z"
+			if tc.marker == "" {
+				delete(rep, "boot_marker")
+			} else {
+				rep["boot_marker"] = tc.marker
+			}
+			assets[VerifyReportName] = mustJSON(t, rep)
+			fx.gh.seed(fx.version, false, false, time.Now().Add(-time.Hour), assets)
+
+			out, err := fx.run()
+			wantStopped(t, fx, out, err, "✗ v1.0.0 not already published with different content", "verify-report.json: "+tc.why, "run again with -force")
+			if out, err := fx.run(force); err != nil {
+				t.Fatalf("release -force: %v\n%s", err, out)
+			}
+			assertPublished(t, fx)
+		})
 	}
 }

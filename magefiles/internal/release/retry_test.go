@@ -14,10 +14,12 @@ import (
 	"github.com/cli/go-gh/v2/pkg/api"
 )
 
-// useGitHub points the fixture at another fake GitHub.
+// useGitHub points the fixture at another fake GitHub, to which HEAD is
+// pushed as to the first one.
 func (fx *fixture) useGitHub(f *fakeGitHub) {
 	fx.gh = f
 	fx.env[EnvAPIURL] = f.apiURL()
+	f.push(fakeDefaultBranch, fx.head())
 }
 
 // trustingTransport is the release's own upload transport trusting the
