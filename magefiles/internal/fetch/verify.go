@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -234,46 +234,28 @@ func identityName(e *openpgp.Entity) string {
 // digestFor returns the digest that a sha256sum-format file lists for
 // exactly the file name name. Lines for other files are ignored; a name
 // listed twice with different digests is an error.
-func digestFor(sums []byte, name string) (digest.Digest, error) {
+func digestFor(list []byte, name string) (digest.Digest, error) {
 	var found digest.Digest
 	var names []string
-	sc := bufio.NewScanner(bytes.NewReader(sums))
-	for sc.Scan() {
-		hexsum, file, ok := parseSumLine(sc.Text())
-		if !ok {
+	for _, l := range sums.Lines(list, sums.SHA256) {
+		if l.Err != nil {
 			continue
 		}
-		names = append(names, file)
-		if file != name {
+		names = append(names, l.Name)
+		if l.Name != name {
 			continue
 		}
-		d := digest.NewDigestFromEncoded(digest.SHA256, hexsum)
+		d := digest.NewDigestFromEncoded(digest.SHA256, l.Sum)
 		if found != "" && found != d {
 			return "", fmt.Errorf("%s is listed twice with different digests (%s and %s): refusing to choose", name, found, d)
 		}
 		found = d
-	}
-	if err := sc.Err(); err != nil {
-		return "", err
 	}
 	if found == "" {
 		sort.Strings(names)
 		return "", fmt.Errorf("no line for %q (it lists %s): set BASE_ISO_URL to a file it lists, or BASE_ISO_SUMS_URL to the SHA256SUMS beside the ISO", name, listOrNone(names))
 	}
 	return found, nil
-}
-
-// parseSumLine splits "<64 hex>  name" or "<64 hex> *name".
-func parseSumLine(line string) (hexsum, name string, ok bool) {
-	line = strings.TrimSuffix(line, "\r")
-	if len(line) < 66 || line[64] != ' ' || (line[65] != ' ' && line[65] != '*') {
-		return "", "", false
-	}
-	hexsum = strings.ToLower(line[:64])
-	if digest.SHA256.Validate(hexsum) != nil {
-		return "", "", false
-	}
-	return hexsum, line[66:], true
 }
 
 func listOrNone(names []string) string {

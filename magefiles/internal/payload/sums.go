@@ -1,7 +1,6 @@
 package payload
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/md5"
 	"crypto/sha256"
@@ -11,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 )
 
 // Digest is the checksums of one file.
@@ -142,20 +143,13 @@ func FormatMD5Sum(lines map[string]string) []byte {
 // into absolute ISO path -> MD5.
 func ParseMD5Sum(data []byte) (map[string]string, error) {
 	out := map[string]string{}
-	s := bufio.NewScanner(bytes.NewReader(data))
-	s.Buffer(make([]byte, 64*1024), 1024*1024)
-	for n := 1; s.Scan(); n++ {
-		line := strings.TrimRight(s.Text(), "\r")
-		if strings.TrimSpace(line) == "" {
-			continue
+	for _, l := range sums.Lines(data, sums.MD5) {
+		if l.Err != nil {
+			return nil, fmt.Errorf("md5sum.txt line %d: %w", l.N, l.Err)
 		}
-		sum, name, ok := strings.Cut(line, " ")
-		if !ok || len(sum) != 32 || !isHex(sum) || len(name) < 2 || (name[0] != ' ' && name[0] != '*') {
-			return nil, fmt.Errorf("md5sum.txt line %d is not \"<md5>  <path>\": %q", n, line)
-		}
-		out[isoPath(name[1:])] = strings.ToLower(sum)
+		out[isoPath(l.Name)] = l.Sum
 	}
-	return out, s.Err()
+	return out, nil
 }
 
 // isoPath turns "./boot/grub/grub.cfg" or "boot/grub/grub.cfg" into
@@ -176,13 +170,4 @@ func underAny(p string, trees []string) bool {
 		}
 	}
 	return false
-}
-
-func isHex(s string) bool {
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-			return false
-		}
-	}
-	return true
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
 
@@ -131,11 +132,11 @@ func (r *runner) compareOne(ctx context.Context, a asset, ra *ghAsset) (assetSta
 	if strings.HasPrefix(a.Name, ISOName(r.o.Version)+".part") {
 		sumsName = PartsSumsName(r.o.Version)
 	}
-	sums, err := r.remoteSums(ctx, sumsName)
+	listed, err := r.remoteSums(ctx, sumsName)
 	if err != nil {
 		return 0, "", err
 	}
-	d, ok := sums[a.Name]
+	d, ok := listed[a.Name]
 	switch {
 	case !ok:
 		return stateDiffers, fmt.Sprintf("same size, but GitHub gives no digest and the release's %s does not list it", sumsName), nil
@@ -188,6 +189,6 @@ func (r *runner) remoteSums(ctx context.Context, name string) (map[string]string
 	if err != nil {
 		return nil, err
 	}
-	r.remote.sums[name] = parseSums(data)
+	r.remote.sums[name] = sums.Map(data, sums.SHA256)
 	return r.remote.sums[name], nil
 }

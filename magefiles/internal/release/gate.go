@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
@@ -108,12 +109,15 @@ func (r *runner) lineSums() line {
 		return skip(title, "not checked: there is no ISO")
 	}
 	var problems []string
-	for _, s := range []struct{ file, want string }{{SHA256SumsName, l.ISO.SHA256}, {MD5SumsName, l.MD5}} {
+	for _, s := range []struct {
+		file, want string
+		hexLen     int
+	}{{SHA256SumsName, l.ISO.SHA256, sums.SHA256}, {MD5SumsName, l.MD5, sums.MD5}} {
 		if err := l.FileErrs[s.file]; err != nil {
 			problems = append(problems, err.Error())
 			continue
 		}
-		got, ok := parseSums(l.Files[s.file].Data)[l.ISO.Name]
+		got, ok := sums.Map(l.Files[s.file].Data, s.hexLen)[l.ISO.Name]
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("%s has no line for %s", s.file, l.ISO.Name))

@@ -287,19 +287,3 @@ func (l *localBuild) mirrorAssets() []asset {
 	}
 	return list
 }
-
-// parseSums reads sha256sum/md5sum output: "<hex>  <name>" or
-// "<hex> *<name>" per line, names as written.
-func parseSums(data []byte) map[string]string {
-	sums := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		digest, name, ok := strings.Cut(strings.TrimRight(line, "\r"), " ")
-		if !ok {
-			continue
-		}
-		name = strings.TrimPrefix(strings.TrimPrefix(name, " "), "*")
-		name = strings.TrimPrefix(name, "./")
-		sums[name] = strings.ToLower(digest)
-	}
-	return sums
-}

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/eltorito"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 )
 
 // ISO paths the checks read.
@@ -123,15 +123,16 @@ func checkPayload(ctx context.Context, in *inputs) (string, error) {
 	var p problems
 	listed := map[string]bool{}
 	var total int64
-	forEachSumLine(data, 64, func(n int, sum, name string, lineErr error) {
-		if lineErr != nil {
-			p.add("%s line %d: %v", manifestPath, n, lineErr)
-			return
+	for _, l := range sums.Lines(data, sums.SHA256) {
+		n, sum, name := l.N, l.Sum, l.Name
+		if l.Err != nil {
+			p.add("%s line %d: %v", manifestPath, n, l.Err)
+			continue
 		}
 		full := path.Join(payloadDir, name)
 		if !strings.HasPrefix(full, payloadDir+"/") || full == manifestPath {
 			p.add("%s line %d: %q is not a payload file", manifestPath, n, name)
-			return
+			continue
 		}
 		if listed[full] {
 			p.add("%s line %d: %s is listed twice", manifestPath, n, name)
@@ -142,7 +143,7 @@ func checkPayload(ctx context.Context, in *inputs) (string, error) {
 		if err != nil {
 			p.add("%v", err)
 		}
-	})
+	}
 	for _, name := range im.under(payloadDir) {
 		if name != manifestPath && !listed[name] {
 			p.add("%s is not in %s", name, manifestPath)
@@ -168,10 +169,11 @@ func checkMD5SumTxt(ctx context.Context, in *inputs) (string, error) {
 	var p problems
 	var files int
 	var total int64
-	forEachSumLine(data, 32, func(n int, sum, name string, lineErr error) {
-		if lineErr != nil {
-			p.add("%s line %d: %v", md5sumTxtPath, n, lineErr)
-			return
+	for _, l := range sums.Lines(data, sums.MD5) {
+		n, sum, name := l.N, l.Sum, l.Name
+		if l.Err != nil {
+			p.add("%s line %d: %v", md5sumTxtPath, n, l.Err)
+			continue
 		}
 		files++
 		size, err := compareDigest(ctx, im, path.Join("/", name), md5.New(), sum)
@@ -179,7 +181,7 @@ func checkMD5SumTxt(ctx context.Context, in *inputs) (string, error) {
 		if err != nil {
 			p.add("%s line %d: %v", md5sumTxtPath, n, err)
 		}
-	})
+	}
 	if err := p.err(); err != nil {
 		return "", err
 	}
@@ -187,30 +189,6 @@ func checkMD5SumTxt(ctx context.Context, in *inputs) (string, error) {
 		return "", fmt.Errorf("%s lists no files", md5sumTxtPath)
 	}
 	return fmt.Sprintf("%d files (%d bytes) match %s", files, total, md5sumTxtPath), nil
-}
-
-// forEachSumLine parses "<hex>  <name>" lines (sha256sum/md5sum output; a
-// '*' binary marker is accepted) and calls fn for each, with a line error
-// for malformed ones. Empty lines are skipped.
-func forEachSumLine(data []byte, hexLen int, fn func(n int, sum, name string, err error)) {
-	s := bufio.NewScanner(bytes.NewReader(data))
-	s.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; s.Scan(); n++ {
-		line := strings.TrimSuffix(s.Text(), "\r")
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		sum, name, ok := strings.Cut(line, " ")
-		name = strings.TrimPrefix(strings.TrimPrefix(name, " "), "*")
-		if !ok || len(sum) != hexLen || !isLowerHex(sum) || name == "" {
-			fn(n, "", "", fmt.Errorf("not \"<%d hex digits>  <file>\": %q", hexLen, clip([]byte(line))))
-			continue
-		}
-		fn(n, sum, name, nil)
-	}
-	if err := s.Err(); err != nil {
-		fn(0, "", "", err)
-	}
 }
 
 // compareDigest hashes the ISO file name and compares it with want.
@@ -229,15 +207,6 @@ func compareDigest(ctx context.Context, im *isoImage, name string, h hash.Hash, 
 		return size, fmt.Errorf("%s: digest %s, listed %s", name, got, want)
 	}
 	return size, nil
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !(s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // missingOr says "missing from the ISO" for a file that is not there.
