@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
@@ -101,7 +102,7 @@ func (m *mirror) probe(ctx context.Context, names []string) error {
 			remoteRsync = true
 			continue
 		}
-		if digest, name, ok := strings.Cut(l, "  "); ok && len(digest) == 64 {
+		if digest, name, ok := sums.ParseLine(l, sums.SHA256); ok {
 			m.Existing[name] = digest
 		}
 	}
