@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,21 +44,6 @@ var DefaultBaseISODirs = []string{
 	"https://old-releases.ubuntu.com/releases/22.04.3/",
 }
 
-// Environment variable names. Each is documented on Config's fields.
-const (
-	EnvVersion         = "VERSION"
-	EnvBaseISOURL      = "BASE_ISO_URL"
-	EnvBaseISOSHA256   = "BASE_ISO_SHA256"
-	EnvBaseISOSumsURL  = "BASE_ISO_SUMS_URL"
-	EnvBaseISOKeyring  = "BASE_ISO_KEYRING"
-	EnvDistDir         = "DIST_DIR"
-	EnvBuildDir        = "BUILD_DIR"
-	EnvCacheDir        = "CACHE_DIR"
-	EnvKernelArgs      = "KERNEL_ARGS"
-	EnvSourceDateEpoch = "SOURCE_DATE_EPOCH"
-	EnvNoInstall       = "NOVASPHERE_NO_INSTALL"
-)
-
 // BaseLocation is one place the base ISO can be downloaded from.
 type BaseLocation struct {
 	// ISOURL is the ISO itself: http(s)://, file:// or a plain path.
@@ -67,10 +53,15 @@ type BaseLocation struct {
 	SumsURL string
 }
 
-// Config is the resolved configuration of one pipeline run.
+// DefaultGrubTitle is the menu entry title template; {version} is replaced
+// (and appended when the template lacks it).
+const DefaultGrubTitle = "Install NovaSphere {version}"
+
+// Config is the resolved configuration of one pipeline run, loaded once:
+// every setting of the Settings table, parsed and checked.
 type Config struct {
-	// Version is the installer version (VERSION; default today's UTC date
-	// as YYYYMMDD). See ValidateVersion for the accepted forms.
+	// Version is the installer version (VERSION, or release's argument;
+	// default today's UTC date as YYYYMMDD), checked by ValidateVersion.
 	Version string
 	// BaseISOName is the base ISO's file name, used to find its line in
 	// SHA256SUMS.
@@ -82,16 +73,19 @@ type Config struct {
 	// KeyringPath is the armored OpenPGP key or keyring that must have signed
 	// SHA256SUMS (BASE_ISO_KEYRING; default the committed Ubuntu key).
 	KeyringPath string
-	// DistDir receives the outputs (DIST_DIR, default "dist").
-	DistDir string
-	// BuildDir holds intermediate files (BUILD_DIR, default "build").
-	BuildDir string
-	// CacheDir holds downloads shared between builds (CACHE_DIR, default
-	// ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso).
-	CacheDir string
+	// DistDir receives the outputs (DIST_DIR, default "dist"), BuildDir
+	// holds intermediate files (BUILD_DIR, default "build"), CacheDir holds
+	// downloads shared between builds (CACHE_DIR). All three are absolute:
+	// relative settings are resolved against Root.
+	DistDir, BuildDir, CacheDir string
 	// KernelArgs are appended to every installer kernel command line
 	// (KERNEL_ARGS; default DefaultKernelArgs; set it empty for none).
 	KernelArgs string
+	// GrubTimeout is the boot menu timeout in whole seconds (GRUB_TIMEOUT);
+	// "" keeps the base ISO's.
+	GrubTimeout string
+	// GrubTitle is the menu entry title template (GRUB_TITLE).
+	GrubTitle string
 	// SourceDateEpoch fixes every timestamp in the ISO (SOURCE_DATE_EPOCH;
 	// default the commit time of HEAD). Zero means unknown.
 	SourceDateEpoch int64
@@ -99,88 +93,180 @@ type Config struct {
 	NoInstall bool
 	// Root is the repository root: payload directories are found under it.
 	Root string
+	// Verify holds verify's settings, Release the release's.
+	Verify  VerifySettings
+	Release ReleaseSettings
+
+	origins map[string]Origin
 }
 
-// Load reads the environment over the embedded defaults. root is the
+// VerifySettings configure verify's QEMU boots.
+type VerifySettings struct {
+	// Boot: On requires the boots, Off skips them, Auto boots when qemu is
+	// installed (VERIFY_BOOT).
+	Boot Switch
+	// BootTimeout bounds each boot (VERIFY_BOOT_TIMEOUT); zero means
+	// verify's default.
+	BootTimeout time.Duration
+	// BootMarker proves a boot (VERIFY_BOOT_MARKER); nil means verify's
+	// default.
+	BootMarker *regexp.Regexp
+}
+
+// ReleaseSettings say where and as whom a release is published.
+type ReleaseSettings struct {
+	// Token authenticates to GitHub (GH_TOKEN, else GITHUB_TOKEN); never
+	// printed. TokenSource names the variable it came from.
+	Token, TokenSource string
+	// Repository is owner/name (GITHUB_REPOSITORY); "" means the origin
+	// remote's.
+	Repository string
+	// APIURL is the REST API base (GITHUB_API_URL), Host a GitHub host
+	// (GH_HOST) used when APIURL is empty.
+	APIURL, Host string
+	// SCPTarget is user@host:/path/ to copy the files to as well
+	// (RELEASE_SCP_TARGET), SSHArgs extra ssh options for it
+	// (RELEASE_SSH_ARGS), CopyTool "rsync", "scp" or "" to choose
+	// (RELEASE_COPY_TOOL).
+	SCPTarget, SSHArgs, CopyTool string
+	// Split allows attaching an ISO of 2 GiB or more in parts
+	// (RELEASE_SPLIT, default true).
+	Split bool
+}
+
+// Load reads env over the embedded defaults and checks every setting,
+// the version's every rule included, before any stage runs. root is the
 // repository root (where go.mod is).
-func Load(root string) (Config, error) {
-	c := Config{
-		Version:       getenv(EnvVersion, time.Now().UTC().Format("20060102")),
-		BaseISOName:   DefaultBaseISOName,
-		BaseISOSHA256: strings.ToLower(getenv(EnvBaseISOSHA256, DefaultBaseISOSHA256)),
-		KeyringPath:   getenv(EnvBaseISOKeyring, filepath.Join(root, DefaultKeyringPath)),
-		DistDir:       getenv(EnvDistDir, "dist"),
-		BuildDir:      getenv(EnvBuildDir, "build"),
-		CacheDir:      getenv(EnvCacheDir, defaultCacheDir()),
-		KernelArgs:    getenvOrEmpty(EnvKernelArgs, DefaultKernelArgs),
-		NoInstall:     truthy(os.Getenv(EnvNoInstall)),
-		Root:          root,
+func Load(root string, env Env) (Config, error) {
+	c := Config{Root: root, origins: map[string]Origin{}}
+	r := reader{env: env, c: &c}
+	c.Version = r.str(EnvVersion, time.Now().UTC().Format("20060102"))
+	c.BaseISOName = DefaultBaseISOName
+	c.BaseISOSHA256 = strings.ToLower(r.str(EnvBaseISOSHA256, DefaultBaseISOSHA256))
+	c.KeyringPath = c.abs(r.str(EnvBaseISOKeyring, DefaultKeyringPath))
+	c.DistDir = c.abs(r.str(EnvDistDir, "dist"))
+	c.BuildDir = c.abs(r.str(EnvBuildDir, "build"))
+	c.CacheDir = c.abs(r.str(EnvCacheDir, defaultCacheDir(r.str(EnvXDGCacheHome, ""))))
+	c.KernelArgs = r.strOrEmpty(EnvKernelArgs, DefaultKernelArgs)
+	c.GrubTimeout = r.str(EnvGrubTimeout, "")
+	c.GrubTitle = r.str(EnvGrubTitle, DefaultGrubTitle)
+	if err := c.loadBase(r); err != nil {
+		return c, err
 	}
+	if err := ValidateVersion(c.Version); err != nil {
+		return c, fmt.Errorf("config: %s: %w", EnvVersion, err)
+	}
+	if err := validateGrubTimeout(c.GrubTimeout); err != nil {
+		return c, fmt.Errorf("config: %s: %w", EnvGrubTimeout, err)
+	}
+	var err error
+	if c.NoInstall, err = r.bool(EnvNoInstall, false); err != nil {
+		return c, err
+	}
+	if c.SourceDateEpoch, err = sourceDateEpoch(r, root); err != nil {
+		return c, err
+	}
+	if c.Verify, err = loadVerify(r); err != nil {
+		return c, err
+	}
+	if c.Release, err = loadRelease(r); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// loadBase reads where the base ISO comes from and how it is checked.
+func (c *Config) loadBase(r reader) error {
 	c.BaseLocations = defaultLocations()
-	if u := os.Getenv(EnvBaseISOURL); u != "" {
+	if u := r.str(EnvBaseISOURL, ""); u != "" {
 		c.BaseISOName = baseName(u)
-		c.BaseLocations = []BaseLocation{{ISOURL: u, SumsURL: os.Getenv(EnvBaseISOSumsURL)}}
-		if os.Getenv(EnvBaseISOSHA256) == "" {
+		c.BaseLocations = []BaseLocation{{ISOURL: u, SumsURL: r.str(EnvBaseISOSumsURL, "")}}
+		if !r.env.IsSet(EnvBaseISOSHA256) {
 			// A custom ISO with the default pin would always fail; demand a pin
 			// or a sums file rather than guessing.
 			c.BaseISOSHA256 = ""
 		}
-	} else if s := os.Getenv(EnvBaseISOSumsURL); s != "" {
+	} else if s := r.str(EnvBaseISOSumsURL, ""); s != "" {
 		for i := range c.BaseLocations {
 			c.BaseLocations[i].SumsURL = s
 		}
 	}
 	if c.BaseISOSHA256 != "" && !isHex64(c.BaseISOSHA256) {
-		return c, fmt.Errorf("config: %s=%q is not a SHA-256 digest (64 hexadecimal characters)", EnvBaseISOSHA256, c.BaseISOSHA256)
+		return fmt.Errorf("config: %s=%q is not a SHA-256 digest (64 hexadecimal characters)", EnvBaseISOSHA256, c.BaseISOSHA256)
 	}
 	if c.BaseLocations[0].SumsURL == "" && c.BaseISOSHA256 == "" {
-		return c, fmt.Errorf("config: %s is set but neither %s nor %s is: set one so the download can be verified", EnvBaseISOURL, EnvBaseISOSHA256, EnvBaseISOSumsURL)
+		return fmt.Errorf("config: %s is set but neither %s nor %s is: set one so the download can be verified", EnvBaseISOURL, EnvBaseISOSHA256, EnvBaseISOSumsURL)
 	}
-	if err := ValidateVersion(c.Version); err != nil {
-		return c, fmt.Errorf("config: %s: %w", EnvVersion, err)
-	}
-	epoch, err := sourceDateEpoch(root)
-	if err != nil {
-		return c, err
-	}
-	c.SourceDateEpoch = epoch
-	return c, nil
+	return nil
 }
 
-// OutputISO is the path of the installer ISO for the configured version.
-func (c Config) OutputISO() string {
-	return filepath.Join(c.DistDir, "novasphere-installer-"+c.Version+".iso")
+// loadVerify reads VERIFY_BOOT, VERIFY_BOOT_TIMEOUT and VERIFY_BOOT_MARKER.
+func loadVerify(r reader) (VerifySettings, error) {
+	var v VerifySettings
+	var err error
+	if v.Boot, err = r.switchOf(EnvVerifyBoot); err != nil {
+		return v, fmt.Errorf("%w (unset: boot when qemu is installed)", err)
+	}
+	if s := strings.TrimSpace(r.str(EnvBootTimeout, "")); s != "" {
+		if v.BootTimeout, err = parseTimeout(s); err != nil {
+			return v, fmt.Errorf("%s=%q: %w", EnvBootTimeout, s, err)
+		}
+	}
+	if s := r.str(EnvBootMarker, ""); s != "" {
+		if v.BootMarker, err = regexp.Compile(s); err != nil {
+			return v, fmt.Errorf("%s: not a regular expression: %w", EnvBootMarker, err)
+		}
+	}
+	return v, nil
 }
 
-// Path resolves p, a directory or file setting such as DistDir, against the
-// repository root when it is relative, so targets work from any directory.
-func (c Config) Path(p string) string {
-	if filepath.IsAbs(p) {
+// loadRelease reads the GitHub and server-copy settings.
+func loadRelease(r reader) (ReleaseSettings, error) {
+	s := ReleaseSettings{
+		Repository: strings.TrimSpace(r.str(EnvRepository, "")),
+		APIURL:     strings.TrimSpace(r.str(EnvAPIURL, "")),
+		Host:       strings.TrimSpace(r.str(EnvGHHost, "")),
+		SCPTarget:  r.str(EnvSCPTarget, ""),
+		SSHArgs:    r.str(EnvSSHArgs, ""),
+		CopyTool:   r.str(EnvCopyTool, ""),
+	}
+	for _, name := range []string{EnvGHToken, EnvGitHubToken} {
+		if v := strings.TrimSpace(r.str(name, "")); v != "" && s.Token == "" {
+			s.Token, s.TokenSource = v, name
+		}
+	}
+	var err error
+	s.Split, err = r.bool(EnvSplit, true)
+	return s, err
+}
+
+// reader reads settings from an Env and records where each came from.
+type reader struct {
+	env Env
+	c   *Config
+}
+
+func (r reader) note(name string) {
+	if o, ok := r.env.raw(name); ok {
+		r.c.origins[name] = o
+	}
+}
+
+func (r reader) str(name, def string) string { r.note(name); return r.env.String(name, def) }
+func (r reader) strOrEmpty(name, def string) string {
+	r.note(name)
+	return r.env.StringOrEmpty(name, def)
+}
+func (r reader) bool(name string, def bool) (bool, error) { r.note(name); return r.env.Bool(name, def) }
+func (r reader) switchOf(name string) (Switch, error)     { r.note(name); return r.env.Switch(name) }
+
+// abs resolves a directory or file setting against the repository root
+// when it is relative, so targets work from any directory.
+func (c Config) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
 		return p
 	}
 	return filepath.Join(c.Root, p)
-}
-
-// WithVersion returns a copy of c building version v.
-func (c Config) WithVersion(v string) Config {
-	c.Version = v
-	return c
-}
-
-var versionRE = regexp.MustCompile(`^(?:\d{8}|v\d+\.\d+\.\d+(?:-rc\.\d+)?)$`)
-
-// ValidateVersion accepts a date version YYYYMMDD (a real calendar date) or a
-// semantic version vX.Y.Z with an optional -rc.N suffix.
-func ValidateVersion(v string) error {
-	if versionRE.MatchString(v) {
-		if v[0] == 'v' {
-			return nil
-		}
-		if _, err := time.Parse("20060102", v); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("version %q is not accepted: use a date YYYYMMDD (for example 20261127) or a semantic version vX.Y.Z or vX.Y.Z-rc.N (for example v1.0.0, v1.2.0-rc.1)", v)
 }
 
 func defaultLocations() []BaseLocation {
@@ -191,29 +277,70 @@ func defaultLocations() []BaseLocation {
 	return locs
 }
 
-func defaultCacheDir() string {
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
+// defaultCacheDir is ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso.
+func defaultCacheDir(xdg string) string {
+	if xdg == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
 			home = os.TempDir()
 		}
-		base = filepath.Join(home, ".cache")
+		xdg = filepath.Join(home, ".cache")
 	}
-	return filepath.Join(base, "novasphere-iso")
+	return filepath.Join(xdg, "novasphere-iso")
 }
+
+// maxEpoch is the last second ISO 9660 can record: directory records keep
+// the year as years since 1900 in one byte.
+var maxEpoch = time.Date(2155, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
 
 // sourceDateEpoch reads SOURCE_DATE_EPOCH or, when unset, the commit time of
 // HEAD in root. Outside a git checkout it returns 0.
-func sourceDateEpoch(root string) (int64, error) {
-	if s := os.Getenv(EnvSourceDateEpoch); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("config: %s=%q is not a Unix time in seconds", EnvSourceDateEpoch, s)
+func sourceDateEpoch(r reader, root string) (int64, error) {
+	s := r.str(EnvSourceDateEpoch, "")
+	if s == "" {
+		t := git.CommitTime(root)
+		if t != 0 {
+			r.c.origins[EnvSourceDateEpoch] = Origin{Name: EnvSourceDateEpoch, Value: strconv.FormatInt(t, 10), From: "git"}
 		}
-		return n, nil
+		return t, nil
 	}
-	return gitCommitTime(root), nil
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("config: %s=%q is not a Unix time in seconds", EnvSourceDateEpoch, s)
+	}
+	if n > maxEpoch {
+		return 0, fmt.Errorf("config: %s=%s is %s: ISO 9660 records dates up to 2155-12-31T23:59:59Z (%d)",
+			EnvSourceDateEpoch, s, time.Unix(n, 0).UTC().Format("2006-01-02"), maxEpoch)
+	}
+	return n, nil
+}
+
+// parseTimeout reads a Go duration ("3m", "90s") or a number of seconds.
+func parseTimeout(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, nerr := strconv.Atoi(v)
+		if nerr != nil {
+			return 0, fmt.Errorf("not a duration: use for example 3m, 90s or a number of seconds")
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("the timeout must be positive")
+	}
+	return d, nil
+}
+
+// validateGrubTimeout accepts "" (keep the base's) or a whole number of
+// seconds.
+func validateGrubTimeout(t string) error {
+	if t == "" {
+		return nil
+	}
+	if n, err := strconv.Atoi(t); err != nil || n < 0 || strconv.Itoa(n) != t {
+		return fmt.Errorf("grub menu timeout %q is not a whole number of seconds (0 or more)", t)
+	}
+	return nil
 }
 
 func baseName(u string) string {
@@ -236,26 +363,9 @@ func isHex64(s string) bool {
 	return true
 }
 
-func truthy(s string) bool {
-	switch strings.ToLower(s) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
-}
-
-// getenvOrEmpty is like getenv, but a variable set to the empty string
-// means "empty", not "default".
-func getenvOrEmpty(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-func getenv(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+// ReleaseFromEnv reads only the release's settings from env, for callers
+// that need no build (release:rollback) and for tests.
+func ReleaseFromEnv(env Env) (ReleaseSettings, error) {
+	c := Config{origins: map[string]Origin{}}
+	return loadRelease(reader{env: env, c: &c})
 }

@@ -3,10 +3,7 @@ package config
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 )
 
 // FindRoot returns the repository root: the nearest directory at or above
@@ -26,18 +23,4 @@ func FindRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// gitCommitTime is the committer time of HEAD in root, or 0 when root is not
-// a git checkout (or has no commit yet).
-func gitCommitTime(root string) int64 {
-	out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%ct").Output()
-	if err != nil {
-		return 0
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
-	if err != nil {
-		return 0
-	}
-	return n
 }

@@ -1,0 +1,288 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+)
+
+// Setting is one environment variable the project reads: its name, its
+// default as users see it, its meaning, and the first stage that reads it
+// (every later stage of the chain reads it too, through its dependencies).
+type Setting struct {
+	// Name is the environment variable.
+	Name string
+	// Default describes the value used when the variable is unset.
+	Default string
+	// Meaning says what the variable does, in one or two sentences.
+	Meaning string
+	// Stage is the first stage that reads it: one of Stages, "release" or
+	// "test". "" means it only changes another setting's default.
+	Stage string
+	// Secret settings are shown as set or unset, never by value.
+	Secret bool
+}
+
+// Stages is the chain of the pipeline, in order. A setting of one stage is
+// read by every stage after it.
+var Stages = []string{"fetch", "extract", "customize", "pack", "verify", "release"}
+
+// Environment variable names, each described in Settings.
+const (
+	EnvVersion         = "VERSION"
+	EnvBaseISOURL      = "BASE_ISO_URL"
+	EnvBaseISOSHA256   = "BASE_ISO_SHA256"
+	EnvBaseISOSumsURL  = "BASE_ISO_SUMS_URL"
+	EnvBaseISOKeyring  = "BASE_ISO_KEYRING"
+	EnvCacheDir        = "CACHE_DIR"
+	EnvXDGCacheHome    = "XDG_CACHE_HOME"
+	EnvBuildDir        = "BUILD_DIR"
+	EnvDistDir         = "DIST_DIR"
+	EnvKernelArgs      = "KERNEL_ARGS"
+	EnvGrubTimeout     = "GRUB_TIMEOUT"
+	EnvGrubTitle       = "GRUB_TITLE"
+	EnvSourceDateEpoch = "SOURCE_DATE_EPOCH"
+	EnvNoInstall       = "NOVASPHERE_NO_INSTALL"
+	EnvVerifyBoot      = "VERIFY_BOOT"
+	EnvBootTimeout     = "VERIFY_BOOT_TIMEOUT"
+	EnvBootMarker      = "VERIFY_BOOT_MARKER"
+	EnvGHToken         = "GH_TOKEN"
+	EnvGitHubToken     = "GITHUB_TOKEN"
+	EnvRepository      = "GITHUB_REPOSITORY"
+	EnvAPIURL          = "GITHUB_API_URL"
+	EnvGHHost          = "GH_HOST"
+	EnvSCPTarget       = "RELEASE_SCP_TARGET"
+	EnvSSHArgs         = "RELEASE_SSH_ARGS"
+	EnvCopyTool        = "RELEASE_COPY_TOOL"
+	EnvSplit           = "RELEASE_SPLIT"
+)
+
+// Settings is every environment variable the project reads, in the order
+// `mage settings` and README's configuration table show them.
+var Settings = []Setting{
+	{EnvVersion, "today's date, UTC, YYYYMMDD", "installer version: YYYYMMDD or vX.Y.Z[-rc.N] (`release` takes it as its argument)", "customize", false},
+	{EnvBaseISOURL, "the pinned Ubuntu 22.04.3 release, then the old-releases archive", "base ISO: `http(s)://`, `file://` or a plain path", "fetch", false},
+	{EnvBaseISOSHA256, "`" + DefaultBaseISOSHA256 + "`", "pinned digest of the base ISO", "fetch", false},
+	{EnvBaseISOSumsURL, "`SHA256SUMS` beside the ISO", "Ubuntu's sums file; its signature is the same URL plus `.gpg`", "fetch", false},
+	{EnvBaseISOKeyring, "`" + DefaultKeyringPath + "`", "armored OpenPGP key(s) that must sign SHA256SUMS", "fetch", false},
+	{EnvCacheDir, "`${XDG_CACHE_HOME:-~/.cache}/novasphere-iso`", "verified downloads, by digest", "fetch", false},
+	{EnvXDGCacheHome, "`~/.cache`", "only moves the default `CACHE_DIR`", "", false},
+	{EnvBuildDir, "`build`", "intermediate files", "extract", false},
+	{EnvDistDir, "`dist`", "outputs", "pack", false},
+	{EnvKernelArgs, "`" + DefaultKernelArgs + "`", "extra installer kernel arguments; set it empty for none. The default shows kernel messages on the serial port too (servers with serial consoles, and verify's QEMU boots) while the installer stays on the screen", "customize", false},
+	{EnvGrubTimeout, "the base ISO's (30 s on Ubuntu)", "boot menu timeout in whole seconds", "customize", false},
+	{EnvGrubTitle, "`" + DefaultGrubTitle + "`", "boot menu entry title; `{version}` is replaced", "customize", false},
+	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO, for byte-identical rebuilds", "pack", false},
+	{EnvNoInstall, "unset", "`1`: never install missing tools, print the apt-get line", "fetch", false},
+	{EnvVerifyBoot, "boot when qemu is installed", "`1` requires the QEMU boots (installs qemu-system-x86 and ovmf), `0` skips them (reported as SKIP)", "verify", false},
+	{EnvBootTimeout, "`5m`", "timeout per boot, a Go duration (`3m`, `90s`) or seconds", "verify", false},
+	{EnvBootMarker, "the kernel command line with the autoinstall arguments", "regular expression that proves a boot on the serial console", "verify", false},
+	{EnvGHToken, "unset", "GitHub token with contents: write (never printed, logged or written)", "release", true},
+	{EnvGitHubToken, "unset", "GitHub token, when `GH_TOKEN` is unset (GitHub Actions)", "release", true},
+	{EnvRepository, "the `origin` remote", "`owner/name` of the GitHub repository", "release", false},
+	{EnvAPIURL, "`https://api.github.com`", "API base, e.g. `https://ghe.example.com/api/v3` for GitHub Enterprise Server (Actions sets it)", "release", false},
+	{EnvGHHost, "the `origin` remote's host", "GitHub host when `GITHUB_API_URL` is unset", "release", false},
+	{EnvSCPTarget, "unset", "`user@host:/path/`: also copy the files there (rsync when both ends have it, else scp), checked with `sha256sum` on the server before they are renamed into place", "release", false},
+	{EnvSSHArgs, "unset", "extra ssh options for that copy, split on spaces (`-i ~/.ssh/release -o Port=2222`)", "release", false},
+	{EnvCopyTool, "rsync when both ends have it, else scp", "`rsync` or `scp`, to force one", "release", false},
+	{EnvSplit, "`1`", "`0` stops the release instead of splitting an ISO of 2 GiB or more into parts", "release", false},
+}
+
+// Lookup finds a setting by name.
+func Lookup(name string) (Setting, bool) {
+	for _, s := range Settings {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+// ReadsAt reports whether a target that runs the chain up to stage reads s.
+func (s Setting) ReadsAt(stage string) bool {
+	if s.Stage == "" || s.Stage == "test" {
+		return false
+	}
+	return stageIndex(s.Stage) <= stageIndex(stage)
+}
+
+func stageIndex(stage string) int {
+	for i, s := range Stages {
+		if s == stage {
+			return i
+		}
+	}
+	return len(Stages)
+}
+
+// Env is where settings are read from: the process environment, and values
+// that take precedence over it (the version argument of release).
+type Env struct {
+	lookup    func(string) (string, bool)
+	overrides map[string]Origin
+}
+
+// Origin is a setting's effective value and where it came from.
+type Origin struct {
+	// Name is the variable.
+	Name string
+	// Value is the value used ("" for secrets in a dump).
+	Value string
+	// From is "default", "environment", "argument" or "git".
+	From string
+}
+
+// OSEnv reads the process environment. It is the only place the project
+// reads environment variables.
+func OSEnv() Env { return Env{lookup: os.LookupEnv} }
+
+// MapEnv reads settings from m alone, for tests.
+func MapEnv(m map[string]string) Env {
+	return Env{lookup: func(k string) (string, bool) { v, ok := m[k]; return v, ok }}
+}
+
+// WithArgument returns e with name fixed to value, as a command-line argument
+// gives it (release's version).
+func (e Env) WithArgument(name, value string) Env {
+	o := make(map[string]Origin, len(e.overrides)+1)
+	for k, v := range e.overrides {
+		o[k] = v
+	}
+	o[name] = Origin{Name: name, Value: value, From: "argument"}
+	e.overrides = o
+	return e
+}
+
+// raw returns the value of name and where it came from; ok is false when
+// it is unset (an empty value counts as set).
+func (e Env) raw(name string) (Origin, bool) {
+	if o, ok := e.overrides[name]; ok {
+		return o, true
+	}
+	if e.lookup == nil {
+		return Origin{}, false
+	}
+	v, ok := e.lookup(name)
+	return Origin{Name: name, Value: v, From: "environment"}, ok
+}
+
+// String is the value of name, or def when it is unset or empty.
+func (e Env) String(name, def string) string {
+	if o, ok := e.raw(name); ok && o.Value != "" {
+		return o.Value
+	}
+	return def
+}
+
+// StringOrEmpty is like String, but a variable set to the empty string
+// means "empty", not "default" (KERNEL_ARGS= removes the default arguments).
+func (e Env) StringOrEmpty(name, def string) string {
+	if o, ok := e.raw(name); ok {
+		return o.Value
+	}
+	return def
+}
+
+// IsSet reports whether name is set to a non-empty value.
+func (e Env) IsSet(name string) bool { return e.String(name, "") != "" }
+
+// Bool reads a yes/no setting with the project's one boolean parser; unset
+// or empty gives def.
+func (e Env) Bool(name string, def bool) (bool, error) {
+	v := strings.TrimSpace(e.String(name, ""))
+	if v == "" {
+		return def, nil
+	}
+	b, ok := ParseBool(v)
+	if !ok {
+		return false, fmt.Errorf("%s=%q: use 1 or 0 (true/false, yes/no, on/off)", name, v)
+	}
+	return b, nil
+}
+
+// Switch is a setting that is on, off or decided by the pipeline (unset).
+type Switch int
+
+const (
+	// Auto lets the pipeline decide (VERIFY_BOOT unset: boot when qemu is
+	// installed).
+	Auto Switch = iota
+	// On requires the work.
+	On
+	// Off skips it.
+	Off
+)
+
+// Switch reads an on/off/unset setting.
+func (e Env) Switch(name string) (Switch, error) {
+	if strings.TrimSpace(e.String(name, "")) == "" {
+		return Auto, nil
+	}
+	b, err := e.Bool(name, false)
+	if err != nil {
+		return Auto, err
+	}
+	if b {
+		return On, nil
+	}
+	return Off, nil
+}
+
+// ParseBool is the project's one parser for yes/no settings: 1, true, yes
+// and on are true; 0, false, no and off are false, in any case; anything
+// else is not a boolean.
+func ParseBool(s string) (value, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "true", "yes", "on":
+		return true, true
+	case "0", "false", "no", "off":
+		return false, true
+	}
+	return false, false
+}
+
+// Origins returns every setting's effective value and where it came from,
+// in the order of Settings; secrets show as "set" or "unset".
+func (c Config) Origins() []Origin {
+	out := make([]Origin, 0, len(Settings))
+	for _, s := range Settings {
+		o, ok := c.origins[s.Name]
+		if !ok {
+			o = Origin{Name: s.Name, Value: s.Default, From: "default"}
+		}
+		if s.Secret {
+			o.Value = "unset"
+			if ok && o.From != "default" && c.origins[s.Name].Value != "" {
+				o.Value = "set"
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// DumpSettings writes the table `mage settings` prints: every setting, its
+// effective value, where it came from and what it means.
+func (c Config) DumpSettings(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SETTING\tVALUE\tFROM\tMEANING")
+	for i, o := range c.Origins() {
+		v := o.Value
+		if v == "" {
+			v = `""`
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Name, v, o.From, firstSentence(Settings[i].Meaning))
+	}
+	return tw.Flush()
+}
+
+// firstSentence shortens a meaning for the terminal table.
+func firstSentence(s string) string {
+	s = strings.ReplaceAll(s, "`", "")
+	if i := strings.Index(s, ". "); i > 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,147 @@
+// Package dist owns the layout of the output directory (DIST_DIR): the name
+// of every artifact the pipeline writes there, and the list of artifacts a
+// build produced, with their digests once computed. Pack, verify and
+// release ask it for names; release publishes what Published lists.
+//
+//	novasphere-installer-<version>.iso          the installer ISO (pack)
+//	novasphere-installer-<version>.build.json   pack's build record
+//	SHA256SUMS, MD5SUMS                         the ISO's checksums (verify)
+//	verify-report.json                          verify's report
+//	boot-<firmware>-<media>.log                 serial console of each boot (verify)
+//	novasphere-installer-<version>.iso.partNN   parts of an ISO of 2 GiB or more (release)
+//	novasphere-installer-<version>.parts.sha256 their checksums (release)
+package dist
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+)
+
+// Names of the artifacts that do not depend on the version.
+const (
+	SHA256SumsName   = "SHA256SUMS"
+	MD5SumsName      = "MD5SUMS"
+	VerifyReportName = "verify-report.json"
+)
+
+// filePrefix starts the name of every versioned artifact.
+const filePrefix = "novasphere-installer-"
+
+// ISOName is the installer ISO's file name for version.
+func ISOName(version string) string { return filePrefix + version + ".iso" }
+
+// BuildRecordName is the file name of pack's build record for version.
+func BuildRecordName(version string) string { return filePrefix + version + ".build.json" }
+
+// PartsSumsName is the checksum file of an ISO's parts (sha256sum -c
+// format). Its name must not match the parts' glob NAME.iso.part*.
+func PartsSumsName(version string) string { return filePrefix + version + ".parts.sha256" }
+
+// PartName is the name of part i (from 0) of n; numbers are zero-padded so
+// that `cat NAME.part*` reads them in order.
+func PartName(version string, i, n int) string {
+	width := max(2, len(fmt.Sprint(n)))
+	return fmt.Sprintf("%s.part%0*d", ISOName(version), width, i+1)
+}
+
+// BootLogName is the serial console log of one verify boot ("bios-cdrom").
+func BootLogName(boot string) string { return "boot-" + boot + ".log" }
+
+// Layout is the output directory of one version.
+type Layout struct {
+	// Dir is the output directory (absolute).
+	Dir string
+	// Version is the installer version.
+	Version string
+}
+
+// New is the layout of dir for version.
+func New(dir, version string) Layout { return Layout{Dir: dir, Version: version} }
+
+// Path is the path of the artifact called name.
+func (l Layout) Path(name string) string { return filepath.Join(l.Dir, name) }
+
+// ISO is the path of the installer ISO.
+func (l Layout) ISO() string { return l.Path(ISOName(l.Version)) }
+
+// BuildRecord is the path of pack's build record.
+func (l Layout) BuildRecord() string { return l.Path(BuildRecordName(l.Version)) }
+
+// SHA256Sums and MD5Sums are the paths of the ISO's checksum files.
+func (l Layout) SHA256Sums() string { return l.Path(SHA256SumsName) }
+
+// MD5Sums is the path of MD5SUMS.
+func (l Layout) MD5Sums() string { return l.Path(MD5SumsName) }
+
+// VerifyReport is the path of verify-report.json.
+func (l Layout) VerifyReport() string { return l.Path(VerifyReportName) }
+
+// BootLog is the path of a boot's serial log.
+func (l Layout) BootLog(boot string) string { return l.Path(BootLogName(boot)) }
+
+// Published are the names of the small files a release publishes beside
+// the ISO (or its parts), in upload order.
+func (l Layout) Published() []string {
+	return []string{SHA256SumsName, MD5SumsName, VerifyReportName, BuildRecordName(l.Version)}
+}
+
+// Kind says what an artifact is.
+type Kind string
+
+// Kinds of artifacts.
+const (
+	KindISO       Kind = "iso"
+	KindRecord    Kind = "build-record"
+	KindChecksums Kind = "checksums"
+	KindReport    Kind = "verify-report"
+	KindLog       Kind = "log"
+)
+
+// Artifact is one file a stage wrote to the output directory.
+type Artifact struct {
+	// Name is the file name in the output directory, Path its full path.
+	Name, Path string
+	// Kind says what it is.
+	Kind Kind
+	// SHA256 is its digest (lowercase hex) once a stage computed it; Size
+	// its length then.
+	SHA256 string
+	Size   int64
+}
+
+// Artifacts is the list of what a build wrote, in the order it was added.
+// A name added again replaces the earlier entry.
+type Artifacts struct {
+	list []Artifact
+}
+
+// Add records a, replacing an artifact of the same name.
+func (as *Artifacts) Add(a Artifact) {
+	if i := slices.IndexFunc(as.list, func(b Artifact) bool { return b.Name == a.Name }); i >= 0 {
+		as.list[i] = a
+		return
+	}
+	as.list = append(as.list, a)
+}
+
+// Get returns the artifact called name.
+func (as *Artifacts) Get(name string) (Artifact, bool) {
+	for _, a := range as.list {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Artifact{}, false
+}
+
+// List returns every artifact, or those of the given kinds.
+func (as *Artifacts) List(kinds ...Kind) []Artifact {
+	var out []Artifact
+	for _, a := range as.list {
+		if len(kinds) == 0 || slices.Contains(kinds, a.Kind) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
