@@ -42,6 +42,13 @@ func Accelerator(ctx context.Context, binary string) (name, reason string) {
 	return accel.name, accel.reason
 }
 
+// useTCG makes TCG the accelerator of every later boot of this process.
+func useTCG(reason string) {
+	accel.Lock()
+	defer accel.Unlock()
+	accel.done, accel.name, accel.reason = true, "tcg", reason
+}
+
 func probeKVM(ctx context.Context, binary string) (string, string) {
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	if err != nil {

@@ -174,7 +174,24 @@ func Boot(ctx context.Context, opts Options) (Result, error) {
 	if err := os.WriteFile(opts.LogPath, nil, 0o644); err != nil {
 		return res, fmt.Errorf("qemu: serial log: %w", err)
 	}
-	return run(ctx, opts, args(opts, res.Accel, vars), res)
+	auto := opts.Accel == ""
+	out, err := run(ctx, opts, args(opts, res.Accel, vars), res, auto && res.Accel == "kvm")
+	if errors.Is(err, errKVMStalled) {
+		// /dev/kvm ran the firmware but not the guest's kernel (seen on
+		// nested virtualisation): boot again under TCG, as every later
+		// boot of this process will.
+		if vars != "" {
+			if err := copyFile(opts.OVMFVars, vars); err != nil {
+				return res, fmt.Errorf("qemu: copying the UEFI variables: %w", err)
+			}
+		}
+		if err := os.WriteFile(opts.LogPath, nil, 0o644); err != nil {
+			return res, fmt.Errorf("qemu: serial log: %w", err)
+		}
+		res.Accel = "tcg"
+		return run(ctx, opts, args(opts, res.Accel, vars), res, false)
+	}
+	return out, err
 }
 
 func (o Options) withDefaults() (Options, error) {

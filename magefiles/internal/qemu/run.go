@@ -3,6 +3,7 @@ package qemu
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,9 +20,20 @@ const pollInterval = 100 * time.Millisecond
 // tailLines is how much of the serial log an error shows.
 const tailLines = 25
 
+// kvmSilence is how long the serial console may stay silent under an
+// automatically chosen KVM before the boot is taken as stalled. Under a KVM
+// that works, firmware, GRUB's menu countdown and the kernel write to it
+// every second or so.
+const kvmSilence = 30 * time.Second
+
+// errKVMStalled: the guest went silent under KVM; Boot retries under TCG.
+var errKVMStalled = errors.New("qemu: the guest stalled under KVM")
+
 // run starts QEMU and watches the serial log until the marker, the guest's
-// end, the timeout or ctx.
-func run(ctx context.Context, o Options, qemuArgs []string, res Result) (Result, error) {
+// end, the timeout or ctx. With watchKVM, a console silent for kvmSilence
+// stops the boot with errKVMStalled and makes TCG the accelerator of every
+// later boot of this process.
+func run(ctx context.Context, o Options, qemuArgs []string, res Result, watchKVM bool) (Result, error) {
 	what := fmt.Sprintf("booting %s (%s, %s, %s)", o.ISO, o.Firmware, o.Media, res.Accel)
 	cmd := tool.Command(o.Binary, qemuArgs...)
 	start := time.Now()
@@ -38,6 +50,7 @@ func run(ctx context.Context, o Options, qemuArgs []string, res Result) (Result,
 	}
 
 	w := &watcher{path: o.LogPath, marker: o.Marker}
+	lastOutput, lastOffset := time.Now(), int64(0)
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
 	deadline := time.NewTimer(o.Timeout)
@@ -50,6 +63,13 @@ func run(ctx context.Context, o Options, qemuArgs []string, res Result) (Result,
 				stop()
 				res.Matched, res.Match = true, m
 				return res, nil
+			}
+			if w.offset != lastOffset {
+				lastOutput, lastOffset = time.Now(), w.offset
+			} else if watchKVM && time.Since(lastOutput) > kvmSilence {
+				stop()
+				useTCG(fmt.Sprintf("KVM stalled: the serial console was silent for %s while %s", kvmSilence, what))
+				return res, errKVMStalled
 			}
 		case qerr := <-exited:
 			res.Duration = time.Since(start)
