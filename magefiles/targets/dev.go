@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
@@ -28,11 +29,11 @@ var testTools = []tool.Tool{
 //
 // Environment: NOVASPHERE_NO_INSTALL, GOFLAGS (passed to go test).
 func Test(ctx context.Context) error {
-	c, err := settings()
+	c, err := loadConfig(config.OSEnv())
 	if err != nil {
 		return err
 	}
-	if err := installer(c).Ensure(ctx, "test", testTools...); err != nil {
+	if err := tool.NewInstaller(c.NoInstall, os.Stderr).Ensure(ctx, "test", testTools...); err != nil {
 		return err
 	}
 	steps := [][]string{
@@ -54,15 +55,29 @@ func Test(ctx context.Context) error {
 // Environment: BUILD_DIR (default build), DIST_DIR (default dist). To drop
 // cached downloads too, remove $CACHE_DIR by hand.
 func Clean() error {
-	c, err := settings()
+	c, err := loadConfig(config.OSEnv())
 	if err != nil {
 		return err
 	}
-	for _, dir := range []string{c.Path(c.BuildDir), c.Path(c.DistDir)} {
+	for _, dir := range []string{c.BuildDir, c.DistDir} {
 		fmt.Fprintln(os.Stderr, "clean: removing "+dir)
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("clean: %w", err)
 		}
 	}
 	return nil
+}
+
+// Settings prints every setting the pipeline reads: its effective value, where it came from, and its meaning.
+//
+// FROM is "default", "environment", "argument" (release's version) or "git"
+// (SOURCE_DATE_EPOCH from the commit time of HEAD). Secrets (GH_TOKEN,
+// GITHUB_TOKEN) show only as set or unset. README's configuration table is
+// the same table, with each setting's default and meaning in full.
+func Settings() error {
+	c, err := loadConfig(config.OSEnv())
+	if err != nil {
+		return err
+	}
+	return c.DumpSettings(os.Stdout)
 }

@@ -2,11 +2,9 @@ package targets
 
 import (
 	"context"
-	"fmt"
-	"os"
 
-	"github.com/magefile/mage/mg"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 )
 
 // Fetch downloads the pinned Ubuntu 22.04.3 live-server base ISO into the cache and verifies it.
@@ -21,74 +19,49 @@ import (
 // up to 3 attempts, and an attempt that receives nothing for a minute is
 // stopped and resumed. Without a pin, the signed SHA256SUMS is read each run.
 //
-// Environment:
+// Environment (mage settings shows every value and where it came from):
 //
-//	BASE_ISO_URL       base ISO location: http(s)://, file:// or a path (default: the pinned Ubuntu release)
-//	BASE_ISO_SHA256    pinned SHA-256 of the base ISO
-//	BASE_ISO_SUMS_URL  SHA256SUMS location; its signature is the same URL plus .gpg
-//	BASE_ISO_KEYRING   armored OpenPGP key(s) that must sign SHA256SUMS (default configs/keys/ubuntu-cdimage-2012.asc)
-//	CACHE_DIR          download cache (default ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso)
+//	BASE_ISO_URL           base ISO location: http(s)://, file:// or a path (default: the pinned Ubuntu release)
+//	BASE_ISO_SHA256        pinned SHA-256 of the base ISO
+//	BASE_ISO_SUMS_URL      SHA256SUMS location; its signature is the same URL plus .gpg
+//	BASE_ISO_KEYRING       armored OpenPGP key(s) that must sign SHA256SUMS (default configs/keys/ubuntu-cdimage-2012.asc)
+//	CACHE_DIR              download cache (default ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso)
+//	NOVASPHERE_NO_INSTALL  1: never install missing tools, print the apt-get line
 func Fetch(ctx context.Context) error {
-	c, err := settings()
-	if err != nil {
-		return err
-	}
-	base, err := fetchBase(ctx, c)
-	if err != nil {
-		return stageErr("fetch", err)
-	}
-	baseISO, baseSHA256 = base.path, base.sha256
-	return nil
+	return runThrough(ctx, "fetch", config.OSEnv(), pipeline.ReleaseFlags{})
 }
-
-// baseISO is the verified base ISO and baseSHA256 its digest, set by Fetch.
-var baseISO, baseSHA256 string
 
 // Extract reads the files the remaster changes out of the base ISO, without root or loop mounts.
 //
 // It extracts /boot/grub/grub.cfg, /boot/grub/loopback.cfg, /md5sum.txt and
 // /.disk/info with xorriso and records the base's boot equipment, all under
-// $BUILD_DIR/extract. Depends on fetch.
+// $BUILD_DIR/extract. Runs fetch first.
 //
-// Environment: BUILD_DIR (default build), and those of fetch.
+// Environment: BUILD_DIR (default build); and fetch's: BASE_ISO_URL,
+// BASE_ISO_SHA256, BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR,
+// NOVASPHERE_NO_INSTALL.
 func Extract(ctx context.Context) error {
-	mg.CtxDeps(ctx, Fetch)
-	c, err := settings()
-	if err != nil {
-		return err
-	}
-	return stageErr("extract", extractBase(ctx, c, baseISO, baseSHA256))
+	return runThrough(ctx, "extract", config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Customize writes the autoinstall config, grub menu and identity files for the version being built.
 //
 // user-data is validated against Ubuntu's autoinstall schema first; every
 // installer kernel line gets the autoinstall arguments plus KERNEL_ARGS.
-// Depends on extract.
+// Runs fetch and extract first.
 //
 // Environment:
 //
-//	VERSION       installer version, YYYYMMDD or vX.Y.Z[-rc.N] (default today's date, UTC)
+//	VERSION       installer version, YYYYMMDD or vX.Y.Z[-rc.N] (default today's date, UTC); checked before any work
 //	KERNEL_ARGS   extra kernel arguments (default "console=ttyS0,115200n8 console=tty0"; empty for none)
 //	GRUB_TIMEOUT  menu timeout in whole seconds (default: the base ISO's)
 //	GRUB_TITLE    menu entry title; {version} is replaced (default "Install NovaSphere {version}")
-//	BUILD_DIR     intermediate files (default build)
+//
+// and those of fetch and extract: BASE_ISO_URL, BASE_ISO_SHA256,
+// BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
+// NOVASPHERE_NO_INSTALL.
 func Customize(ctx context.Context) error {
-	c, err := settings()
-	if err != nil {
-		return err
-	}
-	mg.CtxDeps(ctx, mg.F(customize, c.Version))
-	return nil
-}
-
-func customize(ctx context.Context, version string) error {
-	mg.CtxDeps(ctx, Extract)
-	c, err := settings()
-	if err != nil {
-		return err
-	}
-	return stageErr("customize", customizeISO(ctx, c.WithVersion(version)))
+	return runThrough(ctx, "customize", config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Pack writes dist/novasphere-installer-<version>.iso: the base ISO plus the NovaSphere payload, still bootable in BIOS and UEFI.
@@ -98,74 +71,56 @@ func customize(ctx context.Context, version string) error {
 // ISO is written to a temporary name and renamed when complete, with
 // dist/novasphere-installer-<version>.build.json beside it. Builds from the
 // same inputs are byte-identical. When the output is newer than every input,
-// pack says it is up to date and does nothing. Depends on customize.
+// pack says it is up to date and does nothing. Runs fetch, extract and
+// customize first.
 //
 // Environment:
 //
-//	VERSION            installer version (default today's date, UTC)
 //	DIST_DIR           output directory (default dist)
 //	SOURCE_DATE_EPOCH  timestamp of every file in the ISO (default the commit time of HEAD)
-//	KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE  as for customize
+//
+// and those of the stages before it: VERSION, KERNEL_ARGS, GRUB_TIMEOUT,
+// GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256, BASE_ISO_SUMS_URL,
+// BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR, NOVASPHERE_NO_INSTALL.
 func Pack(ctx context.Context) error {
-	c, err := settings()
-	if err != nil {
-		return err
-	}
-	mg.CtxDeps(ctx, mg.F(pack, c.Version))
-	return nil
-}
-
-func pack(ctx context.Context, version string) error {
-	mg.CtxDeps(ctx, mg.F(customize, version))
-	c, err := settings()
-	if err != nil {
-		return err
-	}
-	return stageErr("pack", packISO(ctx, c.WithVersion(version), baseISO))
+	return runThrough(ctx, "pack", config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Verify builds the installer ISO and proves it right: checksums, boot records, payload, md5sum.txt, autoinstall, and real QEMU boots.
 //
 // This is what CI runs. Every check runs and is reported in a table and in
 // dist/verify-report.json; any failure makes verify exit non-zero. The ISO's
-// SHA256SUMS and MD5SUMS are written to dist/. Depends on pack.
+// SHA256SUMS and MD5SUMS are written to dist/. Runs the stages up to pack
+// first.
 //
 // Environment:
 //
-//	VERSION              installer version (default today's date, UTC)
 //	VERIFY_BOOT          1 to require the QEMU boots, 0 to skip them (default: on when qemu is installed)
 //	VERIFY_BOOT_TIMEOUT  timeout per boot, a Go duration or seconds (default 5m)
 //	VERIFY_BOOT_MARKER   regular expression that proves a boot (default: the autoinstall kernel command line)
+//
+// and those of the stages before it: VERSION, DIST_DIR, SOURCE_DATE_EPOCH,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
+// BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
+// NOVASPHERE_NO_INSTALL.
 func Verify(ctx context.Context) error {
-	c, err := settings()
-	if err != nil {
-		return err
-	}
-	mg.CtxDeps(ctx, mg.F(verify, c.Version))
-	return nil
-}
-
-func verify(ctx context.Context, version string) error {
-	mg.CtxDeps(ctx, mg.F(pack, version))
-	c, err := settings()
-	if err != nil {
-		return err
-	}
-	return stageErr("verify", verifyISO(ctx, c.WithVersion(version)))
+	return runThrough(ctx, "verify", config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Release publishes a verified installer ISO as a GitHub release and, when configured, to a server over scp.
 //
-// Usage: mage release <version> [-draft] [-dryrun] [-force]
+// The version comes first, then the flags (mage release v1.0.0 -dryrun); version is YYYYMMDD or vX.Y.Z[-rc.N] and overrides VERSION. Release runs
+// the whole pipeline through verify first. Before any upload a checklist
+// must pass: verify passed, boots included, for this exact ISO; the git work
+// tree is clean; CHANGELOG.md has a section for the version with "Known
+// issues" and "Upgrade"; the version is not already published with other
+// content. Re-running uploads nothing that is already there.
 //
-// version is YYYYMMDD or vX.Y.Z[-rc.N] and overrides VERSION. Before any
-// upload a checklist must pass: verify passed, boots included, for this exact
-// ISO; the git work tree is clean; CHANGELOG.md has a section for the version
-// with "Known issues" and "Upgrade"; the version is not already published
-// with other content.
-// Re-running uploads nothing that is already there. -draft leaves the release
-// as a draft, -dryrun prints every action and uploads nothing, -force allows
-// replacing an asset whose content differs. Depends on verify.
+// Flags (a bare -draft means -draft=true, as mage's usage below writes it):
+//
+//	-draft   upload everything but leave the release a draft
+//	-dryrun  run the checklist and print every action; upload, copy and change nothing
+//	-force   allow replacing an asset whose content differs from this build
 //
 // Environment:
 //
@@ -176,32 +131,21 @@ func verify(ctx context.Context, version string) error {
 //	RELEASE_SSH_ARGS          extra ssh options for that copy, split on spaces (e.g. -i key -o Port=2222)
 //	RELEASE_COPY_TOOL         rsync or scp, to force one
 //	RELEASE_SPLIT             0 stops the release instead of splitting an ISO of 2 GiB or more into parts
+//
+// and those of verify and the stages before it: VERIFY_BOOT,
+// VERIFY_BOOT_TIMEOUT, VERIFY_BOOT_MARKER, DIST_DIR, SOURCE_DATE_EPOCH,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
+// BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
+// NOVASPHERE_NO_INSTALL.
 func Release(ctx context.Context, version string, draft, dryrun, force *bool) error {
-	if err := validateVersionArg(version); err != nil {
+	if err := versionArgument("release", version); err != nil {
 		return err
 	}
 	// The argument is the version: an unrelated VERSION in the environment
 	// must neither block nor change the release.
-	os.Setenv(config.EnvVersion, version)
-	mg.CtxDeps(ctx, mg.F(verify, version))
-	c, err := settings()
-	if err != nil {
-		return err
-	}
-	opts := releaseOptions{Draft: isSet(draft), DryRun: isSet(dryrun), Force: isSet(force)}
-	return stageErr("release", publish(ctx, c.WithVersion(version), opts))
-}
-
-// releaseOptions are the flags of mage release.
-type releaseOptions struct {
-	Draft, DryRun, Force bool
+	env := config.OSEnv().WithArgument(config.EnvVersion, version)
+	flags := pipeline.ReleaseFlags{Draft: isSet(draft), DryRun: isSet(dryrun), Force: isSet(force)}
+	return runThrough(ctx, "release", env, flags)
 }
 
 func isSet(b *bool) bool { return b != nil && *b }
-
-func validateVersionArg(v string) error {
-	if err := validVersion(v); err != nil {
-		return fmt.Errorf("release: %w", err)
-	}
-	return nil
-}

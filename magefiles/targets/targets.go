@@ -1,52 +1,58 @@
-// Package targets holds the Mage targets of novasphere-iso. Each target is a
-// thin wrapper: the work is done by one package per pipeline stage under
-// magefiles/internal. Dependencies are declared with mg.CtxDeps so that a
-// timeout (mage -t 30m) or Ctrl-C reaches every step, and each step runs once:
+// Package targets holds the Mage targets of novasphere-iso. A target only
+// says how far the pipeline runs: the stages, their order and the data they
+// hand each other live in magefiles/internal/pipeline, and the work in one
+// package per stage under magefiles/internal.
 //
-//	release -> verify -> pack -> customize -> extract -> fetch
+//	fetch -> extract -> customize -> pack -> verify -> release
 package targets
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
-	"sync"
+	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"golang.org/x/sys/unix"
 )
 
-// errNotImplemented marks a stage whose issue has not landed yet.
-var errNotImplemented = errors.New("not implemented yet")
-
-var (
-	loadOnce sync.Once
-	cfg      config.Config
-	cfgErr   error
-)
-
-// settings loads the configuration once per mage run.
-func settings() (config.Config, error) {
-	loadOnce.Do(func() {
-		root, err := config.FindRoot()
-		if err != nil {
-			cfgErr = err
-			return
-		}
-		cfg, cfgErr = config.Load(root)
-	})
-	return cfg, cfgErr
-}
-
-// installer installs missing tools, or refuses under NOVASPHERE_NO_INSTALL=1.
-func installer(c config.Config) *tool.Installer {
-	return tool.NewInstaller(c.NoInstall, os.Stderr)
-}
-
-// stageErr prefixes a stage's error with its name, once.
-func stageErr(stage string, err error) error {
-	if err == nil {
-		return nil
+// loadConfig loads the configuration once for this target, from the
+// environment and, for release, its version argument.
+func loadConfig(env config.Env) (config.Config, error) {
+	root, err := config.FindRoot()
+	if err != nil {
+		return config.Config{}, err
 	}
-	return fmt.Errorf("%s: %w", stage, err)
+	return config.Load(root, env)
+}
+
+// runThrough runs the pipeline up to and including the stage last.
+func runThrough(ctx context.Context, last string, env config.Env, flags pipeline.ReleaseFlags) error {
+	c, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	b := pipeline.New(c, os.Stdout, os.Stderr, isTerminal(os.Stderr))
+	b.Release = flags
+	return b.Run(ctx, last)
+}
+
+// isTerminal reports whether f is a terminal (progress then rewrites one
+// line instead of printing a line every few seconds).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// versionArgument checks release's version argument, and says where flags
+// go when one was given in its place.
+func versionArgument(target, v string) error {
+	if strings.HasPrefix(v, "-") {
+		return fmt.Errorf("%s: %q is a flag, not a version: flags go after the version, for example: mage %s v1.2.3 %s", target, v, target, v)
+	}
+	if err := config.ValidateVersion(v); err != nil {
+		return fmt.Errorf("%s: %w", target, err)
+	}
+	return nil
 }

@@ -50,6 +50,9 @@ func TestHelpReleaseShowsUsageAndEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mage -h release: %v\n%s", err, out)
 	}
+	if n := strings.Count(out, "Usage:"); n != 1 {
+		t.Errorf("mage -h release shows %d Usage blocks, want mage's one:\n%s", n, out)
+	}
 	for _, want := range []string{"mage release <version>", "-draft", "-dryrun", "-force",
 		"GH_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "RELEASE_SCP_TARGET", "CHANGELOG.md"} {
 		if !strings.Contains(out, want) {
@@ -172,5 +175,49 @@ func TestReleaseArgumentOverridesVersionEnv(t *testing.T) {
 	}
 	if !strings.Contains(out, "checklist failed") || !strings.Contains(out, "nothing was uploaded") {
 		t.Errorf("want the checklist to stop the release:\n%s", out)
+	}
+}
+
+// Every target's `mage -h` names every setting it reads, its own stage's and
+// those of the stages it runs first, as the settings table declares them.
+func TestHelpOfEachStageNamesEverySettingItReads(t *testing.T) {
+	for _, stage := range config.Stages {
+		out, err := mage(t, nil, "-h", stage)
+		if err != nil {
+			t.Fatalf("mage -h %s: %v\n%s", stage, err, out)
+		}
+		for _, s := range config.Settings {
+			if s.ReadsAt(stage) && !strings.Contains(out, s.Name) {
+				t.Errorf("mage -h %s does not name %s, which it reads", stage, s.Name)
+			}
+		}
+	}
+}
+
+// mage settings shows where each value came from and never a secret.
+func TestSettingsShowsOriginsAndHidesSecrets(t *testing.T) {
+	out, err := mage(t, []string{"GH_TOKEN=ghp_doNotShowMe", "DIST_DIR=/tmp/elsewhere", "VERSION=v2.0.0", "NOVASPHERE_NO_INSTALL=false"}, "settings")
+	if err != nil {
+		t.Fatalf("mage settings: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "ghp_doNotShowMe") {
+		t.Fatalf("mage settings printed the token:\n%s", out)
+	}
+	for _, re := range []string{`(?m)^GH_TOKEN\s+set\s+environment`, `(?m)^GITHUB_TOKEN\s+unset\s+default`,
+		`(?m)^DIST_DIR\s+/tmp/elsewhere\s+environment`, `(?m)^VERSION\s+v2\.0\.0\s+environment`, `(?m)^BUILD_DIR\s+` + "`build`" + `\s+default`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("mage settings does not match %s:\n%s", re, out)
+		}
+	}
+}
+
+// A flag given before the version is named as a flag, with the right order.
+func TestReleaseSaysFlagsGoAfterTheVersion(t *testing.T) {
+	out, err := mage(t, nil, "release", "-dryrun", "v1.2.3")
+	if err == nil {
+		t.Fatalf("release -dryrun v1.2.3 succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, `"-dryrun" is a flag, not a version: flags go after the version`) {
+		t.Errorf("the error does not say where flags go:\n%s", out)
 	}
 }

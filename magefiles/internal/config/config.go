@@ -156,7 +156,7 @@ func Load(root string, env Env) (Config, error) {
 	if err := ValidateVersion(c.Version); err != nil {
 		return c, fmt.Errorf("config: %s: %w", EnvVersion, err)
 	}
-	if err := validateGrubTimeout(c.GrubTimeout); err != nil {
+	if err := ValidateGrubTimeout(c.GrubTimeout); err != nil {
 		return c, fmt.Errorf("config: %s: %w", EnvGrubTimeout, err)
 	}
 	var err error
@@ -331,9 +331,9 @@ func parseTimeout(v string) (time.Duration, error) {
 	return d, nil
 }
 
-// validateGrubTimeout accepts "" (keep the base's) or a whole number of
+// ValidateGrubTimeout accepts "" (keep the base's) or a whole number of
 // seconds.
-func validateGrubTimeout(t string) error {
+func ValidateGrubTimeout(t string) error {
 	if t == "" {
 		return nil
 	}
@@ -368,4 +368,10 @@ func isHex64(s string) bool {
 func ReleaseFromEnv(env Env) (ReleaseSettings, error) {
 	c := Config{origins: map[string]Origin{}}
 	return loadRelease(reader{env: env, c: &c})
+}
+
+// CacheDirOf is CACHE_DIR as env sets it, or its default, for callers that
+// need only the cache (the test ISO builder).
+func CacheDirOf(env Env) string {
+	return env.String(EnvCacheDir, defaultCacheDir(env.String(EnvXDGCacheHome, "")))
 }

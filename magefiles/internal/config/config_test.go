@@ -1,10 +1,19 @@
 package config
 
 import (
+	"bytes"
+	"flag"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
+
+func load(t *testing.T, env map[string]string) (Config, error) {
+	t.Helper()
+	return Load("/repo", MapEnv(env))
+}
 
 func TestValidateVersion(t *testing.T) {
 	for _, v := range []string{"20261127", "v1.0.0", "v10.2.33", "v1.2.0-rc.1"} {
@@ -25,21 +34,14 @@ func TestValidateVersion(t *testing.T) {
 }
 
 func TestLoadDefaults(t *testing.T) {
-	t.Setenv(EnvKernelArgs, "") // restored after the test
-	os.Unsetenv(EnvKernelArgs)
-	for _, k := range []string{EnvVersion, EnvBaseISOURL, EnvBaseISOSHA256, EnvBaseISOSumsURL, EnvDistDir, EnvBuildDir, EnvCacheDir} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("XDG_CACHE_HOME", "/xdg")
-	t.Setenv(EnvSourceDateEpoch, "1700000000")
-	c, err := Load("/repo")
+	c, err := load(t, map[string]string{EnvXDGCacheHome: "/xdg", EnvSourceDateEpoch: "1700000000"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(c.Version) != 8 || ValidateVersion(c.Version) != nil {
 		t.Errorf("default version %q is not today's YYYYMMDD", c.Version)
 	}
-	if c.DistDir != "dist" || c.BuildDir != "build" || c.CacheDir != "/xdg/novasphere-iso" {
+	if c.DistDir != "/repo/dist" || c.BuildDir != "/repo/build" || c.CacheDir != "/xdg/novasphere-iso" {
 		t.Errorf("dirs = %q %q %q", c.DistDir, c.BuildDir, c.CacheDir)
 	}
 	if c.BaseISOSHA256 != DefaultBaseISOSHA256 || c.BaseISOName != DefaultBaseISOName {
@@ -49,38 +51,44 @@ func TestLoadDefaults(t *testing.T) {
 		!strings.Contains(c.BaseLocations[1].ISOURL, "old-releases.ubuntu.com") {
 		t.Errorf("locations = %+v", c.BaseLocations)
 	}
-	if c.KernelArgs != DefaultKernelArgs {
-		t.Errorf("kernel args = %q, want the serial-console default", c.KernelArgs)
+	if c.KernelArgs != DefaultKernelArgs || c.GrubTitle != DefaultGrubTitle || c.GrubTimeout != "" {
+		t.Errorf("kernel args = %q, title %q, timeout %q", c.KernelArgs, c.GrubTitle, c.GrubTimeout)
 	}
 	if c.SourceDateEpoch != 1700000000 {
 		t.Errorf("epoch = %d", c.SourceDateEpoch)
 	}
-	if got := c.Path(c.DistDir); got != "/repo/dist" {
-		t.Errorf("Path(dist) = %q", got)
+	if c.KeyringPath != "/repo/"+DefaultKeyringPath {
+		t.Errorf("keyring = %q", c.KeyringPath)
 	}
-	if got := c.Path("/abs/dist"); got != "/abs/dist" {
-		t.Errorf("Path(/abs/dist) = %q", got)
-	}
-	if got := c.WithVersion("v1.0.0").OutputISO(); got != "dist/novasphere-installer-v1.0.0.iso" {
-		t.Errorf("OutputISO = %q", got)
+	if c.Verify.Boot != Auto || !c.Release.Split || c.NoInstall {
+		t.Errorf("verify %+v, release split %v, no-install %v", c.Verify, c.Release.Split, c.NoInstall)
 	}
 }
 
 func TestLoadOverrides(t *testing.T) {
-	t.Setenv(EnvVersion, "v2.1.0-rc.3")
-	t.Setenv(EnvBaseISOURL, "/isos/custom.iso")
-	t.Setenv(EnvBaseISOSHA256, strings.Repeat("ab", 32))
-	t.Setenv(EnvDistDir, "/out")
-	t.Setenv(EnvKernelArgs, "")
-	c, err := Load("/repo")
+	c, err := load(t, map[string]string{
+		EnvVersion: "v2.1.0-rc.3", EnvBaseISOURL: "/isos/custom.iso", EnvBaseISOSHA256: strings.Repeat("ab", 32),
+		EnvDistDir: "/out", EnvBuildDir: "tmp/build", EnvKernelArgs: "", EnvGrubTimeout: "7", EnvGrubTitle: "Go {version}",
+		EnvVerifyBoot: "off", EnvBootTimeout: "90", EnvBootMarker: "hello", EnvGHToken: "", EnvGitHubToken: "t0k",
+		EnvSplit: "no", EnvNoInstall: "TRUE",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Version != "v2.1.0-rc.3" || c.BaseISOName != "custom.iso" || c.DistDir != "/out" || c.KernelArgs != "" {
 		t.Errorf("got %+v", c)
 	}
+	if c.BuildDir != "/repo/tmp/build" || c.GrubTimeout != "7" || c.GrubTitle != "Go {version}" {
+		t.Errorf("build dir %q, grub %q %q", c.BuildDir, c.GrubTimeout, c.GrubTitle)
+	}
 	if len(c.BaseLocations) != 1 || c.BaseLocations[0].ISOURL != "/isos/custom.iso" {
 		t.Errorf("locations = %+v", c.BaseLocations)
+	}
+	if c.Verify.Boot != Off || c.Verify.BootTimeout != 90*time.Second || c.Verify.BootMarker.String() != "hello" {
+		t.Errorf("verify = %+v", c.Verify)
+	}
+	if c.Release.Token != "t0k" || c.Release.TokenSource != EnvGitHubToken || c.Release.Split || !c.NoInstall {
+		t.Errorf("release = %+v, no-install %v", c.Release, c.NoInstall)
 	}
 }
 
@@ -89,12 +97,18 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{EnvVersion, "1.0", "version \"1.0\" is not accepted"},
 		{EnvBaseISOSHA256, "xyz", "BASE_ISO_SHA256=\"xyz\" is not a SHA-256"},
 		{EnvSourceDateEpoch, "yesterday", "SOURCE_DATE_EPOCH=\"yesterday\""},
+		{EnvSourceDateEpoch, "99999999999", "ISO 9660 records dates up to 2155-12-31"},
+		{EnvGrubTimeout, "soon", "GRUB_TIMEOUT: grub menu timeout \"soon\""},
+		{EnvVerifyBoot, "maybe", "VERIFY_BOOT=\"maybe\": use 1 or 0"},
+		{EnvBootTimeout, "-3s", "VERIFY_BOOT_TIMEOUT=\"-3s\""},
+		{EnvBootMarker, "(", "VERIFY_BOOT_MARKER: not a regular expression"},
+		{EnvNoInstall, "sometimes", "NOVASPHERE_NO_INSTALL=\"sometimes\""},
+		{EnvSplit, "2", "RELEASE_SPLIT=\"2\""},
 	}
 	for _, tc := range cases {
-		t.Run(tc.env, func(t *testing.T) {
-			t.Setenv(EnvVersion, "20261127")
-			t.Setenv(tc.env, tc.value)
-			if _, err := Load("/repo"); err == nil || !strings.Contains(err.Error(), tc.want) {
+		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
+			_, err := load(t, map[string]string{EnvVersion: "20261127", tc.env: tc.value})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want %q", err, tc.want)
 			}
 		})
@@ -102,12 +116,116 @@ func TestLoadRejectsBadInput(t *testing.T) {
 }
 
 func TestCustomURLNeedsAPinOrSums(t *testing.T) {
-	t.Setenv(EnvVersion, "20261127")
-	t.Setenv(EnvBaseISOURL, "https://mirror.example/custom.iso")
-	t.Setenv(EnvBaseISOSHA256, "")
-	t.Setenv(EnvBaseISOSumsURL, "")
-	_, err := Load("/repo")
+	_, err := load(t, map[string]string{EnvVersion: "20261127", EnvBaseISOURL: "https://mirror.example/custom.iso"})
 	if err == nil || !strings.Contains(err.Error(), "BASE_ISO_SHA256") {
 		t.Fatalf("error = %v, want a request for a pin", err)
 	}
 }
+
+// One parser decides every yes/no setting: "false" means false everywhere.
+func TestParseBool(t *testing.T) {
+	for s, want := range map[string]bool{"1": true, "true": true, "YES": true, " on ": true, "0": false, "false": false, "No": false, "off": false} {
+		got, ok := ParseBool(s)
+		if !ok || got != want {
+			t.Errorf("ParseBool(%q) = %v, %v", s, got, ok)
+		}
+	}
+	for _, s := range []string{"", "2", "y", "enable"} {
+		if _, ok := ParseBool(s); ok {
+			t.Errorf("ParseBool(%q) accepted", s)
+		}
+	}
+	c, err := load(t, map[string]string{EnvNoInstall: "false"})
+	if err != nil || c.NoInstall {
+		t.Errorf("NOVASPHERE_NO_INSTALL=false gave NoInstall=%v, %v", c.NoInstall, err)
+	}
+}
+
+// The version argument of release wins over VERSION, and the dump says so.
+func TestArgumentOverridesTheEnvironment(t *testing.T) {
+	c, err := Load("/repo", MapEnv(map[string]string{EnvVersion: "dev"}).WithArgument(EnvVersion, "v1.2.4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Version != "v1.2.4" {
+		t.Errorf("version %q", c.Version)
+	}
+	if o := origin(c, EnvVersion); o.From != "argument" || o.Value != "v1.2.4" {
+		t.Errorf("origin = %+v", o)
+	}
+}
+
+func origin(c Config, name string) Origin {
+	for _, o := range c.Origins() {
+		if o.Name == name {
+			return o
+		}
+	}
+	return Origin{}
+}
+
+// The dump shows every setting with where its value came from, and never a
+// secret's value.
+func TestDumpSettingsShowsOriginsAndHidesSecrets(t *testing.T) {
+	c, err := load(t, map[string]string{EnvGHToken: "ghp_secretvalue", EnvDistDir: "/out", EnvSourceDateEpoch: "1700000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := c.DumpSettings(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "ghp_secretvalue") {
+		t.Fatalf("the dump shows the token:\n%s", out)
+	}
+	for _, s := range Settings {
+		if !strings.Contains(out, "\n"+s.Name+" ") {
+			t.Errorf("the dump lacks %s:\n%s", s.Name, out)
+		}
+	}
+	for name, want := range map[string]Origin{
+		EnvGHToken:     {Value: "set", From: "environment"},
+		EnvGitHubToken: {Value: "unset", From: "default"},
+		EnvDistDir:     {Value: "/out", From: "environment"},
+		EnvBuildDir:    {Value: "`build`", From: "default"},
+	} {
+		if o := origin(c, name); o.Value != want.Value || o.From != want.From {
+			t.Errorf("%s: %+v, want %+v", name, o, want)
+		}
+	}
+}
+
+// README's configuration table is the settings table: every setting, its
+// default and its meaning, and no other variable. To update README after
+// changing Settings, run: go test ./magefiles/internal/config -run README -update
+func TestREADMEConfigurationTableIsTheSettingsTable(t *testing.T) {
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(root, "README.md")
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- settings -->\n", "<!-- /settings -->"
+	i, j := bytes.Index(readme, []byte(begin)), bytes.Index(readme, []byte(end))
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no %q ... %q block", strings.TrimSpace(begin), end)
+	}
+	got, want := string(readme[i+len(begin):j]), MarkdownTable()
+	if got == want {
+		return
+	}
+	if *update {
+		out := append(append(append([]byte{}, readme[:i+len(begin)]...), want...), readme[j:]...)
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README's configuration table differs from config.Settings; run with -update.\ngot:\n%s\nwant:\n%s", got, want)
+}
+
+var update = flag.Bool("update", false, "rewrite README's configuration table from Settings")

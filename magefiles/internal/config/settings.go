@@ -62,7 +62,7 @@ const (
 // Settings is every environment variable the project reads, in the order
 // `mage settings` and README's configuration table show them.
 var Settings = []Setting{
-	{EnvVersion, "today's date, UTC, YYYYMMDD", "installer version: YYYYMMDD or vX.Y.Z[-rc.N] (`release` takes it as its argument)", "customize", false},
+	{EnvVersion, "today's date, UTC, `YYYYMMDD`", "installer version: YYYYMMDD or vX.Y.Z[-rc.N] (`release` takes it as its argument)", "customize", false},
 	{EnvBaseISOURL, "the pinned Ubuntu 22.04.3 release, then the old-releases archive", "base ISO: `http(s)://`, `file://` or a plain path", "fetch", false},
 	{EnvBaseISOSHA256, "`" + DefaultBaseISOSHA256 + "`", "pinned digest of the base ISO", "fetch", false},
 	{EnvBaseISOSumsURL, "`SHA256SUMS` beside the ISO", "Ubuntu's sums file; its signature is the same URL plus `.gpg`", "fetch", false},
@@ -276,6 +276,25 @@ func (c Config) DumpSettings(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Name, v, o.From, firstSentence(Settings[i].Meaning))
 	}
 	return tw.Flush()
+}
+
+// MarkdownTable is README's configuration table, made from Settings:
+// README holds it between the markers "<!-- settings -->" and
+// "<!-- /settings -->", and a test keeps the two the same.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| variable | default | meaning | read by |\n| --- | --- | --- | --- |\n")
+	for _, s := range Settings {
+		by := "`" + s.Stage + "` and later"
+		switch s.Stage {
+		case "":
+			by = "(a default)"
+		case "release", "test":
+			by = "`" + s.Stage + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Name, s.Default, s.Meaning, by)
+	}
+	return b.String()
 }
 
 // firstSentence shortens a meaning for the terminal table.

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"io"
 	"io/fs"
 	"os"
@@ -32,12 +33,6 @@ const (
 	VersionPath     = "/novasphere/VERSION"
 )
 
-// Environment variables read by OptionsFromEnv.
-const (
-	EnvGrubTimeout = "GRUB_TIMEOUT"
-	EnvGrubTitle   = "GRUB_TITLE"
-)
-
 // Names inside the output directory.
 const (
 	treeDirName = "iso"
@@ -46,7 +41,8 @@ const (
 
 // Options configure Customize.
 type Options struct {
-	// Version is the installer version (YYYYMMDD or vX.Y.Z[-rc.N]).
+	// Version is the installer version, already checked by
+	// config.ValidateVersion when the configuration was loaded.
 	Version string
 	// KernelArgs are extra kernel arguments (KERNEL_ARGS), separated by
 	// blanks, which the kernel receives exactly as written: ';' is escaped
@@ -72,17 +68,6 @@ type Options struct {
 	OutDir string
 	// Log receives one line per run; nil discards it.
 	Log io.Writer
-}
-
-// OptionsFromEnv reads GRUB_TITLE and GRUB_TIMEOUT (whole seconds; unset
-// keeps the base's timeout) into o.
-func OptionsFromEnv(o Options) (Options, error) {
-	o.GrubTitle = os.Getenv(EnvGrubTitle)
-	o.GrubTimeout = os.Getenv(EnvGrubTimeout)
-	if err := ValidateTimeout(o.GrubTimeout); err != nil {
-		return o, fmt.Errorf("%s: %w", EnvGrubTimeout, err)
-	}
-	return o, nil
 }
 
 // GrubOptions are the GRUB settings of o, as PatchGrubWith takes them.
@@ -128,7 +113,7 @@ func Load(dir string) (Result, error) {
 	return r, nil
 }
 
-// Customize checks the version and user-data, then writes under o.OutDir
+// Customize checks user-data, then writes under o.OutDir
 // every file the installer ISO gets from this stage: the patched grub.cfg
 // (and loopback.cfg), /.disk/info with the version line, the NoCloud seed
 // in /nocloud and /novasphere/VERSION. Nothing is written when a check
@@ -141,10 +126,7 @@ func Customize(o Options) (Result, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	volid, err := VolumeID(o.Version)
-	if err != nil {
-		return Result{}, err
-	}
+	volid := config.VolumeID(o.Version)
 	files, err := o.render()
 	if err != nil {
 		return Result{}, err

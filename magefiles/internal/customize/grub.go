@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,10 +16,6 @@ import (
 // separates commands in GRUB's script language; the kernel receives
 // "ds=nocloud;s=/cdrom/nocloud/".
 const AutoinstallArgs = `autoinstall ds=nocloud\;s=/cdrom/nocloud/`
-
-// DefaultGrubTitle is the menu entry title template; {version} is replaced
-// by the installer version.
-const DefaultGrubTitle = "Install NovaSphere {version}"
 
 // KeepTimeout, as GrubOptions.Timeout (the zero value), leaves the base's
 // menu timeout alone.
@@ -49,7 +46,7 @@ type GrubOptions struct {
 	ExtraArgs string
 	// Title is the title template of the installer menu entries;
 	// "{version}" is replaced by Version, and the version is appended when
-	// the template lacks it. Empty means DefaultGrubTitle.
+	// the template lacks it. Empty means config.DefaultGrubTitle.
 	Title string
 	// Timeout is the menu timeout in whole seconds, such as "5";
 	// KeepTimeout ("") keeps the base's value.
@@ -89,7 +86,7 @@ func PatchGrubWith(cfg []byte, o GrubOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ValidateTimeout(o.Timeout); err != nil {
+	if err := config.ValidateGrubTimeout(o.Timeout); err != nil {
 		return nil, err
 	}
 	lines := strings.Split(string(cfg), "\n")
@@ -317,17 +314,6 @@ func setTimeout(lines []string, seconds string) []string {
 	return lines
 }
 
-// ValidateTimeout accepts KeepTimeout or a whole number of seconds.
-func ValidateTimeout(t string) error {
-	if t == KeepTimeout {
-		return nil
-	}
-	if n, err := strconv.Atoi(t); err != nil || n < 0 || strconv.Itoa(n) != t {
-		return fmt.Errorf("grub menu timeout %q is not a whole number of seconds (0 or more)", t)
-	}
-	return nil
-}
-
 // argsToAdd is AutoinstallArgs plus the extra arguments, each a separate
 // field, with bare ';' escaped for GRUB.
 func argsToAdd(extra string) ([]string, error) {
@@ -382,7 +368,7 @@ func escapeSemicolons(s string) string {
 // entryTitle expands the title template for version.
 func entryTitle(template, version string) (string, error) {
 	if template == "" {
-		template = DefaultGrubTitle
+		template = config.DefaultGrubTitle
 	}
 	t := strings.ReplaceAll(template, "{version}", version)
 	if !strings.Contains(template, "{version}") {

@@ -1,47 +1,9 @@
 package customize
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
-)
-
-// MaxVolumeIDLen is the ISO 9660 limit on the volume identifier, in bytes.
-const MaxVolumeIDLen = 32
-
-// VolumeIDPrefix starts the installer ISO's volume id; the version follows.
-const VolumeIDPrefix = "NOVASPHERE "
+import "bytes"
 
 // DiskInfoPrefix starts the line Customize adds to /.disk/info.
 const DiskInfoPrefix = "NovaSphere installer "
-
-// ErrBadVersion marks a version that is refused: not one of the accepted
-// forms, or too long for the volume id.
-var ErrBadVersion = errors.New("bad version")
-
-// ValidateVersion accepts what config.ValidateVersion accepts (YYYYMMDD or
-// vX.Y.Z[-rc.N]) when the volume id made from it also fits ISO 9660.
-func ValidateVersion(version string) error {
-	if err := config.ValidateVersion(version); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadVersion, err)
-	}
-	if n := len(VolumeIDPrefix + version); n > MaxVolumeIDLen {
-		return fmt.Errorf("%w: version %q makes the volume id %q %d characters long; ISO 9660 allows %d, so the version may have at most %d characters",
-			ErrBadVersion, version, VolumeIDPrefix+version, n, MaxVolumeIDLen, MaxVolumeIDLen-len(VolumeIDPrefix))
-	}
-	return nil
-}
-
-// VolumeID is the installer ISO's volume id for version, "NOVASPHERE
-// <version>", checked against the ISO 9660 limit of 32 characters.
-func VolumeID(version string) (string, error) {
-	if err := ValidateVersion(version); err != nil {
-		return "", err
-	}
-	return VolumeIDPrefix + version, nil
-}
 
 // VersionFile is the content of /novasphere/VERSION: the version and a
 // newline, nothing else.

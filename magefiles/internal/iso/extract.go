@@ -159,6 +159,16 @@ func (x Extracted) FromBase(path string) bool {
 		x.BaseModTime == now.BaseModTime && x.BaseChangeTime == now.BaseChangeTime && x.BaseInode == now.BaseInode
 }
 
+// Cached returns the extraction in dir when it was made, by this version of
+// Extract, from the base ISO at path as it is now.
+func Cached(dir, base string) (Extracted, bool) {
+	prev, err := LoadExtracted(dir)
+	if err != nil || !prev.FromBase(base) {
+		return Extracted{}, false
+	}
+	return prev, true
+}
+
 // withBase is x with the identity of the base file at abs (path, size,
 // times and inode) set from fi.
 func (x Extracted) withBase(abs string, fi os.FileInfo) Extracted {
@@ -195,7 +205,7 @@ func Extract(ctx context.Context, o ExtractOptions) (Extracted, error) {
 	if fi.IsDir() {
 		return Extracted{}, fmt.Errorf("%w: %s is a directory, not an ISO file", ErrMissingBase, base)
 	}
-	if prev, err := LoadExtracted(o.Dir); err == nil && prev.FromBase(base) {
+	if prev, ok := Cached(o.Dir, base); ok {
 		fmt.Fprintf(log, "extract: %s is up to date (base %s)\n", o.Dir, base)
 		return prev, nil
 	}

@@ -1,8 +1,9 @@
-package iso
+package iso_test
 
 import (
 	"bytes"
 	"context"
+	. "github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"os"
 	"path/filepath"
 	"slices"

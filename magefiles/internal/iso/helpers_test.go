@@ -1,13 +1,18 @@
-package iso
+package iso_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	. "github.com/novasphere/novasphere-iso/magefiles/internal/iso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -73,13 +78,13 @@ func sharedPack(t *testing.T) packed {
 		dir := filepath.Join(scratch, "shared")
 		o := RemasterOptions{Base: base.ISO, Root: root, BuildDir: filepath.Join(dir, "build"),
 			DistDir: filepath.Join(dir, "dist"), Version: testVersion, KernelArgs: testKernelArgs,
-			SourceDateEpoch: testEpoch, GitCommit: "0123456789abcdef0123456789abcdef01234567", Progress: &progress, Log: &log}
+			SourceDateEpoch: testEpoch, Progress: &progress, Log: &log}
 		p := packed{opts: o, base: base}
 		if p.res, shared.err = Remaster(context.Background(), o); shared.err != nil {
 			return
 		}
 		p.buildLog, p.progress = log.String(), progress.String()
-		if p.extract, shared.err = LoadExtracted(o.extractDir()); shared.err != nil {
+		if p.extract, shared.err = LoadExtracted(filepath.Join(o.BuildDir, "extract")); shared.err != nil {
 			return
 		}
 		p.tree = filepath.Join(dir, "tree")
@@ -152,18 +157,82 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 	return out.Close()
 }
 
+// RemasterOptions are the settings of one pipeline run through pack.
+type RemasterOptions struct {
+	// Base is the base ISO (BASE_ISO_URL), BaseSHA256 its digest (the pin;
+	// computed when empty).
+	Base, BaseSHA256 string
+	// Root is the repository root the payload and configs/autoinstall are
+	// read from.
+	Root string
+	// BuildDir and DistDir are BUILD_DIR and DIST_DIR; the cache goes
+	// beside BuildDir.
+	BuildDir, DistDir string
+	// Version, KernelArgs and SourceDateEpoch are VERSION, KERNEL_ARGS and
+	// SOURCE_DATE_EPOCH.
+	Version, KernelArgs string
+	SourceDateEpoch     int64
+	// Progress and Log receive the run's progress and log.
+	Progress, Log io.Writer
+}
+
+// Remaster runs the pipeline through pack, exactly as `mage pack` does
+// (pipeline.Build.Run), with o's settings, and returns pack's result.
+func Remaster(ctx context.Context, o RemasterOptions) (PackResult, error) {
+	b, err := remasterBuild(ctx, o)
+	if err != nil {
+		return PackResult{}, err
+	}
+	return *b.Packed, nil
+}
+
+// remasterBuild is Remaster, returning the whole Build.
+func remasterBuild(ctx context.Context, o RemasterOptions) (*pipeline.Build, error) {
+	env := map[string]string{
+		config.EnvBaseISOURL: o.Base, config.EnvBaseISOSumsURL: "", config.EnvBaseISOSHA256: o.BaseSHA256,
+		config.EnvBuildDir: o.BuildDir, config.EnvDistDir: o.DistDir, config.EnvCacheDir: filepath.Join(filepath.Dir(o.BuildDir), "cache"),
+		config.EnvVersion: o.Version, config.EnvKernelArgs: o.KernelArgs,
+		config.EnvSourceDateEpoch: strconv.FormatInt(o.SourceDateEpoch, 10),
+	}
+	if o.BaseSHA256 == "" {
+		env[config.EnvBaseISOSHA256] = pinOf(o.Base)
+	}
+	c, err := config.Load(o.Root, config.MapEnv(env))
+	if err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	b := pipeline.New(c, io.Discard, log, false)
+	if o.Progress != nil {
+		b.Progress = o.Progress
+	}
+	return b, b.Run(ctx, "pack")
+}
+
+// pinOf is the SHA-256 of the base, or a digest no file has when it cannot
+// be read (fetch then reports the missing file).
+func pinOf(base string) string {
+	f, err := os.Open(base)
+	if err != nil {
+		return strings.Repeat("0", 64)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return strings.Repeat("0", 64)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // remasterIn runs a remaster with the shared settings into dir, reading the
 // payload from root.
 func remasterIn(t *testing.T, base, root, dir string, change func(*RemasterOptions)) (PackResult, RemasterOptions, error) {
 	t.Helper()
 	o := RemasterOptions{Base: base, Root: root, BuildDir: filepath.Join(dir, "build"), DistDir: filepath.Join(dir, "dist"),
 		Version: testVersion, KernelArgs: testKernelArgs, SourceDateEpoch: testEpoch}
-	if root != "" {
-		if r, err := config.FindRoot(); err == nil {
-			o.UserData = filepath.Join(r, "configs", "autoinstall", "user-data")
-			o.MetaData = filepath.Join(r, "configs", "autoinstall", "meta-data")
-		}
-	}
 	if change != nil {
 		change(&o)
 	}

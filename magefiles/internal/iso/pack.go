@@ -28,23 +28,22 @@ const (
 	inputsWorkFile   = "inputs.sha256"
 )
 
-// ErrStaleStage marks an extract or customize directory that does not
-// belong to this pack (another base ISO or version).
-var ErrStaleStage = errors.New("stage output does not match")
-
-// PackOptions configure Pack.
+// PackOptions configure Pack: the results of the stages before it, the
+// payload, and where the ISO goes.
 type PackOptions struct {
-	// Base is the base ISO (the one ExtractDir was extracted from).
-	Base string
-	// ExtractDir is the output of Extract, CustomizeDir that of
-	// customize.Customize for Version.
-	ExtractDir, CustomizeDir string
+	// Base is the base ISO, Extracted what extract read from it.
+	Base      string
+	Extracted Extracted
+	// Customized is what customize wrote for Version.
+	Customized customize.Result
 	// Root is the repository root, PayloadDirs the directories under it
 	// that go to /novasphere (default payload.Dirs).
 	Root        string
 	PayloadDirs []string
-	// DistDir receives the ISO and its build record.
-	DistDir string
+	// ISO and Record are the output paths (dist.Layout's ISO and build
+	// record); both are written to temporary names in their directory and
+	// renamed when complete.
+	ISO, Record string
 	// WorkDir holds MANIFEST.sha256, md5sum.txt and the input fingerprint
 	// ($BUILD_DIR/pack/<version>).
 	WorkDir string
@@ -87,16 +86,6 @@ type PackResult struct {
 	XorrisoPeakRSS int64
 }
 
-// OutputISO is dist/novasphere-installer-<version>.iso.
-func OutputISO(distDir, version string) string {
-	return filepath.Join(distDir, "novasphere-installer-"+version+".iso")
-}
-
-// BuildRecordPath is dist/novasphere-installer-<version>.build.json.
-func BuildRecordPath(distDir, version string) string {
-	return filepath.Join(distDir, "novasphere-installer-"+version+".build.json")
-}
-
 // ReadBuildRecord reads a build record.
 func ReadBuildRecord(path string) (BuildRecord, error) {
 	data, err := os.ReadFile(path)
@@ -115,37 +104,54 @@ func ReadBuildRecord(path string) (BuildRecord, error) {
 // partition), maps the payload directories, VERSION, MANIFEST.sha256, the
 // customized files and the regenerated /md5sum.txt into it, normalises their
 // owner, permissions and dates, keeps Joliet, and writes only the result.
-// The ISO goes to a temporary name in DistDir and is renamed when complete,
-// followed by the build record. When the output is newer than every input
-// and was built from the same inputs, Pack does nothing.
+// The ISO goes to a temporary name and is renamed when complete, followed
+// by the build record. When the output is up to date (see Plan.UpToDate),
+// Pack does nothing.
 func Pack(ctx context.Context, o PackOptions) (PackResult, error) {
-	start := time.Now()
-	p, err := plan(ctx, o)
+	p, err := PlanPack(ctx, o)
 	if err != nil {
 		return PackResult{}, err
 	}
-	res := PackResult{ISO: OutputISO(o.DistDir, o.Version), Record: BuildRecordPath(o.DistDir, o.Version)}
-	if p.upToDate(res) {
-		rec, _ := ReadBuildRecord(res.Record)
-		res.BuildRecord, res.UpToDate, res.Duration = rec, true, time.Since(start)
-		fmt.Fprintf(p.log, "pack: %s is up to date (newer than every input); nothing to do\n", res.ISO)
+	if res, ok := p.UpToDate(); ok {
 		return res, nil
 	}
+	return p.Write(ctx)
+}
+
+// UpToDate reports whether the output exists, is newer than every input and
+// was made from inputs with the same fingerprint; it then says so on Log
+// and returns the result as the build record describes it.
+func (p *Plan) UpToDate() (PackResult, bool) {
+	if !p.upToDate() {
+		return PackResult{}, false
+	}
+	rec, _ := ReadBuildRecord(p.o.Record)
+	res := PackResult{ISO: p.o.ISO, Record: p.o.Record, BuildRecord: rec, UpToDate: true, Duration: time.Since(p.start)}
+	fmt.Fprintf(p.log, "pack: %s is up to date (newer than every input); nothing to do\n", res.ISO)
+	return res, true
+}
+
+// Write computes MANIFEST.sha256 and md5sum.txt and writes the ISO and its
+// build record.
+func (p *Plan) Write(ctx context.Context) (PackResult, error) {
 	if err := p.writeSums(); err != nil {
 		return PackResult{}, err
 	}
+	res := PackResult{ISO: p.o.ISO, Record: p.o.Record}
 	rss, err := p.write(ctx, res)
 	if err != nil {
 		return PackResult{}, err
 	}
-	res.BuildRecord, res.XorrisoPeakRSS, res.Duration = p.record, rss, time.Since(start)
+	res.BuildRecord, res.XorrisoPeakRSS, res.Duration = p.record, rss, time.Since(p.start)
 	fmt.Fprintf(p.log, "pack: wrote %s and %s (%.1fs)\n", res.ISO, filepath.Base(res.Record), res.Duration.Seconds())
 	return res, nil
 }
 
-// packPlan is everything Pack decided before writing.
-type packPlan struct {
+// Plan is everything pack decided before writing: the payload walked, the
+// build record and the fingerprint of every input.
+type Plan struct {
 	o        PackOptions
+	start    time.Time
 	log      io.Writer
 	x        Extracted
 	c        customize.Result
@@ -158,19 +164,18 @@ type packPlan struct {
 	newest   time.Time
 }
 
-func plan(ctx context.Context, o PackOptions) (*packPlan, error) {
-	p := &packPlan{o: o, log: o.Log}
+// PlanPack walks the payload and fingerprints every input; nothing is
+// written.
+func PlanPack(ctx context.Context, o PackOptions) (*Plan, error) {
+	p := &Plan{o: o, log: o.Log, start: time.Now(), x: o.Extracted, c: o.Customized}
 	if p.log == nil {
 		p.log = io.Discard
 	}
 	if len(o.PayloadDirs) == 0 {
 		p.o.PayloadDirs = payload.Dirs
 	}
-	if err := customize.ValidateVersion(o.Version); err != nil {
-		return nil, err
-	}
-	if err := p.loadStages(); err != nil {
-		return nil, err
+	if _, err := os.Stat(o.Base); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrMissingBase, o.Base, err)
 	}
 	tree, err := payload.Walk(o.Root, p.o.PayloadDirs)
 	if err != nil {
@@ -194,33 +199,9 @@ func plan(ctx context.Context, o PackOptions) (*packPlan, error) {
 	return p, p.fingerprint()
 }
 
-// loadStages reads the extract and customize outputs and checks that they
-// belong to this base and version.
-func (p *packPlan) loadStages() error {
-	x, err := LoadExtracted(p.o.ExtractDir)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(p.o.Base); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrMissingBase, p.o.Base, err)
-	}
-	if !x.FromBase(p.o.Base) {
-		return fmt.Errorf("%w: %s was extracted from %s, not from %s as it is now; run the extract stage again", ErrStaleStage, p.o.ExtractDir, x.Base, p.o.Base)
-	}
-	c, err := customize.Load(p.o.CustomizeDir)
-	if err != nil {
-		return err
-	}
-	if c.Version != p.o.Version {
-		return fmt.Errorf("%w: %s was customized for version %s, not %s; run the customize stage again", ErrStaleStage, p.o.CustomizeDir, c.Version, p.o.Version)
-	}
-	p.x, p.c = x, c
-	return nil
-}
-
 // inputPaths are the files (besides the payload) whose change means a new
 // ISO: the base, the customized files and their record.
-func (p *packPlan) inputPaths() []string {
+func (p *Plan) inputPaths() []string {
 	paths := []string{p.o.Base, p.c.StatePath()}
 	for _, f := range p.c.Files {
 		paths = append(paths, p.c.Path(f))
@@ -233,7 +214,7 @@ func (p *packPlan) inputPaths() []string {
 // manifest digest, and finds the newest input. The inode and change time
 // catch an edit in place that keeps the size and sets the modification time
 // back (cp -p, rsync, tar, CI caches): no user tool can set a ctime back.
-func (p *packPlan) fingerprint() error {
+func (p *Plan) fingerprint() error {
 	h := sha256.New()
 	rec, _ := json.Marshal(p.record)
 	fmt.Fprintf(h, "record %s\n", rec)
@@ -258,7 +239,7 @@ func (p *packPlan) fingerprint() error {
 	return nil
 }
 
-func (p *packPlan) noteTime(t time.Time) {
+func (p *Plan) noteTime(t time.Time) {
 	if t.After(p.newest) {
 		p.newest = t
 	}
@@ -266,12 +247,12 @@ func (p *packPlan) noteTime(t time.Time) {
 
 // upToDate reports whether the output exists, is newer than every input and
 // was made from inputs with the same fingerprint.
-func (p *packPlan) upToDate(res PackResult) bool {
-	iso, err := os.Stat(res.ISO)
+func (p *Plan) upToDate() bool {
+	iso, err := os.Stat(p.o.ISO)
 	if err != nil || !iso.ModTime().After(p.newest) {
 		return false
 	}
-	if _, err := os.Stat(res.Record); err != nil {
+	if _, err := os.Stat(p.o.Record); err != nil {
 		return false
 	}
 	old, err := os.ReadFile(filepath.Join(p.o.WorkDir, inputsWorkFile))
@@ -280,7 +261,7 @@ func (p *packPlan) upToDate(res PackResult) bool {
 
 // writeSums computes MANIFEST.sha256 and md5sum.txt and stores them in the
 // work directory.
-func (p *packPlan) writeSums() error {
+func (p *Plan) writeSums() error {
 	refs := payload.Refs(p.tree.Files())
 	refs = append(refs, payload.FileRef{Rel: payload.VersionName, Path: p.c.Path(customize.VersionPath)})
 	digests, err := payload.HashFiles(refs)
@@ -313,7 +294,7 @@ func (p *packPlan) writeSums() error {
 
 // buildMD5Sum regenerates /md5sum.txt when the base has one. added holds the
 // payload's MD5s; the customized files are hashed here.
-func (p *packPlan) buildMD5Sum(added map[string]string) error {
+func (p *Plan) buildMD5Sum(added map[string]string) error {
 	if !p.x.Has(MD5SumTxt) {
 		return nil
 	}
@@ -359,7 +340,7 @@ func underTree(p string, trees []string) bool {
 
 // replacedTrees are the top-level directories pack owns (/novasphere,
 // /nocloud) that the base already has: they are removed before mapping.
-func (p *packPlan) replacedTrees() []string {
+func (p *Plan) replacedTrees() []string {
 	var out []string
 	for _, t := range []string{payload.ISODir, "/nocloud"} {
 		if slices.Contains(p.x.TopLevel, t) {
@@ -371,12 +352,13 @@ func (p *packPlan) replacedTrees() []string {
 
 // write runs xorriso into a temporary file in DistDir and renames the ISO
 // and its record into place.
-func (p *packPlan) write(ctx context.Context, res PackResult) (int64, error) {
-	if err := os.MkdirAll(p.o.DistDir, 0o755); err != nil {
+func (p *Plan) write(ctx context.Context, res PackResult) (int64, error) {
+	dir := filepath.Dir(res.ISO)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	removeStaleTemps(p.o.DistDir, p.o.Version)
-	tmp, err := os.CreateTemp(p.o.DistDir, tempPrefix(p.o.Version, ".iso")+"*.tmp")
+	removeStaleTemps(dir, filepath.Base(res.ISO))
+	tmp, err := os.CreateTemp(dir, tempPrefix(filepath.Base(res.ISO))+"*.tmp")
 	if err != nil {
 		return 0, err
 	}
@@ -390,7 +372,7 @@ func (p *packPlan) write(ctx context.Context, res PackResult) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	recTmp, err := writeTemp(p.o.DistDir, tempPrefix(p.o.Version, ".build.json"), append(rec, '\n'))
+	recTmp, err := writeTemp(filepath.Dir(res.Record), tempPrefix(filepath.Base(res.Record)), append(rec, '\n'))
 	if err != nil {
 		return 0, err
 	}
@@ -414,7 +396,7 @@ func (p *packPlan) write(ctx context.Context, res PackResult) (int64, error) {
 
 // runXorriso writes the ISO to out, streaming progress, and returns
 // xorriso's sampled peak RSS.
-func (p *packPlan) runXorriso(ctx context.Context, out string) (int64, error) {
+func (p *Plan) runXorriso(ctx context.Context, out string) (int64, error) {
 	progress, flush := progressWriter(p.o.Progress, "pack: ")
 	defer flush()
 	cmd := tool.Command(xorriso, p.xorrisoArgs(out)...).
@@ -424,7 +406,7 @@ func (p *packPlan) runXorriso(ctx context.Context, out string) (int64, error) {
 }
 
 // xorrisoArgs is the whole xorriso command line after the program name.
-func (p *packPlan) xorrisoArgs(out string) []string {
+func (p *Plan) xorrisoArgs(out string) []string {
 	a := []string{
 		// Arguments are literal paths, never patterns; names are UTF-8
 		// whatever the host's locale.
@@ -451,7 +433,7 @@ func (p *packPlan) xorrisoArgs(out string) []string {
 
 // mappings are the (disk, ISO) pairs to map, and the ISO paths of the mapped
 // files outside /novasphere.
-func (p *packPlan) mappings() (maps [][2]string, other []string) {
+func (p *Plan) mappings() (maps [][2]string, other []string) {
 	for _, s := range p.tree.Sources {
 		maps = append(maps, [2]string{s.Path, path.Join(payload.ISODir, s.Rel)})
 	}
@@ -474,7 +456,7 @@ func (p *packPlan) mappings() (maps [][2]string, other []string) {
 // 0755, payload files 0644 (0755 when executable on disk); the other files
 // 0444 and their new directories 0555, as on Ubuntu's ISO; every date
 // SOURCE_DATE_EPOCH.
-func (p *packPlan) normalise(other []string) []string {
+func (p *Plan) normalise(other []string) []string {
 	nocloud := path.Dir(customize.UserDataPath)
 	touched := append([]string{payload.ISODir, nocloud}, other...)
 	var otherFiles []string
@@ -523,16 +505,16 @@ func list(cmd, param string, paths []string) []string {
 	return append(append([]string{cmd, param}, paths...), "--")
 }
 
-// tempPrefix is the name prefix of pack's temporary files in DistDir.
-func tempPrefix(version, suffix string) string {
-	return ".novasphere-installer-" + version + suffix + "."
-}
+// tempPrefix is the name prefix of pack's temporary files for the output
+// called name: ".name.".
+func tempPrefix(name string) string { return "." + name + "." }
 
-// removeStaleTemps deletes temporary files left in dist by a pack of the
-// same version that was killed.
-func removeStaleTemps(dist, version string) {
-	for _, suffix := range []string{".iso", ".build.json"} {
-		matches, _ := filepath.Glob(filepath.Join(dist, tempPrefix(version, suffix)+"*.tmp"))
+// removeStaleTemps deletes temporary files left in dir by a pack of the
+// same ISO that was killed, and of its build record.
+func removeStaleTemps(dir, isoName string) {
+	recName := strings.TrimSuffix(isoName, ".iso") + ".build.json"
+	for _, name := range []string{isoName, recName} {
+		matches, _ := filepath.Glob(filepath.Join(dir, tempPrefix(name)+"*.tmp"))
 		for _, m := range matches {
 			os.Remove(m)
 		}
@@ -559,17 +541,4 @@ func writeTemp(dir, prefix string, data []byte) (string, error) {
 		return "", err
 	}
 	return f.Name(), nil
-}
-
-// GitCommit is the commit of HEAD in the repository at root, or "" outside a
-// git checkout (or without git).
-func GitCommit(ctx context.Context, root string) string {
-	if !tool.Git.Present() {
-		return ""
-	}
-	out, err := tool.Command("git", "-C", root, "rev-parse", "HEAD").Output(ctx)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -92,7 +93,7 @@ func (r *runner) lineVerified() line {
 	if p := bootMarkerProblem(rep); p != "" {
 		fix := "run verify again"
 		if rep.BootMarker != "" {
-			fix += " without " + verify.EnvBootMarker
+			fix += " without " + config.EnvBootMarker
 		}
 		problems = append(problems, fmt.Sprintf("%s: %s: %s", VerifyReportName, p, fix))
 	}
@@ -348,7 +349,7 @@ func bootMarkerProblem(rep verify.Report) string {
 		return "it does not record the boot marker the boots waited for (it was written by an older verify)"
 	}
 	return fmt.Sprintf("verify booted with the custom marker %q (%s), not verify's default %q; a weaker marker can pass a boot of firmware that never loaded the ISO",
-		rep.BootMarker, verify.EnvBootMarker, verify.DefaultBootMarker.String())
+		rep.BootMarker, config.EnvBootMarker, verify.DefaultBootMarker.String())
 }
 
 // skippedChecks names the checks verify skipped (the boots, under

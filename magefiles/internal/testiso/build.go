@@ -59,7 +59,10 @@ type builder struct {
 }
 
 func (b *builder) build(ctx context.Context) (Fixture, error) {
-	noInstall := os.Getenv(config.EnvNoInstall) != "" && os.Getenv(config.EnvNoInstall) != "0"
+	noInstall, err := config.OSEnv().Bool(config.EnvNoInstall, false)
+	if err != nil {
+		return Fixture{}, err
+	}
 	if err := tool.NewInstaller(noInstall, b.log).Ensure(ctx, "testiso", requiredTools...); err != nil {
 		return Fixture{}, err
 	}

@@ -181,17 +181,9 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// defaultCacheDir mirrors config's CACHE_DIR default without loading the
-// whole pipeline configuration.
-func defaultCacheDir() string {
-	if d := os.Getenv(config.EnvCacheDir); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "novasphere-iso")
-	}
-	return filepath.Join(os.TempDir(), "novasphere-iso-cache")
-}
+// defaultCacheDir is the pipeline's CACHE_DIR (the settings table's
+// default unless the environment sets it).
+func defaultCacheDir() string { return config.CacheDirOf(config.OSEnv()) }
 
 // loadFixture reads a finished fixture directory.
 func loadFixture(dir string) (Fixture, error) {

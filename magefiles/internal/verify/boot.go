@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -51,9 +50,6 @@ var kernelAutoinstallArgs = strings.ReplaceAll(customize.AutoinstallArgs, `\;`, 
 // KERNEL_ARGS) or as the test ISO's /init prints it ("NOVASPHERE-CMDLINE: ...").
 var DefaultBootMarker = regexp.MustCompile(`(?:Command line:|NOVASPHERE-CMDLINE:).*` + regexp.QuoteMeta(kernelAutoinstallArgs))
 
-// BootLogName is the serial log of a boot in DistDir.
-func BootLogName(t BootTarget) string { return "boot-" + t.Name() + ".log" }
-
 // runBoots boots every target, BootParallel at a time, and returns one check
 // per boot in target order, or one skipped "boot" check.
 func runBoots(ctx context.Context, o Options) []Check {
@@ -87,7 +83,7 @@ func bootsSkipped(o Options) (bool, string) {
 // bootOne boots one target and turns the result into a check.
 func bootOne(ctx context.Context, o Options, t BootTarget) Check {
 	c := Check{Name: "boot-" + t.Name()}
-	log := filepath.Join(o.DistDir, BootLogName(t))
+	log := o.dist().BootLog(t.Name())
 	fmt.Fprintf(o.Out, "verify: booting %s (timeout %s)\n", t.Name(), o.BootTimeout)
 	res, err := qemu.Boot(ctx, qemu.Options{ISO: o.ISO, Firmware: t.Firmware, Media: t.Media,
 		Marker: o.BootMarker, Timeout: o.BootTimeout, LogPath: log})

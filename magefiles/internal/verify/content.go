@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"hash"
 	"io"
 	"io/fs"
@@ -65,7 +66,7 @@ func checkIdentity(_ context.Context, in *inputs) (string, error) {
 	}
 	var p problems
 	v := in.o.Version
-	wantID := customize.VolumeIDPrefix + v
+	wantID := config.VolumeID(v)
 	gotID, err := eltorito.VolumeID(im)
 	switch {
 	case err != nil:

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
@@ -73,20 +72,11 @@ func happy(tb testing.TB) (string, testiso.Fixture) {
 	return happyBuild.iso, base
 }
 
-// remaster runs extract, customize and pack (helper C's iso.Remaster, what
-// `mage pack` runs) on base for testVersion, with the repository's payload.
+// remaster builds the installer ISO from base for testVersion with the
+// repository's payload, through `go run magefile.go pack`: the chain users
+// run.
 func remaster(ctx context.Context, base testiso.Fixture, dir string) (string, error) {
-	root, err := config.FindRoot()
-	if err != nil {
-		return "", err
-	}
-	res, err := iso.Remaster(ctx, iso.RemasterOptions{Base: base.ISO, Root: root,
-		BuildDir: filepath.Join(dir, "build"), DistDir: filepath.Join(dir, "dist"),
-		Version: testVersion, SourceDateEpoch: testEpoch})
-	if err != nil {
-		return "", err
-	}
-	return res.ISO, nil
+	return base.Pack(ctx, testVersion, dir, testEpoch)
 }
 
 // mutate writes out: a copy of src in which xorriso replaced the given ISO

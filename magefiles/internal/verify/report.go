@@ -3,7 +3,6 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -61,7 +60,7 @@ func writeOutputs(o Options, rep *Report, d *Digests) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(o.DistDir, ReportName)
+	path := o.dist().VerifyReport()
 	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

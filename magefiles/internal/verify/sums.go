@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,8 +20,8 @@ func checkChecksums(ctx context.Context, in *inputs) (string, error) {
 	if err := WriteSums(in.o.DistDir, filepath.Base(in.o.ISO), d); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("sha256 %s, md5 %s, %d bytes; wrote %s and %s", d.SHA256, d.MD5, d.Size,
-		filepath.Join(in.o.DistDir, SHA256SumsName), filepath.Join(in.o.DistDir, MD5SumsName)), nil
+	l := in.o.dist()
+	return fmt.Sprintf("sha256 %s, md5 %s, %d bytes; wrote %s and %s", d.SHA256, d.MD5, d.Size, l.SHA256Sums(), l.MD5Sums()), nil
 }
 
 // WriteSums writes dir/SHA256SUMS and dir/MD5SUMS for the file name (a
@@ -31,7 +32,7 @@ func WriteSums(dir, name string, d Digests) error {
 	if name == "" || strings.ContainsAny(name, "/\\\n\r") {
 		return fmt.Errorf("writing checksums: file name %q cannot be written in sha256sum's format; use a plain base name", name)
 	}
-	for _, f := range []struct{ file, sum string }{{SHA256SumsName, d.SHA256}, {MD5SumsName, d.MD5}} {
+	for _, f := range []struct{ file, sum string }{{dist.SHA256SumsName, d.SHA256}, {dist.MD5SumsName, d.MD5}} {
 		line := f.sum + "  " + name + "\n"
 		if err := writeFileAtomic(filepath.Join(dir, f.file), []byte(line)); err != nil {
 			return fmt.Errorf("writing checksums: %w", err)

@@ -8,12 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
@@ -73,7 +73,7 @@ func TestWriteSumsIsAcceptedByCoreutils(t *testing.T) {
 	if err := WriteSums(dir, name, d); err != nil {
 		t.Fatal(err)
 	}
-	for cmd, file := range map[string]string{"sha256sum": SHA256SumsName, "md5sum": MD5SumsName} {
+	for cmd, file := range map[string]string{"sha256sum": dist.SHA256SumsName, "md5sum": dist.MD5SumsName} {
 		if err := tool.Command(cmd, "--strict", "-c", file).Dir(dir).Run(t.Context()); err != nil {
 			t.Errorf("%s -c %s: %v", cmd, file, err)
 		}
@@ -82,7 +82,7 @@ func TestWriteSumsIsAcceptedByCoreutils(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, name), append(data, 'x'), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := tool.Command("sha256sum", "-c", SHA256SumsName).Dir(dir).Run(t.Context()); err == nil {
+	if err := tool.Command("sha256sum", "-c", dist.SHA256SumsName).Dir(dir).Run(t.Context()); err == nil {
 		t.Error("sha256sum -c accepted a changed file")
 	}
 	entries, _ := os.ReadDir(dir)
@@ -95,31 +95,6 @@ func TestWriteSumsIsAcceptedByCoreutils(t *testing.T) {
 		if err := WriteSums(dir, bad, d); err == nil {
 			t.Errorf("WriteSums accepted the name %q", bad)
 		}
-	}
-}
-
-func TestWithEnv(t *testing.T) {
-	t.Parallel()
-	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
-	o, err := Options{}.WithEnv(env(nil))
-	if err != nil || o.Boot != BootAuto || o.BootTimeout != 0 || o.BootMarker != nil {
-		t.Errorf("unset: %+v, %v", o, err)
-	}
-	o, err = Options{}.WithEnv(env(map[string]string{EnvBoot: "1", EnvBootTimeout: "90", EnvBootMarker: "^READY$"}))
-	if err != nil || o.Boot != BootOn || o.BootTimeout != 90*time.Second || o.BootMarker.String() != "^READY$" {
-		t.Errorf("set: %+v, %v", o, err)
-	}
-	o, err = Options{}.WithEnv(env(map[string]string{EnvBoot: "0", EnvBootTimeout: "2m30s"}))
-	if err != nil || o.Boot != BootOff || o.BootTimeout != 150*time.Second {
-		t.Errorf("off: %+v, %v", o, err)
-	}
-	for k, v := range map[string]string{EnvBoot: "maybe", EnvBootTimeout: "soon", EnvBootMarker: "(unclosed"} {
-		if _, err := (Options{}).WithEnv(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
-			t.Errorf("%s=%q: want an error naming %s, got %v", k, v, k, err)
-		}
-	}
-	if _, err := (Options{}).WithEnv(env(map[string]string{EnvBootTimeout: "-5s"})); err == nil {
-		t.Error("a negative timeout was accepted")
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
@@ -146,13 +147,6 @@ type Options struct {
 	Out io.Writer
 }
 
-// Names of the files Run writes in DistDir.
-const (
-	SHA256SumsName = "SHA256SUMS"
-	MD5SumsName    = "MD5SUMS"
-	ReportName     = "verify-report.json"
-)
-
 // Names of the checks, in report order (the boots follow).
 const (
 	CheckChecksums   = "checksums"
@@ -180,7 +174,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	// A report on disk always describes the last verify that ran to the
 	// end: drop the previous one before checking.
-	if err := os.Remove(filepath.Join(o.DistDir, ReportName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(o.dist().VerifyReport()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Report{}, err
 	}
 	fmt.Fprintf(o.Out, "verify: checking %s (version %s)\n", o.ISO, o.Version)
@@ -197,6 +191,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	return rep, nil
 }
+
+// dist is the layout of DistDir: the names of everything Run writes.
+func (o Options) dist() dist.Layout { return dist.New(o.DistDir, o.Version) }
 
 func (o Options) withDefaults() (Options, error) {
 	if o.ISO == "" {

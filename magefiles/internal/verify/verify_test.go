@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,9 +71,9 @@ func wantOutcome(t *testing.T, rep Report, err error, failing map[string][]strin
 // contract says.
 func TestHappyPathPassesEveryCheck(t *testing.T) {
 	iso, base := happy(t)
-	dist := t.TempDir()
+	distDir := t.TempDir()
 	var out bytes.Buffer
-	rep, err := Run(t.Context(), Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, DistDir: dist,
+	rep, err := Run(t.Context(), Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, DistDir: distDir,
 		Boot: BootOn, BootTimeout: 3 * time.Minute, Out: &out})
 	t.Logf("verify output:\n%s", out.String())
 	if err != nil {
@@ -94,7 +96,7 @@ func TestHappyPathPassesEveryCheck(t *testing.T) {
 	}
 	// The report file is the returned report, with the ISO's real digest.
 	var onDisk Report
-	data, err := os.ReadFile(filepath.Join(dist, ReportName))
+	data, err := os.ReadFile(filepath.Join(distDir, dist.VerifyReportName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,17 +114,17 @@ func TestHappyPathPassesEveryCheck(t *testing.T) {
 	}
 	// SHA256SUMS and MD5SUMS are accepted by coreutils, run where the ISO
 	// is (the sums name it relative to DistDir).
-	if err := os.Symlink(iso, filepath.Join(dist, filepath.Base(iso))); err != nil {
+	if err := os.Symlink(iso, filepath.Join(distDir, filepath.Base(iso))); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []string{"sha256sum", "md5sum"} {
-		sums := map[string]string{"sha256sum": SHA256SumsName, "md5sum": MD5SumsName}[c]
-		if err := tool.Command(c, "--strict", "-c", sums).Dir(dist).Run(t.Context()); err != nil {
+		sums := map[string]string{"sha256sum": dist.SHA256SumsName, "md5sum": dist.MD5SumsName}[c]
+		if err := tool.Command(c, "--strict", "-c", sums).Dir(distDir).Run(t.Context()); err != nil {
 			t.Errorf("%s -c %s: %v", c, sums, err)
 		}
 	}
 	for _, b := range AllBootTargets {
-		log, err := os.ReadFile(filepath.Join(dist, BootLogName(b)))
+		log, err := os.ReadFile(filepath.Join(distDir, dist.BootLogName(b.Name())))
 		if err != nil || !DefaultBootMarker.Match(log) {
 			t.Errorf("serial log of %s lacks the marker (%v)", b.Name(), err)
 		}
@@ -230,18 +232,18 @@ func TestSilentKernelTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dist := t.TempDir()
+	distDir := t.TempDir()
 	const timeout = 20 * time.Second
 	var out bytes.Buffer
-	rep, err := Run(ctx, Options{ISO: iso, BaseISO: silent.ISO, Version: testVersion, DistDir: dist,
+	rep, err := Run(ctx, Options{ISO: iso, BaseISO: silent.ISO, Version: testVersion, DistDir: distDir,
 		Boot: BootOn, BootTargets: []BootTarget{AllBootTargets[0]}, BootTimeout: timeout, Out: &out})
 	t.Logf("verify output:\n%s", out.String())
 	wantOutcome(t, rep, err, nil)
 	c := checkNamed(t, rep, "boot-bios-cdrom")
-	if c.Passed || !strings.Contains(c.Detail, "timed out") || !strings.Contains(c.Detail, BootLogName(AllBootTargets[0])) {
+	if c.Passed || !strings.Contains(c.Detail, "timed out") || !strings.Contains(c.Detail, dist.BootLogName(AllBootTargets[0].Name())) {
 		t.Errorf("boot check: want a timeout naming the log, got passed=%t %s", c.Passed, c.Detail)
 	}
-	if _, err := os.Stat(filepath.Join(dist, "boot-bios-cdrom.log")); err != nil {
+	if _, err := os.Stat(filepath.Join(distDir, "boot-bios-cdrom.log")); err != nil {
 		t.Errorf("serial log not kept: %v", err)
 	}
 }
@@ -278,19 +280,19 @@ func TestMissingISO(t *testing.T) {
 func TestInterruptedRunLeavesNoReport(t *testing.T) {
 	t.Parallel()
 	iso, base := happy(t)
-	dist := t.TempDir()
-	old := filepath.Join(dist, ReportName)
+	distDir := t.TempDir()
+	old := filepath.Join(distDir, dist.VerifyReportName)
 	if err := os.WriteFile(old, []byte(`{"passed":true}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := Run(ctx, Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, DistDir: dist, Boot: BootOn})
+	_, err := Run(ctx, Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, DistDir: distDir, Boot: BootOn})
 	if err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("want an error wrapping context.Canceled, got %v", err)
 	}
 	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a report is left in %s: %v", dist, err)
+		t.Errorf("a report is left in %s: %v", distDir, err)
 	}
 }
 
@@ -314,11 +316,9 @@ func TestReportRecordsTheBootMarker(t *testing.T) {
 		{"VERIFY_BOOT_MARKER", ".", "."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := Options{ISO: iso, Version: testVersion, DistDir: t.TempDir()}.WithEnv(func(name string) string {
-				return map[string]string{EnvBoot: "0", EnvBootMarker: tc.env}[name]
-			})
-			if err != nil {
-				t.Fatal(err)
+			o := Options{ISO: iso, Version: testVersion, DistDir: t.TempDir(), Boot: BootOff}
+			if tc.env != "" {
+				o.BootMarker = regexp.MustCompile(tc.env) // as config reads VERIFY_BOOT_MARKER
 			}
 			rep, err := Run(t.Context(), o)
 			var fe *FailedError
@@ -328,7 +328,7 @@ func TestReportRecordsTheBootMarker(t *testing.T) {
 			if rep.BootMarker != tc.marker {
 				t.Errorf("returned report: boot marker %q, want %q", rep.BootMarker, tc.marker)
 			}
-			data, err := os.ReadFile(filepath.Join(o.DistDir, ReportName))
+			data, err := os.ReadFile(filepath.Join(o.DistDir, dist.VerifyReportName))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -337,7 +337,7 @@ func TestReportRecordsTheBootMarker(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got, ok := fields["boot_marker"].(string); !ok || got != tc.marker {
-				t.Errorf("%s: boot_marker = %#v, want %q\n%s", ReportName, fields["boot_marker"], tc.marker, data)
+				t.Errorf("%s: boot_marker = %#v, want %q\n%s", dist.VerifyReportName, fields["boot_marker"], tc.marker, data)
 			}
 		})
 	}

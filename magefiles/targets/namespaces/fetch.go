@@ -21,13 +21,14 @@ type Fetch mg.Namespace
 // next fetch downloads it again. Without a pin (BASE_ISO_URL with only
 // BASE_ISO_SUMS_URL), every file in the cache is checked.
 //
-// Environment: CACHE_DIR, BASE_ISO_SHA256 and the other variables of fetch.
+// Environment: CACHE_DIR, BASE_ISO_SHA256, and fetch's BASE_ISO_URL,
+// BASE_ISO_SUMS_URL, BASE_ISO_KEYRING.
 func (Fetch) Recheck(ctx context.Context) error {
 	root, err := config.FindRoot()
 	if err != nil {
 		return fmt.Errorf("fetch:recheck: %w", err)
 	}
-	c, err := config.Load(root)
+	c, err := config.Load(root, config.OSEnv())
 	if err != nil {
 		return fmt.Errorf("fetch:recheck: %w", err)
 	}

@@ -16,7 +16,8 @@ type Release mg.Namespace
 
 // Rollback turns a published release back into a draft and makes the previous release latest again.
 //
-// Usage: mage release:rollback <version> [-prerelease] [-dryrun]
+// The version comes first, then the flags (a bare -dryrun means -dryrun=true):
+// mage release:rollback v1.1.0 -dryrun.
 //
 // With -prerelease the release is marked a prerelease instead of a draft:
 // its page and files stay reachable, flagged. The git tag, the release's

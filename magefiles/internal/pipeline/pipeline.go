@@ -1,0 +1,162 @@
+// Package pipeline is the installer build read top to bottom: one ordered
+// list of stages that share one Build. The Build carries the configuration,
+// loaded once with the version fixed, and the typed result of every stage;
+// each stage reads the results of the stages before it from the Build and
+// never re-derives them from files another stage wrote. Files under
+// BUILD_DIR are each stage's own cache, not the way stages talk.
+//
+//	fetch      the verified base ISO                 -> Build.Base
+//	extract    what the remaster reads from the base -> Build.Extracted
+//	customize  autoinstall, GRUB, identity files      -> Build.Customized
+//	pack       the installer ISO and its record       -> Build.Packed
+//	verify     every check, QEMU boots included       -> Build.Report
+//	release    checklist, GitHub, server copy         (only when asked for)
+//
+// The Mage targets only say how far to run: pipeline.New(...).Run(ctx, "pack").
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
+)
+
+// Stage is one step of the pipeline.
+type Stage interface {
+	// String is the stage's name, as targets and messages use it.
+	String() string
+	// Run does the stage's work with the results already in b and stores
+	// its own typed result in b.
+	Run(ctx context.Context, b *Build) error
+}
+
+// Cacheable is a Stage whose output under BUILD_DIR or DIST_DIR can already
+// be up to date with its inputs; UpToDate then loads that result into b,
+// says so, and Run is skipped.
+type Cacheable interface {
+	Stage
+	UpToDate(ctx context.Context, b *Build) (bool, error)
+}
+
+// Stages are the stages in the order they run. A new stage (sign, sbom) is
+// one more line here and one small type.
+var Stages = []Stage{
+	fetchStage{},     // download and verify the base ISO
+	extractStage{},   // read what the remaster changes out of the base
+	customizeStage{}, // autoinstall seed, GRUB menus, version identity
+	packStage{},      // write the installer ISO and its build record
+	verifyStage{},    // prove the ISO right: checks and QEMU boots
+	releaseStage{},   // publish: checklist, GitHub, server copy
+}
+
+// Build is one run of the pipeline: its settings, where it writes, and the
+// result of every stage that ran.
+type Build struct {
+	// Config is the configuration, loaded once; Config.Version is the
+	// version being built.
+	Config config.Config
+	// Dist names every file in the output directory.
+	Dist dist.Layout
+	// Out receives results (verify's table, the release checklist); Log
+	// receives what each stage does; Progress receives progress lines of
+	// long work (xorriso writing the ISO). Terminal says Log is a terminal.
+	Out, Log, Progress io.Writer
+	Terminal           bool
+	// Installer installs missing tools, or refuses under
+	// NOVASPHERE_NO_INSTALL=1.
+	Installer *tool.Installer
+	// Release holds release's flags.
+	Release ReleaseFlags
+
+	// Base is fetch's verified base ISO.
+	Base *fetch.Result
+	// Extracted is what extract read from the base.
+	Extracted *iso.Extracted
+	// Customized is what customize wrote for the version.
+	Customized *customize.Result
+	// Packed is what pack wrote.
+	Packed *iso.PackResult
+	// Report is verify's report.
+	Report *verify.Report
+	// Artifacts lists what the stages wrote to the output directory.
+	Artifacts dist.Artifacts
+
+	// packPlan is pack's plan, made once by UpToDate and used by Run.
+	packPlan *iso.Plan
+}
+
+// ReleaseFlags are the flags of `mage release`.
+type ReleaseFlags struct {
+	Draft, DryRun, Force bool
+}
+
+// New is a Build of c that logs to log and writes results to out.
+func New(c config.Config, out, log io.Writer, terminal bool) *Build {
+	return &Build{
+		Config:    c,
+		Dist:      dist.New(c.DistDir, c.Version),
+		Out:       out,
+		Log:       log,
+		Progress:  log,
+		Terminal:  terminal,
+		Installer: tool.NewInstaller(c.NoInstall, log),
+	}
+}
+
+// Dir is a stage's own directory under BUILD_DIR: extract/, and
+// customize/<version>/ and pack/<version>/ for the versioned stages.
+func (b *Build) Dir(stage string) string {
+	if stage == "extract" {
+		return filepath.Join(b.Config.BuildDir, stage)
+	}
+	return filepath.Join(b.Config.BuildDir, stage, b.Config.Version)
+}
+
+// Run runs the stages in order up to and including the one called last
+// ("release" only when asked for). A stage's error is prefixed with its
+// name, once.
+func (b *Build) Run(ctx context.Context, last string) error {
+	if !known(last) {
+		return fmt.Errorf("pipeline: no stage %q", last)
+	}
+	for _, s := range Stages {
+		if err := b.runStage(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		if s.String() == last {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (b *Build) runStage(ctx context.Context, s Stage) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	if c, ok := s.(Cacheable); ok {
+		fresh, err := c.UpToDate(ctx, b)
+		if err != nil || fresh {
+			return err
+		}
+	}
+	return s.Run(ctx, b)
+}
+
+func known(name string) bool {
+	for _, s := range Stages {
+		if s.String() == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,234 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/release"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
+)
+
+// fetchStage gets the verified base ISO. Its cache is content-addressed:
+// with a pin, a cached ISO is found without a request or a read.
+type fetchStage struct{}
+
+func (fetchStage) String() string { return "fetch" }
+
+func (fetchStage) Run(ctx context.Context, b *Build) error {
+	c := b.Config
+	res, err := fetch.Fetch(ctx, fetch.Options{
+		Name:        c.BaseISOName,
+		Locations:   c.BaseLocations,
+		SHA256:      c.BaseISOSHA256,
+		KeyringPath: c.KeyringPath,
+		CacheDir:    c.CacheDir,
+		Log:         b.Log,
+		Terminal:    b.Terminal,
+	})
+	if err != nil {
+		return err
+	}
+	b.Base = &res
+	return nil
+}
+
+// extractStage reads the files the remaster changes out of the base.
+type extractStage struct{}
+
+func (extractStage) String() string { return "extract" }
+
+func (s extractStage) UpToDate(_ context.Context, b *Build) (bool, error) {
+	x, ok := iso.Cached(b.Dir("extract"), b.Base.Path)
+	if ok {
+		fmt.Fprintf(b.Log, "extract: %s is up to date (base %s)\n", x.Dir, x.Base)
+		b.Extracted = &x
+	}
+	return ok, nil
+}
+
+func (extractStage) Run(ctx context.Context, b *Build) error {
+	if err := b.Installer.Ensure(ctx, "extract", tool.Xorriso); err != nil {
+		return err
+	}
+	x, err := iso.Extract(ctx, iso.ExtractOptions{
+		Base: b.Base.Path, BaseSHA256: b.Base.Digest.Encoded(), Dir: b.Dir("extract"), Log: b.Log,
+	})
+	if err != nil {
+		return err
+	}
+	b.Extracted = &x
+	return nil
+}
+
+// customizeStage writes the autoinstall seed, GRUB menus and identity
+// files. It always renders them (it is cheap) and rewrites only files whose
+// content changed, so pack sees what changed.
+type customizeStage struct{}
+
+func (customizeStage) String() string { return "customize" }
+
+func (customizeStage) Run(_ context.Context, b *Build) error {
+	c := b.Config
+	r, err := customize.Customize(customize.Options{
+		Version:     c.Version,
+		KernelArgs:  c.KernelArgs,
+		GrubTitle:   c.GrubTitle,
+		GrubTimeout: c.GrubTimeout,
+		UserData:    filepath.Join(c.Root, "configs", "autoinstall", "user-data"),
+		MetaData:    filepath.Join(c.Root, "configs", "autoinstall", "meta-data"),
+		BaseTree:    b.Extracted.TreeDir(),
+		OutDir:      b.Dir("customize"),
+		Log:         b.Log,
+	})
+	if err != nil {
+		return err
+	}
+	b.Customized = &r
+	return nil
+}
+
+// packStage writes the installer ISO and its build record.
+type packStage struct{}
+
+func (packStage) String() string { return "pack" }
+
+func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
+	c := b.Config
+	return iso.PackOptions{
+		Base:            b.Base.Path,
+		Extracted:       *b.Extracted,
+		Customized:      *b.Customized,
+		Root:            c.Root,
+		ISO:             b.Dist.ISO(),
+		Record:          b.Dist.BuildRecord(),
+		WorkDir:         b.Dir("pack"),
+		Version:         c.Version,
+		SourceDateEpoch: c.SourceDateEpoch,
+		GitCommit:       git.HeadOrEmpty(ctx, c.Root),
+		Progress:        b.Progress,
+		Log:             b.Log,
+	}
+}
+
+func (s packStage) UpToDate(ctx context.Context, b *Build) (bool, error) {
+	if err := b.Installer.Ensure(ctx, "pack", tool.Xorriso); err != nil {
+		return false, err
+	}
+	p, err := iso.PlanPack(ctx, s.options(ctx, b))
+	if err != nil {
+		return false, err
+	}
+	b.packPlan = p
+	res, ok := p.UpToDate()
+	if ok {
+		b.setPacked(res)
+	}
+	return ok, nil
+}
+
+func (packStage) Run(ctx context.Context, b *Build) error {
+	res, err := b.packPlan.Write(ctx)
+	if err != nil {
+		return err
+	}
+	b.setPacked(res)
+	return nil
+}
+
+// setPacked records pack's result and its artifacts.
+func (b *Build) setPacked(res iso.PackResult) {
+	b.Packed = &res
+	b.Artifacts.Add(dist.Artifact{Name: filepath.Base(res.ISO), Path: res.ISO, Kind: dist.KindISO})
+	b.Artifacts.Add(dist.Artifact{Name: filepath.Base(res.Record), Path: res.Record, Kind: dist.KindRecord})
+}
+
+// verifyStage proves the ISO right.
+type verifyStage struct{}
+
+func (verifyStage) String() string { return "verify" }
+
+func (verifyStage) Run(ctx context.Context, b *Build) error {
+	c := b.Config
+	o := verify.Options{
+		ISO:         b.Packed.ISO,
+		BaseISO:     b.Base.Path,
+		Version:     c.Version,
+		DistDir:     b.Dist.Dir,
+		Boot:        bootMode(c.Verify.Boot),
+		BootTimeout: c.Verify.BootTimeout,
+		BootMarker:  c.Verify.BootMarker,
+		Out:         b.Out,
+	}
+	tools := []tool.Tool{tool.Xorriso}
+	if o.Boot == verify.BootOn || o.Boot == verify.BootAuto && tool.Qemu.Present() {
+		tools = append(tools, tool.Qemu, tool.OVMFCode, tool.OVMFVars)
+	}
+	if err := b.Installer.Ensure(ctx, "verify", tools...); err != nil {
+		return err
+	}
+	rep, err := verify.Run(ctx, o)
+	if rep.Version != "" {
+		b.Report = &rep
+		b.addVerifyArtifacts(rep)
+	}
+	return err
+}
+
+// addVerifyArtifacts lists what verify wrote, with the ISO's digest.
+func (b *Build) addVerifyArtifacts(rep verify.Report) {
+	if rep.SHA256 != "" {
+		b.Artifacts.Add(dist.Artifact{Name: rep.ISO, Path: b.Dist.ISO(), Kind: dist.KindISO, SHA256: rep.SHA256, Size: rep.Size})
+		b.Artifacts.Add(dist.Artifact{Name: dist.SHA256SumsName, Path: b.Dist.SHA256Sums(), Kind: dist.KindChecksums})
+		b.Artifacts.Add(dist.Artifact{Name: dist.MD5SumsName, Path: b.Dist.MD5Sums(), Kind: dist.KindChecksums})
+	}
+	b.Artifacts.Add(dist.Artifact{Name: dist.VerifyReportName, Path: b.Dist.VerifyReport(), Kind: dist.KindReport})
+	ran := map[string]bool{}
+	for _, c := range rep.Checks {
+		ran[c.Name] = !c.Skipped
+	}
+	for _, t := range verify.AllBootTargets {
+		if ran["boot-"+t.Name()] {
+			name := dist.BootLogName(t.Name())
+			b.Artifacts.Add(dist.Artifact{Name: name, Path: b.Dist.Path(name), Kind: dist.KindLog})
+		}
+	}
+}
+
+// bootMode maps VERIFY_BOOT to verify's boot mode.
+func bootMode(s config.Switch) verify.BootMode {
+	switch s {
+	case config.On:
+		return verify.BootOn
+	case config.Off:
+		return verify.BootOff
+	}
+	return verify.BootAuto
+}
+
+// releaseStage publishes the verified ISO.
+type releaseStage struct{}
+
+func (releaseStage) String() string { return "release" }
+
+func (releaseStage) Run(ctx context.Context, b *Build) error {
+	c := b.Config
+	return release.Run(ctx, release.Options{
+		Version: c.Version,
+		Root:    c.Root,
+		DistDir: b.Dist.Dir,
+		Draft:   b.Release.Draft,
+		DryRun:  b.Release.DryRun,
+		Force:   b.Release.Force,
+		Out:     b.Out,
+		Getenv:  os.Getenv, // TODO(issue 9): c.Release once release takes plain values
+	})
+}

@@ -1,0 +1,78 @@
+package testiso
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+)
+
+// RunMage runs `go run magefile.go args...` from the repository root, as a
+// user would, with env added to the environment, and returns its combined
+// output. Tests of packages the pipeline imports (verify) build their ISOs
+// this way: through exactly the chain the targets drive.
+func RunMage(ctx context.Context, env []string, args ...string) (string, error) {
+	root, err := config.FindRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "go", append([]string{"run", "magefile.go"}, args...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// PipelineEnv is the environment that points the pipeline at the fixture
+// and keeps its build, dist and cache directories under dir.
+func (f Fixture) PipelineEnv(version, dir string, epoch int64) ([]string, error) {
+	sum, err := fileSHA256(f.ISO)
+	if err != nil {
+		return nil, err
+	}
+	return []string{
+		config.EnvBaseISOURL + "=" + f.ISO,
+		config.EnvBaseISOSHA256 + "=" + sum,
+		config.EnvBaseISOSumsURL + "=",
+		config.EnvVersion + "=" + version,
+		config.EnvSourceDateEpoch + "=" + strconv.FormatInt(epoch, 10),
+		config.EnvDistDir + "=" + filepath.Join(dir, "dist"),
+		config.EnvBuildDir + "=" + filepath.Join(dir, "build"),
+		config.EnvCacheDir + "=" + filepath.Join(dir, "cache"),
+	}, nil
+}
+
+// Pack builds the installer ISO for version from the fixture with `go run
+// magefile.go pack` (the repository's own payload and autoinstall files)
+// under dir, and returns its path.
+func (f Fixture) Pack(ctx context.Context, version, dir string, epoch int64) (string, error) {
+	env, err := f.PipelineEnv(version, dir, epoch)
+	if err != nil {
+		return "", err
+	}
+	if out, err := RunMage(ctx, env, "pack"); err != nil {
+		return "", fmt.Errorf("go run magefile.go pack: %w\n%s", err, out)
+	}
+	return dist.New(filepath.Join(dir, "dist"), version).ISO(), nil
+}
+
+func fileSHA256(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
