@@ -143,7 +143,7 @@ func removeFreeLocks(dir string) ([]string, error) {
 			continue
 		}
 		path := filepath.Join(dir, name)
-		gone, err := removeIfFree(path)
+		gone, err := RemoveIfFree(path)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -154,8 +154,10 @@ func removeFreeLocks(dir string) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
-// removeIfFree deletes the lock file path when no process holds it.
-func removeIfFree(path string) (bool, error) {
+// RemoveIfFree deletes the lock file at path when no process holds an
+// flock on it, and reports whether it did. It follows Acquire's rules, so
+// it never deletes a file that another process is about to lock.
+func RemoveIfFree(path string) (bool, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return false, nil
@@ -169,6 +171,17 @@ func removeIfFree(path string) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// Held reports whether a process holds an flock on the file at path.
+func Held(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	ok, err := tryLock(f)
+	return err == nil && !ok
 }
 
 // ownerRunning reports whether process pid is running and is the one that
