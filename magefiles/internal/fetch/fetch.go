@@ -71,8 +71,9 @@ type Options struct {
 	// is getting the same file into the same cache; by default fetch waits
 	// for it and then uses its result.
 	NoWait bool
-	// Command is this run's command line as a waiting fetch shows it
-	// ("mage fetch"); default: the program name and its arguments.
+	// Command is this run's command as a waiting fetch shows it ("mage
+	// fetch"); it is written to the lock file, so it must hold no secret.
+	// Default: the program's name.
 	Command string
 
 	// copyChunk is how much of a local file is copied between checks of

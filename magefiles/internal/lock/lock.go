@@ -39,8 +39,9 @@ type Options struct {
 	NoWait bool
 	// Log receives the "waiting for" line; nil discards it.
 	Log io.Writer
-	// Command is this process's command line as other runs will see it
-	// ("mage pack"); default: the program name and its arguments.
+	// Command is this process's command as other runs will see it ("mage
+	// pack"). It is written to the lock file, so it must hold no secret.
+	// Default: the program's name, without its arguments.
 	Command string
 	// Poll is how often a waiting Acquire tries again (default 200ms).
 	Poll time.Duration
@@ -267,10 +268,10 @@ func writeHolder(f *os.File, command string) error {
 	return err
 }
 
-// defaultCommand is the program's base name and its arguments.
+// defaultCommand is the program's base name; its arguments are left out
+// because they could hold something secret.
 func defaultCommand() string {
-	args := append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
-	return strings.Join(args, " ")
+	return filepath.Base(os.Args[0])
 }
 
 // readHolder reads what the holder wrote; ok is false while it is still
