@@ -178,7 +178,7 @@ func TestFaultInjectionKilledFetchRecovers(t *testing.T) {
 	}
 	srv := newTestServer(t)
 	srv.put("/"+isoName, iso)
-	srv.slowDown(time.Millisecond) // 32 KiB per ms: 8 MiB in about 0.3 s
+	srv.slowDown(2 * time.Millisecond) // 32 KiB per 2 ms: 8 MiB in about 0.6 s
 
 	var points []killPoint
 	for k := range 9 {
