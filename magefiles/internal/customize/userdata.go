@@ -154,16 +154,50 @@ var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 func parseYAML(path string, data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		line := 0
-		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		msg = yamlLineRE.ReplaceAllString(msg, "")
-		msg = strings.TrimLeft(msg, ": ")
+		line, msg := splitYAMLError(err)
+		line = offendingLine(data, line, msg)
 		return nil, &UserDataError{Path: path, Line: line, Problem: "invalid YAML: " + msg}
 	}
 	return &doc, nil
+}
+
+// splitYAMLError splits yaml.v3's "yaml: line 12: found …" into the line
+// (0 when none) and the problem.
+func splitYAMLError(err error) (int, string) {
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = yamlLineRE.ReplaceAllString(msg, "")
+	return line, strings.TrimLeft(msg, ": ")
+}
+
+// maxLineSearch bounds offendingLine's work on huge files.
+const maxLineSearch = 2000
+
+// offendingLine finds the line that makes data invalid YAML. yaml.v3 names
+// the line where the construct in progress began (often the line before the
+// offending one: a tab on line 13 is reported at 12), so the first lines of
+// data are parsed again, one more each time from the reported line on, until
+// the same problem appears: the last line added is the offending one. When
+// that never happens the reported line is kept.
+func offendingLine(data []byte, reported int, msg string) int {
+	if reported <= 0 {
+		return reported
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for n := reported; n <= len(lines) && n < reported+maxLineSearch; n++ {
+		var doc yaml.Node
+		err := yaml.Unmarshal(bytes.Join(lines[:n], nil), &doc)
+		if err == nil {
+			continue
+		}
+		if _, m := splitYAMLError(err); m == msg {
+			return n
+		}
+	}
+	return reported
 }
 
 // root is the top node of a parsed document (nil for an empty one).

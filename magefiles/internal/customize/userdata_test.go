@@ -127,3 +127,58 @@ func TestValidateMetaDataRefusesNonMapping(t *testing.T) {
 		t.Fatalf("empty meta-data refused: %v", err)
 	}
 }
+
+// TestYAMLErrorsNameTheOffendingLine breaks each line of the sample
+// user-data in turn (a tab in its indentation, a second "key:" on it, an
+// unclosed list) and expects the error at that line, not at the line where
+// yaml.v3's construct began (it reported a tab on line 13 at line 12).
+func TestYAMLErrorsNameTheOffendingLine(t *testing.T) {
+	root, err := config.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample, err := os.ReadFile(filepath.Join(root, "configs", "autoinstall", "user-data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(sample), "\n")
+
+	// The case from the report: a tab on line 13.
+	broken := append([]string(nil), lines...)
+	broken[12] = "\t" + strings.TrimLeft(broken[12], " ")
+	err = ValidateUserData("configs/autoinstall/user-data", []byte(strings.Join(broken, "\n")))
+	want := "configs/autoinstall/user-data:13: invalid YAML: found a tab character that violates indentation"
+	if err == nil || err.Error() != want {
+		t.Errorf("tab on line 13: got %v, want %s", err, want)
+	}
+
+	breakers := map[string]func(string) string{
+		"tab before the text": func(l string) string { return "\t" + strings.TrimLeft(l, " ") },
+		"tab after the indentation": func(l string) string {
+			text := strings.TrimLeft(l, " ")
+			return l[:len(l)-len(text)] + "\t" + text
+		},
+		"two colons":    func(string) string { return "  a: b: c" },
+		"unclosed list": func(string) string { return "  a: [1, 2" },
+	}
+	tried := 0
+	for name, breakLine := range breakers {
+		for i := 1; i < len(lines)-1; i++ {
+			broken := append([]string(nil), lines...)
+			broken[i] = breakLine(lines[i])
+			err := ValidateUserData("user-data", []byte(strings.Join(broken, "\n")))
+			var ue *UserDataError
+			if !errors.As(err, &ue) || !strings.Contains(ue.Problem, "invalid YAML") {
+				continue // still valid YAML (a tab in a comment, say)
+			}
+			tried++
+			if ue.Line != i+1 {
+				t.Errorf("%s on line %d (%q): reported at line %d: %v", name, i+1, broken[i], ue.Line, err)
+			}
+		}
+	}
+	if tried < 100 {
+		t.Errorf("only %d broken files were invalid YAML; the sample changed?", tried)
+	}
+	t.Logf("%d invalid files, each reported at its broken line", tried)
+}

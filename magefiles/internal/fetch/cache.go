@@ -7,9 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
+	"strings"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 	"github.com/opencontainers/go-digest"
 )
@@ -18,7 +19,12 @@ import (
 //
 //	<dir>/blobs/sha256/<hex>     verified files, read-only, named by digest
 //	<dir>/partial/<hex>.part     a download in progress, resumed next time
-//	<dir>/partial/<hex>.lock     held while one fetch works on <hex>
+//	<dir>/partial/<hex>.copy     a copy of a local file in progress, resumed next time
+//	<dir>/partial/.<hex>.lock    exists while one fetch works on <hex> (package lock)
+//
+// Only the holder of <hex>'s lock writes <hex>.part and <hex>.copy, so a
+// killed fetch leaves at most one of each per digest, which the next fetch
+// of that digest resumes.
 type cache struct {
 	dir string
 }
@@ -28,10 +34,33 @@ func (c cache) blobPath(d digest.Digest) string {
 	return filepath.Join(c.dir, "blobs", d.Algorithm().String(), d.Encoded())
 }
 
+// partialDir holds work in progress.
+func (c cache) partialDir() string {
+	return filepath.Join(c.dir, "partial")
+}
+
 // partPath is the partial download of the file with digest d.
 func (c cache) partPath(d digest.Digest) string {
-	return filepath.Join(c.dir, "partial", d.Encoded()+".part")
+	return filepath.Join(c.partialDir(), d.Encoded()+".part")
 }
+
+// copyPath is the partial copy of a local file with digest d.
+func (c cache) copyPath(d digest.Digest) string {
+	return filepath.Join(c.partialDir(), d.Encoded()+copySuffix)
+}
+
+// lockTarget names what lock.Acquire locks for digest d.
+func (c cache) lockTarget(d digest.Digest) string {
+	return filepath.Join(c.partialDir(), d.Encoded())
+}
+
+const (
+	copySuffix = ".copy"
+	// legacyCopyInfix and legacyLockSuffix are the names earlier versions
+	// used: <hex>.copy-<random> and <hex>.lock.
+	legacyCopyInfix  = ".copy-"
+	legacyLockSuffix = ".lock"
+)
 
 // lookup reports whether a blob for d exists, without reading it.
 func (c cache) lookup(d digest.Digest) (path string, size int64, ok bool) {
@@ -43,39 +72,77 @@ func (c cache) lookup(d digest.Digest) (path string, size int64, ok bool) {
 	return path, fi.Size(), true
 }
 
-// lock takes an exclusive lock on d so that two fetches do not write the
-// same partial file. It waits while another process holds it.
-func (c cache) lock(ctx context.Context, d digest.Digest, logf func(string, ...any)) (unlock func(), err error) {
-	dir := filepath.Join(c.dir, "partial")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cache directory: %w (set CACHE_DIR to a writable directory)", err)
+// lock takes the lock on d so that two fetches do not write the same
+// partial file. It waits while another process holds it, saying who, or
+// with o.NoWait stops at once.
+func (f *fetcher) lock(ctx context.Context, d digest.Digest) (*lock.Lock, error) {
+	if err := os.MkdirAll(f.cache.partialDir(), 0o755); err != nil {
+		return nil, fatal(fmt.Errorf("cache directory: %w (set CACHE_DIR to a writable directory)", err))
 	}
-	path := filepath.Join(dir, d.Encoded()+".lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	l, err := lock.Acquire(ctx, f.cache.lockTarget(d), lock.Options{
+		Stage:   "fetch",
+		Name:    fmt.Sprintf("%s in the cache %s", d, f.cache.dir),
+		NoWait:  f.o.NoWait,
+		Log:     f.o.Log,
+		Command: f.o.Command,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("cache lock: %w", err)
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, stopped(cerr, "%s", err.Error())
+		}
+		return nil, fatal(err)
 	}
-	waited := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
+	return l, nil
+}
+
+// tidy removes what killed fetches left in partial/ and nobody can use:
+// lock files nobody holds, copies made by earlier versions whose fetch is
+// gone, and copies of other digests nobody touched for lock.OrphanAge.
+// Partial downloads (.part) stay: the next fetch of their digest resumes
+// them.
+func (c cache) tidy(logf func(string, ...any)) {
+	dir := c.partialDir()
+	removed, _ := lock.CleanStale(dir, lock.OrphanAge)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		name := e.Name()
+		hexsum, rest, ok := splitDigestName(name)
+		if !ok || !e.Type().IsRegular() {
+			continue
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("cache lock %s: %w", path, err)
-		}
-		if !waited {
-			logf("fetch: waiting for another fetch of %s to finish (it holds %s)", d, path)
-			waited = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		path := filepath.Join(dir, name)
+		switch {
+		case rest == legacyLockSuffix:
+			if gone, _ := lock.RemoveIfFree(path); gone {
+				removed = append(removed, path)
+			}
+		case strings.HasPrefix(rest, legacyCopyInfix):
+			// Earlier versions held <hex>.lock while copying.
+			if !lock.Held(filepath.Join(dir, hexsum+legacyLockSuffix)) && os.Remove(path) == nil {
+				removed = append(removed, path)
+			}
+		case rest == copySuffix:
+			fi, err := e.Info()
+			if err != nil || time.Since(fi.ModTime()) < lock.OrphanAge || lock.Held(lock.Path(filepath.Join(dir, hexsum))) {
+				continue
+			}
+			if os.Remove(path) == nil {
+				removed = append(removed, path)
+			}
 		}
 	}
+	for _, r := range removed {
+		logf("fetch: removed %s, left by a fetch that was killed", r)
+	}
+}
+
+// splitDigestName splits "<64 hex><rest>".
+func splitDigestName(name string) (hexsum, rest string, ok bool) {
+	const n = 64
+	if len(name) <= n || digest.SHA256.Validate(name[:n]) != nil {
+		return "", "", false
+	}
+	return name[:n], name[n:], true
 }
 
 // commit moves a verified file into the cache under its digest: flushed to
@@ -167,8 +234,10 @@ func rate(n int64, d time.Duration) float64 {
 }
 
 // copyLocal copies a local ISO into the cache and verifies the copy. The
-// source is only read. The kernel may share extents (copy_file_range), so
-// on filesystems that support it the copy costs no extra space.
+// source is only read. The copy goes to <hex>.copy, which a killed run
+// leaves for the next one to resume. The kernel may share extents
+// (copy_file_range), so on filesystems that support it the copy costs no
+// extra space.
 func (f *fetcher) copyLocal(ctx context.Context, src source, exp expectation) (Result, error) {
 	in, err := os.Open(src.path)
 	if err != nil {
@@ -182,32 +251,105 @@ func (f *fetcher) copyLocal(ctx context.Context, src source, exp expectation) (R
 	if !fi.Mode().IsRegular() {
 		return Result{}, fmt.Errorf("%s is not a regular file (check BASE_ISO_URL)", src.raw)
 	}
-	tmp, err := os.CreateTemp(filepath.Join(f.cache.dir, "partial"), exp.digest.Encoded()+".copy-*")
+	dst := f.cache.copyPath(exp.digest)
+	for fresh := false; ; fresh = true {
+		resumed, err := f.copyInto(ctx, in, fi.Size(), src, dst, fresh)
+		if err != nil {
+			return Result{}, err
+		}
+		f.logf("fetch: verifying the copy")
+		got, size, err := hashFile(ctx, dst, f.newProgress())
+		if err != nil {
+			if ctx.Err() != nil {
+				return Result{}, stopped(ctx.Err(), "%s: %s while verifying the copy; it is kept in %s: run fetch again to finish", src.raw, stopWord(ctx.Err()), dst)
+			}
+			return Result{}, err
+		}
+		if got != exp.digest && resumed {
+			f.logf("fetch: the resumed copy has %s, not %s: the source changed since the copy began; copying again from the beginning", got, exp.digest)
+			continue
+		}
+		if got != exp.digest {
+			os.Remove(dst)
+			return Result{}, fmt.Errorf("%s has %s but %s was expected (from %s); nothing was cached and the file was left as it is: point BASE_ISO_URL at the right file or fix the expected digest", src.raw, got, exp.digest, exp.from)
+		}
+		f.fault("verified", size)
+		path, err := f.cache.commit(dst, exp.digest)
+		if err != nil {
+			return Result{}, fatal(err)
+		}
+		return Result{Path: path, Digest: exp.digest, Size: size}, nil
+	}
+}
+
+// copyInto copies in (size bytes) to dst, continuing a copy that an earlier
+// run left there unless fresh is set. It reports whether it resumed. When
+// ctx ends, what was copied is kept for the next run.
+func (f *fetcher) copyInto(ctx context.Context, in *os.File, size int64, src source, dst string, fresh bool) (resumed bool, err error) {
+	out, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return Result{}, fatal(fmt.Errorf("cache directory: %w (set CACHE_DIR to a writable directory)", err))
+		return false, fatal(fmt.Errorf("cache directory: %w (set CACHE_DIR to a writable directory)", err))
 	}
-	defer os.Remove(tmp.Name()) // gone after the rename; cleans up otherwise
-	f.logf("fetch: copying %s (%s) into the cache", src.path, units.Bytes(fi.Size()))
-	_, err = io.Copy(tmp, in)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	defer func() {
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("copying %s into the cache: %w", src.raw, cerr)
+		}
+	}()
+	st, err := out.Stat()
 	if err != nil {
-		return Result{}, fmt.Errorf("copying %s into the cache: %w", src.raw, err)
+		return false, err
 	}
-	f.logf("fetch: verifying the copy")
-	got, size, err := hashFile(ctx, tmp.Name(), f.newProgress())
-	if err != nil {
-		return Result{}, err
+	have := st.Size()
+	if fresh || have > size {
+		if err := out.Truncate(0); err != nil {
+			return false, err
+		}
+		have = 0
 	}
-	if got != exp.digest {
-		return Result{}, fmt.Errorf("%s has %s but %s was expected (from %s); nothing was cached and the file was left as it is: point BASE_ISO_URL at the right file or fix the expected digest", src.raw, got, exp.digest, exp.from)
+	if have > 0 {
+		f.logf("fetch: resuming the copy of %s at %s of %s", src.path, units.Bytes(have), units.Bytes(size))
+	} else {
+		f.logf("fetch: copying %s (%s) into the cache", src.path, units.Bytes(size))
 	}
-	path, err := f.cache.commit(tmp.Name(), exp.digest)
-	if err != nil {
-		return Result{}, fatal(err)
+	if err := f.copyRange(ctx, out, in, have, size); err != nil {
+		if ctx.Err() != nil {
+			return false, stopped(ctx.Err(), "%s: %s while copying; %s: run fetch again to resume", src.raw, stopWord(ctx.Err()), kept(dst, size))
+		}
+		os.Remove(dst)
+		return false, fmt.Errorf("copying %s into the cache: %w", src.raw, err)
 	}
-	return Result{Path: path, Digest: exp.digest, Size: size}, nil
+	return have > 0, nil
+}
+
+// copyRange copies in[from:size] to the same offsets of out in chunks,
+// stopping between chunks when ctx ends.
+func (f *fetcher) copyRange(ctx context.Context, out, in *os.File, from, size int64) error {
+	if _, err := in.Seek(from, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := out.Seek(from, io.SeekStart); err != nil {
+		return err
+	}
+	chunk := f.o.copyChunk
+	if chunk <= 0 {
+		chunk = 16 << 20
+	}
+	p := f.newProgress()
+	start, done := time.Now(), from
+	for done < size {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := io.CopyN(out, in, min(chunk, size-done))
+		done += n
+		if err != nil {
+			return err
+		}
+		p.update(stat{done: done, total: size, bps: rate(done-from, time.Since(start))}, time.Now())
+		f.fault("copy", done)
+	}
+	p.finish(stat{done: done, total: size, bps: rate(done-from, time.Since(start))})
+	return nil
 }
 
 // Recheck re-reads cached base ISOs and verifies their digests again. With a

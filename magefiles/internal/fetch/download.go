@@ -67,6 +67,7 @@ func (f *fetcher) download(ctx context.Context, src source, exp expectation) (Re
 		a := f.attempt(ctx, src.url, part, exp)
 		switch a.kind {
 		case attemptOK:
+			f.fault("downloaded", a.size)
 			f.logf("fetch: received %s in %s (%s/s)", units.Bytes(a.got), a.elapsed.Round(time.Millisecond), units.Bytes(int64(rate(a.got, a.elapsed))))
 			path, err := f.cache.commit(part, exp.digest)
 			if err != nil {
@@ -74,7 +75,7 @@ func (f *fetcher) download(ctx context.Context, src source, exp expectation) (Re
 			}
 			return Result{Path: path, Digest: exp.digest, Size: a.size}, nil
 		case attemptCanceled:
-			return Result{}, fmt.Errorf("%s: download stopped (%w); %s: run fetch again to resume", src.url, ctx.Err(), kept(part, a.size))
+			return Result{}, stopped(ctx.Err(), "%s: %s; %s: run fetch again to resume", src.url, stopWord(ctx.Err()), kept(part, a.size))
 		case attemptInterrupted:
 			interruptions++
 			if interruptions >= f.o.Attempts {
@@ -86,7 +87,7 @@ func (f *fetcher) download(ctx context.Context, src source, exp expectation) (Re
 			}
 			f.logf("fetch: %s: download interrupted (%v); resuming in %s (attempt %d of %d)", src.url, a.err, f.o.RetryDelay, interruptions+1, f.o.Attempts)
 			if err := sleep(ctx, f.o.RetryDelay); err != nil {
-				return Result{}, fmt.Errorf("%s: download stopped (%w); %s: run fetch again to resume", src.url, err, kept(part, a.size))
+				return Result{}, stopped(err, "%s: %s; %s: run fetch again to resume", src.url, stopWord(err), kept(part, a.size))
 			}
 		case attemptRestart, attemptBadContent:
 			removePart(part)
@@ -99,6 +100,30 @@ func (f *fetcher) download(ctx context.Context, src source, exp expectation) (Re
 			return Result{}, fmt.Errorf("%s: %w", src.url, a.err)
 		}
 	}
+}
+
+// stopError is work ended by the context (Ctrl-C, mage -t): it reads
+// "interrupted" or "timed out" but still matches context.Canceled or
+// context.DeadlineExceeded.
+type stopError struct {
+	msg   string
+	cause error
+}
+
+func (e *stopError) Error() string { return e.msg }
+func (e *stopError) Unwrap() error { return e.cause }
+
+// stopped makes a stopError from cause (the context's error) and a message.
+func stopped(cause error, format string, args ...any) error {
+	return &stopError{msg: fmt.Sprintf(format, args...), cause: cause}
+}
+
+// stopWord says why a context ended in the user's words.
+func stopWord(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	return "interrupted"
 }
 
 // kept describes what is left of a partial download for error messages.

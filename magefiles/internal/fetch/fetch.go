@@ -67,6 +67,23 @@ type Options struct {
 	// HTTPClient sends every request (default: proxies from the
 	// environment, connect and response-header timeouts).
 	HTTPClient *http.Client
+	// NoWait stops at once, naming the other process, when another fetch
+	// is getting the same file into the same cache; by default fetch waits
+	// for it and then uses its result.
+	NoWait bool
+	// Command is this run's command as a waiting fetch shows it ("mage
+	// fetch"); it is written to the lock file, so it must hold no secret.
+	// Default: the program's name.
+	Command string
+
+	// copyChunk is how much of a local file is copied between checks of
+	// the context (default 16 MiB).
+	copyChunk int64
+	// faultHook, when set, is called at the points where a test kills the
+	// process: "copy" after each copied chunk (n = bytes copied so far),
+	// "verified" once a copy matches its digest and "downloaded" once a
+	// download does, both just before the file enters the cache.
+	faultHook func(point string, n int64)
 }
 
 // Result describes the verified base ISO.
@@ -140,7 +157,16 @@ func Fetch(ctx context.Context, o Options) (Result, error) {
 		if err == nil {
 			return res, nil
 		}
-		if ctx.Err() != nil || isFatal(err) {
+		if cerr := ctx.Err(); cerr != nil {
+			var se *stopError
+			if !errors.As(err, &se) {
+				// A request or a read that the context ended: say so
+				// rather than "context canceled".
+				err = stopped(cerr, "fetch: %s (%s)", stopWord(cerr), loc.ISOURL)
+			}
+			return Result{}, err
+		}
+		if isFatal(err) {
 			return Result{}, err
 		}
 		errs = append(errs, err)
@@ -252,6 +278,13 @@ type fetcher struct {
 	keyring *keyring // loaded on first use
 }
 
+// fault calls the test's fault hook, if any.
+func (f *fetcher) fault(point string, n int64) {
+	if f.o.faultHook != nil {
+		f.o.faultHook(point, n)
+	}
+}
+
 func (f *fetcher) logf(format string, args ...any) {
 	fmt.Fprintf(f.o.Log, format+"\n", args...)
 }
@@ -285,11 +318,12 @@ func (f *fetcher) fromLocation(ctx context.Context, loc config.BaseLocation) (Re
 	if err != nil {
 		return Result{}, err
 	}
-	unlock, err := f.cache.lock(ctx, exp.digest, f.logf)
+	f.cache.tidy(f.logf)
+	l, err := f.lock(ctx, exp.digest)
 	if err != nil {
-		return Result{}, fatal(err)
+		return Result{}, err
 	}
-	defer unlock()
+	defer l.Release()
 	// Another fetch may have finished while this one waited for the lock.
 	if res, ok := f.cacheHit(exp.digest); ok {
 		res.SignedBy = exp.signedBy

@@ -505,7 +505,7 @@ func TestFetchLocalFileWithWrongDigestIsNotCached(t *testing.T) {
 	if got, _ := os.ReadFile(src); !bytes.Equal(got, wrong) {
 		t.Error("source file was modified")
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(m.options.CacheDir, "partial", "*.copy-*"))
+	leftovers, _ := filepath.Glob(filepath.Join(m.options.CacheDir, "partial", "*.copy*"))
 	if len(leftovers) != 0 {
 		t.Errorf("temporary copies left behind: %v", leftovers)
 	}
@@ -608,7 +608,10 @@ func TestFetchStopsOnCancelAndKeepsPart(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Fetch with a canceled context: %v", err)
 	}
-	assertContains(t, "error", err.Error(), "run fetch again to resume", m.part())
+	assertContains(t, "error", err.Error(), m.location().ISOURL+": interrupted; 1.0 MiB of 4.0 MiB is kept in "+m.part()+": run fetch again to resume")
+	if strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("error says %q instead of interrupted", err)
+	}
 	if !partHasSize(m.part(), quarter) {
 		t.Error("partial file not kept as it was")
 	}

@@ -46,6 +46,9 @@ type testServer struct {
 	// noRanges ignores Range and does not advertise Accept-Ranges, like
 	// Python's http.server.
 	noRanges bool
+	// throttle is a pause before each body write (at most 32 KiB), so that
+	// a test can act in the middle of a transfer.
+	throttle time.Duration
 }
 
 func newTestServer(t testing.TB) *testServer {
@@ -81,6 +84,13 @@ func (s *testServer) hangNext(p string, n int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cutPath, s.cutAt, s.hang = p, n, true
+}
+
+// slowDown pauses d before each body write of at most 32 KiB.
+func (s *testServer) slowDown(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = d
 }
 
 func (s *testServer) misbehave(ignoreRange, chunked bool) {
@@ -129,7 +139,7 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == s.cutPath {
 		limit, hang, s.cutPath = s.cutAt, s.hang, ""
 	}
-	ignoreRange, chunked, noRanges := s.ignoreRange || s.noRanges, s.chunked, s.noRanges
+	ignoreRange, chunked, noRanges, throttle := s.ignoreRange || s.noRanges, s.chunked, s.noRanges, s.throttle
 	s.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
@@ -138,7 +148,7 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ignoreRange {
 		r.Header.Del("Range")
 	}
-	cw := &countingWriter{ResponseWriter: w, s: s, path: r.URL.Path, limit: limit, chunked: chunked, noRanges: noRanges}
+	cw := &countingWriter{ResponseWriter: w, s: s, path: r.URL.Path, limit: limit, chunked: chunked, noRanges: noRanges, throttle: throttle}
 	if hang {
 		cw.hang = r.Context().Done()
 	}
@@ -155,6 +165,7 @@ type countingWriter struct {
 	chunked  bool
 	noRanges bool
 	hang     <-chan struct{} // at the limit, wait for this before closing
+	throttle time.Duration
 }
 
 func (w *countingWriter) WriteHeader(code int) {
@@ -168,6 +179,7 @@ func (w *countingWriter) WriteHeader(code int) {
 }
 
 func (w *countingWriter) Write(p []byte) (int, error) {
+	time.Sleep(w.throttle)
 	cut := false
 	if w.limit >= 0 && int64(len(p)) >= w.limit {
 		p, cut = p[:w.limit], true
