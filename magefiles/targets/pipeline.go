@@ -27,6 +27,10 @@ import (
 //	BASE_ISO_KEYRING       armored OpenPGP key(s) that must sign SHA256SUMS (default configs/keys/ubuntu-cdimage-2012.asc)
 //	CACHE_DIR              download cache (default ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso)
 //	NOVASPHERE_NO_INSTALL  1: never install missing tools, print the apt-get line
+//	NOVASPHERE_NO_WAIT     1: stop at once, naming it, when another run is writing the same output
+//
+// Two runs in one checkout never write one output at once: the second waits
+// for the first, saying which process holds it.
 func Fetch(ctx context.Context) error {
 	return runThrough(ctx, "fetch", config.OSEnv(), pipeline.ReleaseFlags{})
 }
@@ -39,7 +43,7 @@ func Fetch(ctx context.Context) error {
 //
 // Environment: BUILD_DIR (default build); and fetch's: BASE_ISO_URL,
 // BASE_ISO_SHA256, BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR,
-// NOVASPHERE_NO_INSTALL.
+// NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Extract(ctx context.Context) error {
 	return runThrough(ctx, "extract", config.OSEnv(), pipeline.ReleaseFlags{})
 }
@@ -59,7 +63,7 @@ func Extract(ctx context.Context) error {
 //
 // and those of fetch and extract: BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
-// NOVASPHERE_NO_INSTALL.
+// NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Customize(ctx context.Context) error {
 	return runThrough(ctx, "customize", config.OSEnv(), pipeline.ReleaseFlags{})
 }
@@ -102,7 +106,7 @@ func Pack(ctx context.Context) error {
 // and those of the stages before it: VERSION, DIST_DIR, SOURCE_DATE_EPOCH,
 // KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
-// NOVASPHERE_NO_INSTALL.
+// NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Verify(ctx context.Context) error {
 	return runThrough(ctx, "verify", config.OSEnv(), pipeline.ReleaseFlags{})
 }
@@ -136,7 +140,7 @@ func Verify(ctx context.Context) error {
 // VERIFY_BOOT_TIMEOUT, VERIFY_BOOT_MARKER, DIST_DIR, SOURCE_DATE_EPOCH,
 // KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
-// NOVASPHERE_NO_INSTALL.
+// NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Release(ctx context.Context, version string, draft, dryrun, force *bool) error {
 	if err := versionArgument("release", version); err != nil {
 		return err

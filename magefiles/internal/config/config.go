@@ -91,6 +91,9 @@ type Config struct {
 	SourceDateEpoch int64
 	// NoInstall forbids installing missing tools (NOVASPHERE_NO_INSTALL=1).
 	NoInstall bool
+	// NoWait stops at once when another run holds an output's lock
+	// (NOVASPHERE_NO_WAIT=1); the default waits.
+	NoWait bool
 	// Root is the repository root: payload directories are found under it.
 	Root string
 	// Verify holds verify's settings, Release the release's.
@@ -161,6 +164,9 @@ func Load(root string, env Env) (Config, error) {
 	}
 	var err error
 	if c.NoInstall, err = r.bool(EnvNoInstall, false); err != nil {
+		return c, err
+	}
+	if c.NoWait, err = r.bool(EnvNoWait, false); err != nil {
 		return c, err
 	}
 	if c.SourceDateEpoch, err = sourceDateEpoch(r, root); err != nil {

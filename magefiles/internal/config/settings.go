@@ -45,6 +45,7 @@ const (
 	EnvGrubTitle       = "GRUB_TITLE"
 	EnvSourceDateEpoch = "SOURCE_DATE_EPOCH"
 	EnvNoInstall       = "NOVASPHERE_NO_INSTALL"
+	EnvNoWait          = "NOVASPHERE_NO_WAIT"
 	EnvVerifyBoot      = "VERIFY_BOOT"
 	EnvBootTimeout     = "VERIFY_BOOT_TIMEOUT"
 	EnvBootMarker      = "VERIFY_BOOT_MARKER"
@@ -76,6 +77,7 @@ var Settings = []Setting{
 	{EnvGrubTitle, "`" + DefaultGrubTitle + "`", "boot menu entry title; `{version}` is replaced", "customize", false},
 	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO, for byte-identical rebuilds", "pack", false},
 	{EnvNoInstall, "unset", "`1`: never install missing tools, print the apt-get line", "fetch", false},
+	{EnvNoWait, "unset", "`1`: when another run is writing the same output (the cached base, `build/`, the ISO), stop at once naming it instead of waiting", "fetch", false},
 	{EnvVerifyBoot, "boot when qemu is installed", "`1` requires the QEMU boots (installs qemu-system-x86 and ovmf), `0` skips them (reported as SKIP)", "verify", false},
 	{EnvBootTimeout, "`5m`", "timeout per boot, a Go duration (`3m`, `90s`) or seconds", "verify", false},
 	{EnvBootMarker, "the kernel command line with the autoinstall arguments", "regular expression that proves a boot on the serial console", "verify", false},

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/space"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
@@ -69,6 +71,9 @@ type BuildRecord struct {
 	GitCommit             string `json:"git_commit"`
 	XorrisoVersion        string `json:"xorriso_version"`
 	SourceDateEpoch       int64  `json:"source_date_epoch"`
+	// ISOSize is the length of the ISO pack wrote: an ISO of another size
+	// (cut short, or replaced) is never taken as up to date.
+	ISOSize int64 `json:"iso_size"`
 }
 
 // PackResult tells what Pack did.
@@ -252,7 +257,8 @@ func (p *Plan) upToDate() bool {
 	if err != nil || !iso.ModTime().After(p.newest) {
 		return false
 	}
-	if _, err := os.Stat(p.o.Record); err != nil {
+	rec, err := ReadBuildRecord(p.o.Record)
+	if err != nil || rec.ISOSize != iso.Size() {
 		return false
 	}
 	old, err := os.ReadFile(filepath.Join(p.o.WorkDir, inputsWorkFile))
@@ -357,8 +363,18 @@ func (p *Plan) write(ctx context.Context, res PackResult) (int64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	removeStaleTemps(dir, filepath.Base(res.ISO))
-	tmp, err := os.CreateTemp(dir, tempPrefix(filepath.Base(res.ISO))+"*.tmp")
+	// Only temporary files of runs that died are removed: another live
+	// run's half-written ISO is never touched (the output lock keeps two
+	// runs of one version apart; this is the second line of defence).
+	for _, out := range []string{res.ISO, res.Record} {
+		if _, err := lock.RemoveOrphanTemps(out); err != nil {
+			return 0, err
+		}
+	}
+	if err := p.checkSpace(dir); err != nil {
+		return 0, err
+	}
+	tmp, err := lock.CreateTemp(res.ISO)
 	if err != nil {
 		return 0, err
 	}
@@ -368,11 +384,16 @@ func (p *Plan) write(ctx context.Context, res PackResult) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("xorriso failed; no ISO written: %w", err)
 	}
+	written, err := os.Stat(tmp.Name())
+	if err != nil {
+		return 0, err
+	}
+	p.record.ISOSize = written.Size()
 	rec, err := json.MarshalIndent(p.record, "", "  ")
 	if err != nil {
 		return 0, err
 	}
-	recTmp, err := writeTemp(filepath.Dir(res.Record), tempPrefix(filepath.Base(res.Record)), append(rec, '\n'))
+	recTmp, err := writeTemp(res.Record, append(rec, '\n'))
 	if err != nil {
 		return 0, err
 	}
@@ -505,24 +526,24 @@ func list(cmd, param string, paths []string) []string {
 	return append(append([]string{cmd, param}, paths...), "--")
 }
 
-// tempPrefix is the name prefix of pack's temporary files for the output
-// called name: ".name.".
-func tempPrefix(name string) string { return "." + name + "." }
-
-// removeStaleTemps deletes temporary files left in dir by a pack of the
-// same ISO that was killed, and of its build record.
-func removeStaleTemps(dir, isoName string) {
-	recName := strings.TrimSuffix(isoName, ".iso") + ".build.json"
-	for _, name := range []string{isoName, recName} {
-		matches, _ := filepath.Glob(filepath.Join(dir, tempPrefix(name)+"*.tmp"))
-		for _, m := range matches {
-			os.Remove(m)
-		}
+// checkSpace refuses to start xorriso when dir cannot hold the new ISO:
+// about the base's size plus the payload.
+func (p *Plan) checkSpace(dir string) error {
+	fi, err := os.Stat(p.o.Base)
+	if err != nil {
+		return err
 	}
+	need := fi.Size()
+	for _, e := range p.tree.Files() {
+		need += e.Size
+	}
+	return space.Check(dir, need, "pack")
 }
 
-func writeTemp(dir, prefix string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, prefix+"*.tmp")
+// writeTemp writes data to a temporary file beside target, owned by this
+// process, and returns its name.
+func writeTemp(target string, data []byte) (string, error) {
+	f, err := lock.CreateTemp(target)
 	if err != nil {
 		return "", err
 	}

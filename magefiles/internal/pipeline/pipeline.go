@@ -20,12 +20,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
@@ -47,7 +49,16 @@ type Cacheable interface {
 	UpToDate(ctx context.Context, b *Build) (bool, error)
 }
 
-// Stages are the stages in the order they run. A new stage (sign, sbom) is
+// Writer is a Stage whose outputs another run (a second mage in the same
+// checkout) may be writing too: the runner holds a lock on each for the
+// stage's whole run, up-to-date check included, so a second run waits,
+// naming the holder, or stops at once under NOVASPHERE_NO_WAIT=1.
+type Writer interface {
+	Stage
+	Outputs(b *Build) []string
+}
+
+// Stages are the stages in order. A new stage (sign, sbom) is
 // one more line here and one small type.
 var Stages = []Stage{
 	fetchStage{},     // download and verify the base ISO
@@ -143,6 +154,13 @@ func (b *Build) runStage(ctx context.Context, s Stage) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted: %w", err)
 	}
+	if w, ok := s.(Writer); ok {
+		release, err := b.lockOutputs(ctx, s.String(), w.Outputs(b))
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	if c, ok := s.(Cacheable); ok {
 		fresh, err := c.UpToDate(ctx, b)
 		if err != nil || fresh {
@@ -150,6 +168,36 @@ func (b *Build) runStage(ctx context.Context, s Stage) error {
 		}
 	}
 	return s.Run(ctx, b)
+}
+
+// lockOutputs takes the lock of each output, in order, and returns what
+// releases them all.
+func (b *Build) lockOutputs(ctx context.Context, stage string, outputs []string) (func(), error) {
+	var held []*lock.Lock
+	release := func() {
+		for _, l := range held {
+			l.Release()
+		}
+	}
+	for _, out := range outputs {
+		l, err := lock.Acquire(ctx, out, lock.Options{Stage: stage, Name: b.show(out), NoWait: b.Config.NoWait,
+			Log: b.Log, Command: "mage " + stage})
+		if err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, l)
+	}
+	return release, nil
+}
+
+// show is a path as messages print it: relative to the repository root
+// when it is inside it.
+func (b *Build) show(path string) string {
+	if rel, err := filepath.Rel(b.Config.Root, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
 
 func known(name string) bool {

@@ -33,6 +33,8 @@ func (fetchStage) Run(ctx context.Context, b *Build) error {
 		CacheDir:    c.CacheDir,
 		Log:         b.Log,
 		Terminal:    b.Terminal,
+		NoWait:      c.NoWait,
+		Command:     "mage fetch",
 	})
 	if err != nil {
 		return err
@@ -55,7 +57,15 @@ func (s extractStage) UpToDate(_ context.Context, b *Build) (bool, error) {
 	return ok, nil
 }
 
+// Outputs is extract's directory.
+func (extractStage) Outputs(b *Build) []string { return []string{b.Dir("extract")} }
+
 func (extractStage) Run(ctx context.Context, b *Build) error {
+	// A base cut short is said so before xorriso fails on it with a
+	// message that hides the cause.
+	if err := verify.CheckBaseVolume(b.Base.Path); err != nil {
+		return err
+	}
 	if err := b.Installer.Ensure(ctx, "extract", tool.Xorriso); err != nil {
 		return err
 	}
@@ -75,6 +85,9 @@ func (extractStage) Run(ctx context.Context, b *Build) error {
 type customizeStage struct{}
 
 func (customizeStage) String() string { return "customize" }
+
+// Outputs is customize's directory for the version.
+func (customizeStage) Outputs(b *Build) []string { return []string{b.Dir("customize")} }
 
 func (customizeStage) Run(_ context.Context, b *Build) error {
 	c := b.Config
@@ -119,6 +132,9 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 	}
 }
 
+// Outputs is the ISO (its build record goes with it).
+func (packStage) Outputs(b *Build) []string { return []string{b.Dist.ISO()} }
+
 func (s packStage) UpToDate(ctx context.Context, b *Build) (bool, error) {
 	if err := b.Installer.Ensure(ctx, "pack", tool.Xorriso); err != nil {
 		return false, err
@@ -155,6 +171,10 @@ func (b *Build) setPacked(res iso.PackResult) {
 type verifyStage struct{}
 
 func (verifyStage) String() string { return "verify" }
+
+// Outputs is the report (SHA256SUMS, MD5SUMS and the boot logs go with
+// it).
+func (verifyStage) Outputs(b *Build) []string { return []string{b.Dist.VerifyReport()} }
 
 func (verifyStage) Run(ctx context.Context, b *Build) error {
 	c := b.Config

@@ -172,6 +172,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if _, err := os.Stat(o.ISO); err != nil {
 		return Report{}, fmt.Errorf("the installer ISO: %w (run pack first)", err)
 	}
+	// The first check: a truncated file or one that is not an ISO is said
+	// so before any tool fails on it with a message that hides the cause.
+	if err := checkVolume(o.ISO); err != nil {
+		return Report{}, err
+	}
 	// A report on disk always describes the last verify that ran to the
 	// end: drop the previous one before checking.
 	if err := os.Remove(o.dist().VerifyReport()); err != nil && !errors.Is(err, fs.ErrNotExist) {
