@@ -85,7 +85,8 @@ func Customize(ctx context.Context) error {
 //
 // and those of the stages before it: VERSION, KERNEL_ARGS, GRUB_TIMEOUT,
 // GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256, BASE_ISO_SUMS_URL,
-// BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR, NOVASPHERE_NO_INSTALL.
+// BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR, NOVASPHERE_NO_INSTALL,
+// NOVASPHERE_NO_WAIT.
 func Pack(ctx context.Context) error {
 	return runThrough(ctx, "pack", config.OSEnv(), pipeline.ReleaseFlags{})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -219,5 +220,50 @@ func TestReleaseSaysFlagsGoAfterTheVersion(t *testing.T) {
 	}
 	if !strings.Contains(out, `"-dryrun" is a flag, not a version: flags go after the version`) {
 		t.Errorf("the error does not say where flags go:\n%s", out)
+	}
+}
+
+// Two packs at once in one checkout (issue 13, defect 1): the second waits
+// for the first instead of deleting its temporary file, both succeed, and
+// the ISO left is whole (as long as its build record says).
+func TestTwoPacksAtOnceLeaveAWholeISO(t *testing.T) {
+	env, dist := pipelineEnv(t, "v1.2.5")
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 2)
+	for range 2 {
+		go func() {
+			out, err := mage(t, env, "pack")
+			done <- result{out, err}
+		}()
+	}
+	var outs []string
+	for range 2 {
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("a concurrent pack failed: %v\n%s", r.err, r.out)
+		}
+		outs = append(outs, r.out)
+	}
+	all := strings.Join(outs, "\n----\n")
+	if strings.Count(all, "pack: wrote ") != 1 || !strings.Contains(all, "up to date") {
+		t.Errorf("want one pack to write and the other to find it up to date:\n%s", all)
+	}
+	iso := filepath.Join(dist, "novasphere-installer-v1.2.5.iso")
+	fi, err := os.Stat(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dist, "novasphere-installer-v1.2.5.build.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), fmt.Sprintf(`"iso_size": %d`, fi.Size())) || fi.Size() < 1<<20 {
+		t.Errorf("the ISO left is %d bytes; its record says:\n%s", fi.Size(), data)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dist, ".*")); len(leftovers) > 0 {
+		t.Errorf("temporary or lock files left in dist: %v", leftovers)
 	}
 }
