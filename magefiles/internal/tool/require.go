@@ -67,6 +67,8 @@ var (
 	SSHD          = Tool{File: "/usr/sbin/sshd", Package: "openssh-server"}
 	Rsync         = Tool{Command: "rsync", Package: "rsync"}
 	Git           = Tool{Command: "git", Package: "git"}
+	GPG           = Tool{Command: "gpg", Package: "gnupg"}
+	GPGAgent      = Tool{Command: "gpg-agent", Package: "gnupg"}
 )
 
 // Installer installs missing tools. The zero value is not useful; use
