@@ -69,6 +69,7 @@ var (
 	Git           = Tool{Command: "git", Package: "git"}
 	GPG           = Tool{Command: "gpg", Package: "gnupg"}
 	GPGAgent      = Tool{Command: "gpg-agent", Package: "gnupg"}
+	DpkgDeb       = Tool{Command: "dpkg-deb", Package: "dpkg"}
 )
 
 // Installer installs missing tools. The zero value is not useful; use
