@@ -112,6 +112,11 @@ func TestLoadSigningKeyAccepts(t *testing.T) {
 	if s, err := LoadSigningKey(mixed, nil); err != nil || s.Fingerprint() != ks["release"].fpr {
 		t.Errorf("public block, then private block: %v", err)
 	}
+	// A secret pasted with CRLF line ends (from Windows) still reads.
+	crlf := bytes.ReplaceAll(ks["release"].private, []byte("\n"), []byte("\r\n"))
+	if _, err := LoadSigningKey(crlf, nil); err != nil {
+		t.Errorf("key with CRLF line ends: %v", err)
+	}
 	// A key whose primary only certifies and that signs with a valid
 	// subkey (gpg's layout with a signing subkey) signs with the subkey.
 	now := time.Now()
