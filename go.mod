@@ -3,12 +3,14 @@ module github.com/novasphere/novasphere-iso
 go 1.26.7
 
 require (
+	github.com/CycloneDX/cyclonedx-go v0.12.0
 	github.com/ProtonMail/go-crypto v1.5.2
 	github.com/bitfield/script v0.25.2
 	github.com/cavaliergopher/grab/v3 v3.0.1
 	github.com/cli/go-gh/v2 v2.17.0
 	github.com/magefile/mage v1.17.2
 	github.com/opencontainers/go-digest v1.0.0
+	github.com/package-url/packageurl-go v0.1.7
 	github.com/rhysd/actionlint v1.7.12
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	golang.org/x/sys v0.49.0

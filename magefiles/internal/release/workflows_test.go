@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,15 +45,47 @@ func TestWorkflowsPassActionlint(t *testing.T) {
 }
 
 type workflow struct {
-	On   map[string]any `yaml:"on"`
-	Jobs map[string]struct {
-		Steps []struct {
-			Uses string            `yaml:"uses"`
-			Run  string            `yaml:"run"`
-			With map[string]string `yaml:"with"`
-			Env  map[string]string `yaml:"env"`
-		} `yaml:"steps"`
-	} `yaml:"jobs"`
+	On          map[string]any   `yaml:"on"`
+	Permissions any              `yaml:"permissions"`
+	Jobs        map[string]wfJob `yaml:"jobs"`
+}
+
+type wfJob struct {
+	RunsOn      string            `yaml:"runs-on"`
+	Needs       stringList        `yaml:"needs"`
+	Permissions map[string]string `yaml:"permissions"`
+	Outputs     map[string]string `yaml:"outputs"`
+	Strategy    struct {
+		Matrix struct {
+			Include []map[string]any `yaml:"include"`
+		} `yaml:"matrix"`
+	} `yaml:"strategy"`
+	Steps []wfStep `yaml:"steps"`
+}
+
+type wfStep struct {
+	Name string            `yaml:"name"`
+	If   string            `yaml:"if"`
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]string `yaml:"with"`
+	Env  map[string]string `yaml:"env"`
+}
+
+// stringList reads `needs: a` and `needs: [a, b]` alike.
+type stringList []string
+
+func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = []string{n.Value}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*l = list
+	return nil
 }
 
 func readWorkflow(t *testing.T, name string) (workflow, string) {
@@ -66,7 +99,7 @@ func readWorkflow(t *testing.T, name string) (workflow, string) {
 
 // minimumActions are the oldest major versions still current (the
 // upload-artifact@v3 of the old process is retired).
-var minimumActions = map[string]int{"actions/checkout": 4, "actions/setup-go": 5, "actions/cache": 4, "actions/upload-artifact": 4}
+var minimumActions = map[string]int{"actions/checkout": 4, "actions/setup-go": 5, "actions/cache": 4, "actions/upload-artifact": 4, "actions/download-artifact": 4, "actions/attest-build-provenance": 2}
 
 func checkActionVersions(t *testing.T, name string, w workflow) {
 	t.Helper()
@@ -144,6 +177,125 @@ func TestCIWorkflowRunsTestAndVerify(t *testing.T) {
 	for _, want := range []string{"go run magefile.go test", "go run magefile.go verify"} {
 		if !runs[want] {
 			t.Errorf("ci.yml has no step running %q", want)
+		}
+	}
+}
+
+// stepIndex returns the index of the first step of j that matches, or -1.
+func stepIndex(j wfJob, match func(wfStep) bool) int {
+	for i, s := range j.Steps {
+		if match(s) {
+			return i
+		}
+	}
+	return -1
+}
+
+func runsMage(target string) func(wfStep) bool {
+	return func(s wfStep) bool {
+		return strings.Contains(s.Run, "go run magefile.go") && strings.Contains(s.Run, target)
+	}
+}
+
+// The release job attests the ISO, the SBOM and SHA256SUMS after building
+// them, with the permissions artifact attestations need; the signing key
+// reaches the release step only from secrets.
+func TestBuildISOWorkflowAttestsTheRelease(t *testing.T) {
+	t.Parallel()
+	w, _ := readWorkflow(t, "build-iso.yml")
+	if top, ok := w.Permissions.(map[string]any); !ok || top["contents"] != "read" || len(top) != 1 {
+		t.Errorf("build-iso.yml: workflow permissions %v, want only contents: read (jobs raise their own)", w.Permissions)
+	}
+	var attested bool
+	for name, j := range w.Jobs {
+		attest := stepIndex(j, func(s wfStep) bool { return strings.HasPrefix(s.Uses, "actions/attest-build-provenance@") })
+		if attest < 0 {
+			continue
+		}
+		attested = true
+		for perm, want := range map[string]string{"id-token": "write", "attestations": "write", "contents": "write"} {
+			if j.Permissions[perm] != want {
+				t.Errorf("build-iso.yml: job %s attests but has permissions %v, want %s: %s", name, j.Permissions, perm, want)
+			}
+		}
+		subjects := j.Steps[attest].With["subject-path"]
+		for _, want := range []string{".iso", ".cdx.json", "dist/SHA256SUMS"} {
+			if !strings.Contains(subjects, want) {
+				t.Errorf("build-iso.yml: job %s: attestation subjects %q lack %s", name, subjects, want)
+			}
+		}
+		release := stepIndex(j, runsMage("release"))
+		if release < 0 || release > attest {
+			t.Errorf("build-iso.yml: job %s attests (step %d) before or without the release step (%d)", name, attest, release)
+		}
+		if rel := j.Steps[max(release, 0)]; rel.Env["RELEASE_SIGNING_KEY"] != "${{ secrets.RELEASE_SIGNING_KEY }}" || rel.Env["RELEASE_SIGNING_PASSPHRASE"] != "${{ secrets.RELEASE_SIGNING_PASSPHRASE }}" {
+			t.Errorf("build-iso.yml: job %s: the release step does not get RELEASE_SIGNING_KEY and RELEASE_SIGNING_PASSPHRASE from secrets: %v", name, rel.Env)
+		}
+	}
+	if !attested {
+		t.Error("build-iso.yml: no job uses actions/attest-build-provenance")
+	}
+	for name, j := range w.Jobs {
+		if stepIndex(j, func(s wfStep) bool { return strings.HasPrefix(s.Uses, "actions/attest-build-provenance@") }) < 0 && len(j.Permissions) > 0 {
+			t.Errorf("build-iso.yml: job %s raises permissions %v without attesting", name, j.Permissions)
+		}
+	}
+}
+
+// The same commit is built on two separate runners, a third job fails
+// unless both ISO digests are identical, and the release waits for it.
+func TestBuildISOWorkflowProvesReproducibility(t *testing.T) {
+	t.Parallel()
+	w, _ := readWorkflow(t, "build-iso.yml")
+	// The builders: jobs that pack the ISO and upload its digest without
+	// releasing it, counted once per matrix entry.
+	builders := map[string]int{}
+	for name, j := range w.Jobs {
+		if stepIndex(j, runsMage("pack")) < 0 || stepIndex(j, runsMage("release")) >= 0 ||
+			stepIndex(j, func(s wfStep) bool { return strings.Contains(s.Run, "sha256sum") }) < 0 ||
+			stepIndex(j, func(s wfStep) bool { return strings.HasPrefix(s.Uses, "actions/upload-artifact@") }) < 0 {
+			continue
+		}
+		if j.RunsOn == "" {
+			t.Errorf("build-iso.yml: builder job %s has no runs-on", name)
+		}
+		builders[name] = max(1, len(j.Strategy.Matrix.Include))
+	}
+	total := 0
+	for _, n := range builders {
+		total += n
+	}
+	if total != 2 {
+		t.Fatalf("build-iso.yml: %d builds of the ISO that keep their digest (%v), want 2 on separate runners", total, builders)
+	}
+	var compare string
+	for name, j := range w.Jobs {
+		if stepIndex(j, func(s wfStep) bool { return strings.HasPrefix(s.Uses, "actions/download-artifact@") }) < 0 {
+			continue
+		}
+		script := ""
+		for _, s := range j.Steps {
+			script += s.Run
+		}
+		if !strings.Contains(script, "exit 1") || !strings.Contains(script, "!=") {
+			continue
+		}
+		compare = name
+		for b := range builders {
+			if !slices.Contains(j.Needs, b) {
+				t.Errorf("build-iso.yml: compare job %s does not need builder %s (needs %v)", name, b, j.Needs)
+			}
+		}
+		if j.Outputs["sha256"] == "" {
+			t.Errorf("build-iso.yml: compare job %s does not output the reproduced sha256", name)
+		}
+	}
+	if compare == "" {
+		t.Fatal("build-iso.yml: no job downloads the builds' digests and fails when they differ")
+	}
+	for name, j := range w.Jobs {
+		if stepIndex(j, runsMage("release")) >= 0 && !slices.Contains(j.Needs, compare) {
+			t.Errorf("build-iso.yml: release job %s does not wait for %s (needs %v)", name, compare, j.Needs)
 		}
 	}
 }

@@ -67,6 +67,9 @@ var (
 	SSHD          = Tool{File: "/usr/sbin/sshd", Package: "openssh-server"}
 	Rsync         = Tool{Command: "rsync", Package: "rsync"}
 	Git           = Tool{Command: "git", Package: "git"}
+	GPG           = Tool{Command: "gpg", Package: "gnupg"}
+	GPGAgent      = Tool{Command: "gpg-agent", Package: "gnupg"}
+	DpkgDeb       = Tool{Command: "dpkg-deb", Package: "dpkg"}
 )
 
 // Installer installs missing tools. The zero value is not useful; use
