@@ -16,11 +16,9 @@ import (
 )
 
 func main() {
-	// Keep the line breaks of the targets' doc comments in `-h TARGET`.
-	if os.Getenv("MAGEFILE_MULTILINE") == "" {
-		os.Setenv("MAGEFILE_MULTILINE", "1")
-	}
-	args := os.Args[1:]
+	// -multiline keeps the line breaks of the targets' doc comments in
+	// `-h TARGET`.
+	args := append([]string{"-multiline"}, os.Args[1:]...)
 	cleanup := func() {}
 	if readOnlyMagefiles(args) {
 		// Mage writes its generated main file beside the magefiles, which
