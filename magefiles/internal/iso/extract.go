@@ -10,8 +10,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
@@ -27,7 +29,27 @@ const (
 )
 
 // ExtractedFiles are the files Extract copies out of the base when present.
-var ExtractedFiles = []string{GrubCfg, LoopbackCfg, MD5SumTxt, DiskInfo}
+var ExtractedFiles = []string{GrubCfg, LoopbackCfg, MD5SumTxt, DiskInfo, InstallSources}
+
+// InstallSources is Ubuntu's list of install sources (squashfs layers).
+const InstallSources = "/casper/install-sources.yaml"
+
+// IsManifest reports whether an ISO path is a squashfs layer's package
+// list, /casper/<layer>.manifest, which Extract copies out too.
+func IsManifest(isoPath string) bool {
+	return path.Dir(isoPath) == "/casper" && strings.HasSuffix(isoPath, ".manifest")
+}
+
+// Manifests are the ISO paths of the base's layer manifests, sorted.
+func (x Extracted) Manifests() []string {
+	var out []string
+	for _, f := range x.Files {
+		if IsManifest(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
 
 // Names inside the extract directory.
 const (
@@ -41,7 +63,7 @@ const (
 	stateFile = "extract.json"
 	// extractFormat changes when Extract records more or other things, so
 	// that older extract directories are redone.
-	extractFormat = 2
+	extractFormat = 3
 )
 
 // Errors of Extract.
@@ -288,12 +310,13 @@ func (x *Extracted) inspect(ctx context.Context) error {
 // extract copies out the ExtractedFiles the base has and checks grub.cfg.
 func (x *Extracted) extract(ctx context.Context) error {
 	files := map[string]string{}
-	for _, p := range ExtractedFiles {
-		if slices.Contains(x.BaseFiles, p) {
+	for _, p := range x.BaseFiles {
+		if slices.Contains(ExtractedFiles, p) || IsManifest(p) {
 			x.Files = append(x.Files, p)
 			files[p] = x.Path(p)
 		}
 	}
+	slices.Sort(x.Files)
 	if !slices.Contains(x.Files, GrubCfg) {
 		return fmt.Errorf("%w: %s has no %s (Ubuntu 20.04 and later live-server ISOs boot through it)", ErrNotLiveServer, x.Base, GrubCfg)
 	}
