@@ -12,13 +12,15 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
-// run runs git in root and returns its trimmed standard output.
+// run runs git in root and returns its standard output without the final
+// newlines (leading blanks are kept: `git status --porcelain` starts lines
+// with one).
 func run(ctx context.Context, root string, args ...string) (string, error) {
 	out, err := tool.Command("git", append([]string{"-C", root}, args...)...).Output(ctx)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(string(out)), nil
+	return strings.TrimRight(string(out), "\n"), nil
 }
 
 // Head is the commit of HEAD in root, or an error outside a git checkout or

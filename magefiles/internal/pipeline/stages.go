@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
@@ -242,13 +241,13 @@ func (releaseStage) String() string { return "release" }
 func (releaseStage) Run(ctx context.Context, b *Build) error {
 	c := b.Config
 	return release.Run(ctx, release.Options{
-		Version: c.Version,
-		Root:    c.Root,
-		DistDir: b.Dist.Dir,
-		Draft:   b.Release.Draft,
-		DryRun:  b.Release.DryRun,
-		Force:   b.Release.Force,
-		Out:     b.Out,
-		Getenv:  os.Getenv, // TODO(issue 9): c.Release once release takes plain values
+		Version:  c.Version,
+		Root:     c.Root,
+		DistDir:  b.Dist.Dir,
+		Draft:    b.Release.Draft,
+		DryRun:   b.Release.DryRun,
+		Force:    b.Release.Force,
+		Out:      b.Out,
+		Settings: c.Release,
 	})
 }

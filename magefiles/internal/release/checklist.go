@@ -39,34 +39,20 @@ func pass(title string, detail ...string) line { return line{markPass, title, de
 func fail(title string, detail ...string) line { return line{markFail, title, detail} }
 func skip(title string, detail ...string) line { return line{markSkip, title, detail} }
 
-// checklist prints each line as soon as it is decided.
-type checklist struct {
-	out   io.Writer
-	lines []line
-}
-
-func newChecklist(out io.Writer, version string) *checklist {
+// printChecklist prints the lines under a heading and returns how many
+// failed, and how many there are.
+func printChecklist(out io.Writer, version string, lines []line) (failed, total int) {
 	fmt.Fprintf(out, "release %s: checklist\n", version)
-	return &checklist{out: out}
-}
-
-func (c *checklist) add(l line) {
-	c.lines = append(c.lines, l)
-	fmt.Fprintf(c.out, "  %s %s\n", l.Mark.symbol(), l.Title)
-	for _, d := range l.Detail {
-		for _, s := range strings.Split(d, "\n") {
-			fmt.Fprintf(c.out, "      %s\n", s)
+	for _, l := range lines {
+		fmt.Fprintf(out, "  %s %s\n", l.Mark.symbol(), l.Title)
+		for _, d := range l.Detail {
+			for _, s := range strings.Split(d, "\n") {
+				fmt.Fprintf(out, "      %s\n", s)
+			}
 		}
-	}
-}
-
-// failed counts the lines that do not hold.
-func (c *checklist) failed() int {
-	n := 0
-	for _, l := range c.lines {
 		if l.Mark == markFail {
-			n++
+			failed++
 		}
 	}
-	return n
+	return failed, len(lines)
 }

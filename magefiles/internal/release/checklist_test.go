@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 )
 
 // TestEachUnmetChecklistLineStopsTheRelease breaks one condition at a time
@@ -25,7 +28,7 @@ func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
 	}{
 		{
 			name:  "ISO not built",
-			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, ISOName(fx.version)))) },
+			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, dist.ISOName(fx.version)))) },
 			want:  []string{"✗ ISO built", "dist/novasphere-installer-v1.0.0.iso does not exist", "VERSION=v1.0.0 go run magefile.go verify"},
 		},
 		{
@@ -74,19 +77,19 @@ func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
 		},
 		{
 			name:  "verify report missing",
-			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, VerifyReportName))) },
+			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, dist.VerifyReportName))) },
 			want:  []string{"✗ verify passed for this exact ISO", "verify-report.json does not exist"},
 		},
 		{
 			name: "SHA256SUMS of another ISO",
 			setup: func(fx *fixture) {
-				fx.writeDist(SHA256SumsName, []byte(strings.Repeat("1", 64)+"  "+ISOName(fx.version)+"\n"))
+				fx.writeDist(dist.SHA256SumsName, []byte(strings.Repeat("1", 64)+"  "+dist.ISOName(fx.version)+"\n"))
 			},
 			want: []string{"✗ SHA256SUMS, MD5SUMS and build record match the ISO", "SHA256SUMS gives 1111"},
 		},
 		{
 			name:  "build record missing",
-			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, BuildRecordName(fx.version)))) },
+			setup: func(fx *fixture) { must(t, os.Remove(filepath.Join(fx.dist, dist.BuildRecordName(fx.version)))) },
 			want:  []string{"✗ SHA256SUMS, MD5SUMS and build record match the ISO", "novasphere-installer-v1.0.0.build.json does not exist"},
 		},
 		{
@@ -112,34 +115,34 @@ func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
 		{
 			name: "already published with different content",
 			setup: func(fx *fixture) {
-				fx.gh.seed(fx.version, false, false, time.Now().Add(-time.Hour), map[string][]byte{ISOName(fx.version): randomBytes(9, len(fx.iso))})
+				fx.gh.Seed(fx.version, false, false, time.Now().Add(-time.Hour), map[string][]byte{dist.ISOName(fx.version): randomBytes(9, len(fx.iso))})
 			},
 			want: []string{"✗ v1.0.0 not already published with different content", "the published release v1.0.0 already has different content", "run again with -force", "release:rollback v1.0.0"},
 		},
 		{
 			name:  "ISO over the size limit and splitting disabled",
-			setup: func(fx *fixture) { fx.env[EnvSplit] = "0" },
+			setup: func(fx *fixture) { fx.env[config.EnvSplit] = "0" },
 			opts:  func(o *Options) { o.AssetLimit, o.PartSize = 512<<10, 256<<10 },
 			want:  []string{"✗ every asset under GitHub's 512.0 KiB limit", "RELEASE_SPLIT=0 forbids splitting", "unset RELEASE_SPLIT"},
 		},
 		{
 			name:  "no token",
-			setup: func(fx *fixture) { delete(fx.env, EnvGHToken) },
+			setup: func(fx *fixture) { delete(fx.env, config.EnvGHToken) },
 			want:  []string{"✗ GitHub: novasphere/novasphere-iso via", "no GitHub token: set GH_TOKEN or GITHUB_TOKEN"},
 		},
 		{
 			name:  "token refused",
-			setup: func(fx *fixture) { fx.env[EnvGHToken] = "ghp_revokedTokenXXXXXXXXXXXXXXXXXXXXXX" },
+			setup: func(fx *fixture) { fx.env[config.EnvGHToken] = "ghp_revokedTokenXXXXXXXXXXXXXXXXXXXXXX" },
 			want:  []string{"✗ GitHub: novasphere/novasphere-iso via", "GitHub refused the token from GH_TOKEN: HTTP 401: Bad credentials"},
 		},
 		{
 			name:  "repository unknown",
-			setup: func(fx *fixture) { fx.env[EnvRepository] = "novasphere/other" },
+			setup: func(fx *fixture) { fx.env[config.EnvRepository] = "novasphere/other" },
 			want:  []string{"✗ GitHub: novasphere/other via", "repository novasphere/other not found, or the token from GH_TOKEN cannot see it"},
 		},
 		{
 			name:  "server target malformed",
-			setup: func(fx *fixture) { fx.env[EnvSCPTarget] = "releases.example.com" },
+			setup: func(fx *fixture) { fx.env[config.EnvSCPTarget] = "releases.example.com" },
 			want:  []string{"✗ server copy to releases.example.com", "is not user@host:/path/"},
 		},
 	}
@@ -156,7 +159,7 @@ func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
 			if !errors.Is(err, ErrChecklist) {
 				t.Fatalf("release: %v, want the checklist to stop it\n%s", err, out)
 			}
-			if w := fx.gh.writes(); len(w) != 0 {
+			if w := fx.gh.Writes(); len(w) != 0 {
 				t.Errorf("%d write request(s) despite the failed checklist: %v", len(w), w)
 			}
 			if got := strings.Count(out, "  ✗ "); got != 1 {
@@ -184,7 +187,7 @@ func must(t testing.TB, err error) {
 func TestDryRunWithoutTokenStillChecksTheRest(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 64<<10)
-	delete(fx.env, EnvGHToken)
+	delete(fx.env, config.EnvGHToken)
 	out, err := fx.run(dryRun)
 	if err != nil {
 		t.Fatalf("dry run without token: %v\n%s", err, out)
@@ -194,7 +197,7 @@ func TestDryRunWithoutTokenStillChecksTheRest(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := fx.gh.requestCount(); n != 0 {
+	if n := fx.gh.RequestCount(); n != 0 {
 		t.Errorf("GitHub was asked %d time(s) without a token", n)
 	}
 }
@@ -206,7 +209,7 @@ func TestInvalidVersionIsRefusedBeforeAnything(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `version "v1.0" is not accepted`) {
 		t.Fatalf("release v1.0: %v, want the version refused", err)
 	}
-	if n := fx.gh.requestCount(); n != 0 {
+	if n := fx.gh.RequestCount(); n != 0 {
 		t.Errorf("GitHub was asked %d time(s) about an invalid version", n)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
@@ -15,25 +17,27 @@ import (
 // remoteState is what GitHub holds for the version.
 type remoteState struct {
 	// Release is nil when there is none, draft or published.
-	Release *ghRelease
+	Release *github.Release
 	// Assets are the release's assets, failed uploads included.
-	Assets []ghAsset
+	Assets []github.Asset
 	// Releases are all the repository's releases, drafts included: they
 	// decide whether the version becomes latest.
-	Releases []ghRelease
+	Releases []github.Release
 	sums     map[string]map[string]string
 }
 
-func readRemote(ctx context.Context, gh *gitHub, tag string) (*remoteState, error) {
-	all, err := gh.listReleases(ctx)
+// readRemote reads every release and, when there is one for tag, its
+// assets.
+func readRemote(ctx context.Context, gh *github.Client, tag string) (*remoteState, error) {
+	all, err := gh.ListReleases(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rel, err := gh.findRelease(ctx, tag)
+	rel, err := gh.FindRelease(ctx, tag)
 	if err != nil || rel == nil {
 		return &remoteState{Releases: all}, err
 	}
-	assets, err := gh.listAssets(ctx, rel.ID)
+	assets, err := gh.ListAssets(ctx, rel.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +54,7 @@ func (s *remoteState) describe(tag string) string {
 	return fmt.Sprintf("published release for %s with %d asset(s)", tag, len(s.Assets))
 }
 
-func (s *remoteState) asset(name string) *ghAsset {
+func (s *remoteState) asset(name string) *github.Asset {
 	for i := range s.Assets {
 		if s.Assets[i].Name == name {
 			return &s.Assets[i]
@@ -73,7 +77,7 @@ const (
 // assetCheck is the comparison of one file.
 type assetCheck struct {
 	Local  asset
-	Remote *ghAsset
+	Remote *github.Asset
 	State  assetState
 	Why    string
 }
@@ -82,14 +86,22 @@ type assetCheck struct {
 // downloaded to compare it.
 const smallAsset = 16 << 20
 
+// comparer compares the local files with the release on GitHub.
+type comparer struct {
+	gh     *github.Client
+	remote *remoteState
+	local  *localBuild
+}
+
 // compare compares every GitHub asset of this build with the release's.
-func (r *runner) compare(ctx context.Context) ([]assetCheck, error) {
+func compare(ctx context.Context, gh *github.Client, remote *remoteState, local *localBuild) ([]assetCheck, error) {
+	c := comparer{gh: gh, remote: remote, local: local}
 	var checks []assetCheck
-	for _, a := range r.local.gitHubAssets() {
-		ra := r.remote.asset(a.Name)
-		state, why, err := r.compareOne(ctx, a, ra)
-		if err == nil && state == stateDiffers && a.Name == VerifyReportName {
-			state, why, err = r.compareReports(ctx, ra, why)
+	for _, a := range local.gitHubAssets() {
+		ra := remote.asset(a.Name)
+		state, why, err := c.compareOne(ctx, a, ra)
+		if err == nil && state == stateDiffers && a.Name == dist.VerifyReportName {
+			state, why, err = c.compareReports(ctx, ra, why)
 		}
 		if err != nil {
 			return nil, err
@@ -99,7 +111,7 @@ func (r *runner) compare(ctx context.Context) ([]assetCheck, error) {
 	return checks, nil
 }
 
-func (r *runner) compareOne(ctx context.Context, a asset, ra *ghAsset) (assetState, string, error) {
+func (c comparer) compareOne(ctx context.Context, a asset, ra *github.Asset) (assetState, string, error) {
 	switch {
 	case ra == nil:
 		return stateMissing, "", nil
@@ -118,7 +130,7 @@ func (r *runner) compareOne(ctx context.Context, a asset, ra *ghAsset) (assetSta
 	// downloaded and hashed, the ISO and its parts are looked up in the
 	// checksum file of the release itself.
 	if a.Size <= smallAsset {
-		data, err := r.gh.downloadAsset(ctx, *ra, smallAsset)
+		data, err := c.gh.DownloadAsset(ctx, *ra, smallAsset)
 		if err != nil {
 			return 0, "", err
 		}
@@ -128,11 +140,12 @@ func (r *runner) compareOne(ctx context.Context, a asset, ra *ghAsset) (assetSta
 		}
 		return stateSame, "", nil
 	}
-	sumsName := SHA256SumsName
-	if strings.HasPrefix(a.Name, ISOName(r.o.Version)+".part") {
-		sumsName = PartsSumsName(r.o.Version)
+	version := c.local.Layout.Version
+	sumsName := dist.SHA256SumsName
+	if strings.HasPrefix(a.Name, dist.ISOName(version)+".part") {
+		sumsName = dist.PartsSumsName(version)
 	}
-	listed, err := r.remoteSums(ctx, sumsName)
+	listed, err := c.remoteSums(ctx, sumsName)
 	if err != nil {
 		return 0, "", err
 	}
@@ -153,8 +166,8 @@ func (r *runner) compareOne(ctx context.Context, a asset, ra *ghAsset) (assetSta
 // report is kept when it is for this version and this exact ISO digest,
 // says passed and records verify's default boot marker (a report the
 // checklist would refuse is not kept in place of a trusted one).
-func (r *runner) compareReports(ctx context.Context, ra *ghAsset, why string) (assetState, string, error) {
-	data, err := r.gh.downloadAsset(ctx, *ra, smallAsset)
+func (c comparer) compareReports(ctx context.Context, ra *github.Asset, why string) (assetState, string, error) {
+	data, err := c.gh.DownloadAsset(ctx, *ra, smallAsset)
 	if err != nil {
 		return 0, "", err
 	}
@@ -162,7 +175,7 @@ func (r *runner) compareReports(ctx context.Context, ra *ghAsset, why string) (a
 	if json.Unmarshal(data, &rep) != nil {
 		return stateDiffers, why, nil
 	}
-	if !rep.Passed || rep.Version != r.o.Version || rep.ISO != r.local.ISO.Name || !strings.EqualFold(rep.SHA256, r.local.ISO.SHA256) {
+	if !rep.Passed || rep.Version != c.local.Layout.Version || rep.ISO != c.local.ISO.Name || !strings.EqualFold(rep.SHA256, c.local.ISO.SHA256) {
 		return stateDiffers, why, nil
 	}
 	if p := bootMarkerProblem(rep); p != "" {
@@ -173,22 +186,22 @@ func (r *runner) compareReports(ctx context.Context, ra *ghAsset, why string) (a
 
 // remoteSums downloads and parses a checksum file of the release (empty
 // when the release has no complete copy of it).
-func (r *runner) remoteSums(ctx context.Context, name string) (map[string]string, error) {
-	if s, ok := r.remote.sums[name]; ok {
+func (c comparer) remoteSums(ctx context.Context, name string) (map[string]string, error) {
+	if s, ok := c.remote.sums[name]; ok {
 		return s, nil
 	}
-	if r.remote.sums == nil {
-		r.remote.sums = map[string]map[string]string{}
+	if c.remote.sums == nil {
+		c.remote.sums = map[string]map[string]string{}
 	}
-	ra := r.remote.asset(name)
+	ra := c.remote.asset(name)
 	if ra == nil || ra.State != "uploaded" {
-		r.remote.sums[name] = map[string]string{}
-		return r.remote.sums[name], nil
+		c.remote.sums[name] = map[string]string{}
+		return c.remote.sums[name], nil
 	}
-	data, err := r.gh.downloadAsset(ctx, *ra, 1<<20)
+	data, err := c.gh.DownloadAsset(ctx, *ra, 1<<20)
 	if err != nil {
 		return nil, err
 	}
-	r.remote.sums[name] = sums.Map(data, sums.SHA256)
-	return r.remote.sums[name], nil
+	c.remote.sums[name] = sums.Map(data, sums.SHA256)
+	return c.remote.sums[name], nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -17,6 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github/githubtest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
 
@@ -59,18 +64,18 @@ type fixture struct {
 	dist    string
 	version string
 	env     map[string]string
-	gh      *fakeGitHub
+	gh      *githubtest.Server
 	iso     []byte
 }
 
 func newFixture(t *testing.T, version string, isoSize int) *fixture {
 	t.Helper()
 	root := t.TempDir()
-	fx := &fixture{t: t, root: root, dist: filepath.Join(root, "dist"), version: version, gh: newFakeGitHub(t, testToken)}
+	fx := &fixture{t: t, root: root, dist: filepath.Join(root, "dist"), version: version, gh: githubtest.New(t, testToken)}
 	fx.env = map[string]string{
-		EnvRepository: "novasphere/novasphere-iso",
-		EnvAPIURL:     fx.gh.apiURL(),
-		EnvGHToken:    testToken,
+		config.EnvRepository: "novasphere/novasphere-iso",
+		config.EnvAPIURL:     fx.gh.APIURL(),
+		config.EnvGHToken:    testToken,
 	}
 	fx.git("init", "-q", "-b", "main")
 	fx.write(".gitignore", "/dist/\n/build/\n")
@@ -115,7 +120,7 @@ func (fx *fixture) git(args ...string) string {
 func (fx *fixture) commit(msg string) {
 	fx.t.Helper()
 	fx.commitLocal(msg)
-	fx.gh.push(fakeDefaultBranch, fx.head())
+	fx.gh.Push(githubtest.DefaultBranch, fx.head())
 }
 
 // commitLocal commits every change without pushing it: GitHub does not
@@ -133,7 +138,7 @@ func (fx *fixture) head() string { return fx.git("rev-parse", "HEAD") }
 func (fx *fixture) writeBuild(iso []byte) {
 	fx.t.Helper()
 	fx.iso = iso
-	name := ISOName(fx.version)
+	name := dist.ISOName(fx.version)
 	sha := sha256.Sum256(iso)
 	md := md5.Sum(iso)
 	shaHex, mdHex := hex.EncodeToString(sha[:]), hex.EncodeToString(md[:])
@@ -144,10 +149,10 @@ func (fx *fixture) writeBuild(iso []byte) {
 	record := map[string]any{"version": fx.version, "base_iso_sha256": strings.Repeat("a", 64), "payload_manifest_sha256": strings.Repeat("b", 64),
 		"git_commit": fx.head(), "xorriso_version": "xorriso 1.5.4", "source_date_epoch": 1764237600}
 	fx.writeDist(name, iso)
-	fx.writeDist(SHA256SumsName, []byte(fmt.Sprintf("%s  %s\n", shaHex, name)))
-	fx.writeDist(MD5SumsName, []byte(fmt.Sprintf("%s  %s\n", mdHex, name)))
-	fx.writeDist(VerifyReportName, mustJSON(fx.t, report))
-	fx.writeDist(BuildRecordName(fx.version), mustJSON(fx.t, record))
+	fx.writeDist(dist.SHA256SumsName, []byte(fmt.Sprintf("%s  %s\n", shaHex, name)))
+	fx.writeDist(dist.MD5SumsName, []byte(fmt.Sprintf("%s  %s\n", mdHex, name)))
+	fx.writeDist(dist.VerifyReportName, mustJSON(fx.t, report))
+	fx.writeDist(dist.BuildRecordName(fx.version), mustJSON(fx.t, record))
 }
 
 func (fx *fixture) writeDist(name string, data []byte) {
@@ -163,7 +168,7 @@ func (fx *fixture) writeDist(name string, data []byte) {
 // editReport rewrites verify-report.json through edit.
 func (fx *fixture) editReport(edit func(map[string]any)) {
 	fx.t.Helper()
-	data, err := os.ReadFile(filepath.Join(fx.dist, VerifyReportName))
+	data, err := os.ReadFile(filepath.Join(fx.dist, dist.VerifyReportName))
 	if err != nil {
 		fx.t.Fatal(err)
 	}
@@ -172,7 +177,7 @@ func (fx *fixture) editReport(edit func(map[string]any)) {
 		fx.t.Fatal(err)
 	}
 	edit(m)
-	fx.writeDist(VerifyReportName, mustJSON(fx.t, m))
+	fx.writeDist(dist.VerifyReportName, mustJSON(fx.t, m))
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -184,26 +189,43 @@ func mustJSON(t *testing.T, v any) []byte {
 	return append(b, '\n')
 }
 
-func (fx *fixture) getenv(name string) string { return fx.env[name] }
+// settings are the release settings of fx.env.
+func (fx *fixture) settings() config.ReleaseSettings {
+	fx.t.Helper()
+	s, err := config.ReleaseFromEnv(config.MapEnv(fx.env))
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	return s
+}
 
 // testRetry retries quickly.
-var testRetry = Retry{Attempts: 4, Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}
+var testRetry = github.Retry{Attempts: 4, Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}
 
-func (fx *fixture) options(out *safeBuffer) Options {
-	return Options{Version: fx.version, Root: fx.root, Out: out, Getenv: fx.getenv, Retry: testRetry}
+func (fx *fixture) options(out io.Writer) Options {
+	return Options{Version: fx.version, Root: fx.root, DistDir: fx.dist, Out: out, Settings: fx.settings(), Retry: testRetry}
 }
 
 // run runs the release and returns what it printed.
 func (fx *fixture) run(mods ...func(*Options)) (string, error) {
 	fx.t.Helper()
+	return fx.capture(2*time.Minute, func(ctx context.Context, out io.Writer) error {
+		o := fx.options(out)
+		for _, m := range mods {
+			m(&o)
+		}
+		return Run(ctx, o)
+	})
+}
+
+// capture runs f with a writer and a deadline and returns what f wrote,
+// then its error; the token must not appear in either.
+func (fx *fixture) capture(timeout time.Duration, f func(context.Context, io.Writer) error) (string, error) {
+	fx.t.Helper()
 	var out safeBuffer
-	o := fx.options(&out)
-	for _, m := range mods {
-		m(&o)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := Run(ctx, o)
+	err := f(ctx, &out)
 	text := out.String()
 	if err != nil {
 		text += "error: " + err.Error() + "\n"

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 )
 
 // publishOver seeds the given published releases on the fake, marks
@@ -13,9 +15,9 @@ func publishOver(t *testing.T, version, latest string, published ...string) (*fi
 	fx := newFixture(t, version, 1024)
 	now := time.Now().UTC()
 	for i, tag := range published {
-		r := fx.gh.seed(tag, false, isRC(tag), now.Add(time.Duration(i-len(published))*time.Hour), nil)
+		r := fx.gh.Seed(tag, false, isRC(tag), now.Add(time.Duration(i-len(published))*time.Hour), nil)
 		if tag == latest {
-			fx.gh.latestID = r.id
+			fx.gh.SetLatest(r.ID)
 		}
 	}
 	fx.changelogFor(version)
@@ -42,7 +44,7 @@ func (fx *fixture) changelogFor(version string) {
 func TestBackportDoesNotBecomeLatest(t *testing.T) {
 	t.Parallel()
 	fx, out := publishOver(t, "v1.0.1", "v1.1.0", "v1.0.0", "v1.1.0")
-	if got := fx.gh.latestTag(); got != "v1.1.0" {
+	if got := fx.gh.LatestTag(); got != "v1.1.0" {
 		t.Errorf("latest is %s after releasing the backport v1.0.1, want v1.1.0", got)
 	}
 	for _, want := range []string{"publish v1.0.1; v1.1.0 stays the latest release (a higher version)", "published v1.0.1 (v1.1.0 stays the latest release)"} {
@@ -66,7 +68,7 @@ func TestHigherVersionBecomesLatest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fx, out := publishOver(t, tc.version, tc.latest, tc.published...)
-			if got := fx.gh.latestTag(); got != tc.version {
+			if got := fx.gh.LatestTag(); got != tc.version {
 				t.Errorf("latest is %s after releasing %s, want %s", got, tc.version, tc.version)
 			}
 			if !strings.Contains(out, "publish "+tc.version+" and make it the latest release") {
@@ -79,7 +81,7 @@ func TestHigherVersionBecomesLatest(t *testing.T) {
 func TestOlderDateVersionDoesNotBecomeLatest(t *testing.T) {
 	t.Parallel()
 	fx, _ := publishOver(t, "20261115", "20261130", "20261127", "20261130")
-	if got := fx.gh.latestTag(); got != "20261130" {
+	if got := fx.gh.LatestTag(); got != "20261130" {
 		t.Errorf("latest is %s after releasing the older 20261115, want 20261130", got)
 	}
 }
@@ -97,9 +99,9 @@ func TestForcedRepublishKeepsTheRightLatest(t *testing.T) {
 			if out, err := fx.run(); err != nil {
 				t.Fatalf("first release: %v\n%s", err, out)
 			}
-			o := fx.gh.seed(other, false, false, time.Now().UTC(), nil)
+			o := fx.gh.Seed(other, false, false, time.Now().UTC(), nil)
 			if other == "v1.1.0" {
-				fx.gh.latestID = o.id
+				fx.gh.SetLatest(o.ID)
 			}
 			fx.writeBuild(randomBytes(9, 2048))
 			out, err := fx.run(force)
@@ -107,7 +109,7 @@ func TestForcedRepublishKeepsTheRightLatest(t *testing.T) {
 				t.Fatalf("release -force: %v\n%s", err, out)
 			}
 			assertPublished(t, fx)
-			if got := fx.gh.latestTag(); got != tc.want {
+			if got := fx.gh.LatestTag(); got != tc.want {
 				t.Errorf("latest is %s after re-publishing %s, want %s", got, tc.version, tc.want)
 			}
 		})
@@ -117,14 +119,14 @@ func TestForcedRepublishKeepsTheRightLatest(t *testing.T) {
 func TestMakeLatest(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	rel := func(id int64, tag string, draft, prerelease bool) ghRelease {
-		r := ghRelease{ID: id, TagName: tag, Draft: draft, Prerelease: prerelease}
+	rel := func(id int64, tag string, draft, prerelease bool) github.Release {
+		r := github.Release{ID: id, TagName: tag, Draft: draft, Prerelease: prerelease}
 		if !draft {
 			r.PublishedAt = &at
 		}
 		return r
 	}
-	all := []ghRelease{
+	all := []github.Release{
 		rel(1, "v1.0.0", false, false), rel(2, "v1.1.0", false, false), rel(3, "v2.0.0", true, false),
 		rel(4, "v1.5.0-rc.1", false, true), rel(5, "20261127", false, false),
 		rel(6, "v1.7.0-rc.1", false, false), // a candidate published without the prerelease flag
@@ -141,8 +143,8 @@ func TestMakeLatest(t *testing.T) {
 		{"20261128", "true", ""},
 	} {
 		got, newer := makeLatest(tc.version, all)
-		if got != tc.want || newer.tag() != tc.newer {
-			t.Errorf("makeLatest(%s) = %q, %q; want %q, %q", tc.version, got, newer.tag(), tc.want, tc.newer)
+		if got != tc.want || tagOf(newer) != tc.newer {
+			t.Errorf("makeLatest(%s) = %q, %q; want %q, %q", tc.version, got, tagOf(newer), tc.want, tc.newer)
 		}
 	}
 }

@@ -2,52 +2,24 @@ package release
 
 import (
 	"bytes"
-	"crypto/md5"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/servercopy"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
-
-// File names of the release assets, as verify and pack write them to dist/.
-const (
-	SHA256SumsName   = "SHA256SUMS"
-	MD5SumsName      = "MD5SUMS"
-	VerifyReportName = "verify-report.json"
-)
-
-// GitHubAssetLimit is GitHub's limit: every release asset must be smaller
-// than 2 GiB.
-const GitHubAssetLimit int64 = 2 << 30
-
-// DefaultPartSize is the size of each part when an ISO over the limit is
-// split: 2000 MiB, safely under 2 GiB.
-const DefaultPartSize int64 = 2000 << 20
-
-// ISOName is the installer ISO's file name for version.
-func ISOName(version string) string { return "novasphere-installer-" + version + ".iso" }
-
-// BuildRecordName is the file name of pack's build record for version.
-func BuildRecordName(version string) string {
-	return "novasphere-installer-" + version + ".build.json"
-}
-
-// PartsSumsName is the checksum file of an ISO's parts (sha256sum -c
-// format). Its name must not match the parts' glob NAME.iso.part*.
-func PartsSumsName(version string) string {
-	return "novasphere-installer-" + version + ".parts.sha256"
-}
 
 // partLayout cuts size bytes into parts of partSize (the last one shorter)
 // and returns each part's offset and length.
@@ -57,13 +29,6 @@ func partLayout(size, partSize int64) (offsets, lengths []int64) {
 		lengths = append(lengths, min(partSize, size-off))
 	}
 	return offsets, lengths
-}
-
-// partName is the name of part i (from 0) of n; numbers are zero-padded so
-// that `cat NAME.part*` reads them in order.
-func partName(version string, i, n int) string {
-	width := max(2, len(fmt.Sprint(n)))
-	return fmt.Sprintf("%s.part%0*d", ISOName(version), width, i+1)
 }
 
 // asset is one file of the release: a whole file, a section of one (a part
@@ -92,10 +57,14 @@ func (a asset) open() (io.ReadCloser, error) {
 	}{io.NewSectionReader(f, a.Offset, a.Size), f}, nil
 }
 
-// localBuild is what dist/ holds for the version, read once.
+// file is the asset as the server copy takes it (a whole file on disk).
+func (a asset) file() servercopy.File {
+	return servercopy.File{Name: a.Name, Path: a.Path, Size: a.Size, SHA256: a.SHA256}
+}
+
+// localBuild is what the output directory holds for the version, read once.
 type localBuild struct {
-	Version string
-	Dist    string
+	Layout dist.Layout
 	// ISO is the whole ISO; ISOErr says why it is not usable.
 	ISO    asset
 	MD5    string
@@ -106,59 +75,13 @@ type localBuild struct {
 	Split     bool
 	Parts     []asset
 	PartsSums asset
-	// Files are SHA256SUMS, MD5SUMS, verify-report.json and the build
-	// record by name; FileErrs holds why one is missing or unreadable.
+	// Files are the small files the layout publishes (SHA256SUMS, MD5SUMS,
+	// verify-report.json, the build record) by name; FileErrs holds why one
+	// is missing or unreadable.
 	Files    map[string]asset
 	FileErrs map[string]error
 	Report   verify.Report
 	Build    iso.BuildRecord
-	// show turns a path into what messages print (relative to the
-	// repository root).
-	show func(string) string
-}
-
-// metadataNames are the small assets, in upload order.
-func metadataNames(version string) []string {
-	return []string{SHA256SumsName, MD5SumsName, VerifyReportName, BuildRecordName(version)}
-}
-
-// readLocal reads dist/ for version: the small files, then the ISO, hashed
-// once for SHA-256, MD5 and (when split) each part's SHA-256.
-func readLocal(dist, version string, sz sizing, show func(string) string, out io.Writer) *localBuild {
-	l := &localBuild{Version: version, Dist: dist, Files: map[string]asset{}, FileErrs: map[string]error{}, show: show}
-	for _, name := range metadataNames(version) {
-		a, err := readSmallFile(filepath.Join(dist, name), name, show)
-		if err != nil {
-			l.FileErrs[name] = err
-			continue
-		}
-		l.Files[name] = a
-	}
-	if a, ok := l.Files[VerifyReportName]; ok {
-		if err := json.Unmarshal(a.Data, &l.Report); err != nil {
-			l.FileErrs[VerifyReportName] = fmt.Errorf("%s is not valid JSON: %v", show(a.Path), err)
-		}
-	}
-	if a, ok := l.Files[BuildRecordName(version)]; ok {
-		if err := json.Unmarshal(a.Data, &l.Build); err != nil {
-			l.FileErrs[a.Name] = fmt.Errorf("%s is not valid JSON: %v", show(a.Path), err)
-		}
-	}
-	l.readISO(sz, out)
-	return l
-}
-
-// readSmallFile reads a metadata file whole.
-func readSmallFile(path, name string, show func(string) string) (asset, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return asset{}, fmt.Errorf("%s does not exist", show(path))
-		}
-		return asset{}, err
-	}
-	sum := sha256.Sum256(data)
-	return asset{Name: name, Path: path, Size: int64(len(data)), Data: data, SHA256: hex.EncodeToString(sum[:])}, nil
 }
 
 // sizing is GitHub's asset size limit and what to do above it.
@@ -172,94 +95,114 @@ type sizing struct {
 	Split bool
 }
 
+// readLocal reads the output directory of layout: the small files, then
+// the ISO, hashed once for SHA-256, MD5 and (when split) each part's
+// SHA-256. show turns a path into what messages print.
+func readLocal(ctx context.Context, layout dist.Layout, sz sizing, show func(string) string, out io.Writer) *localBuild {
+	l := &localBuild{Layout: layout, Files: map[string]asset{}, FileErrs: map[string]error{}}
+	for _, name := range layout.Published() {
+		a, err := readSmallFile(layout.Path(name), name, show)
+		if err != nil {
+			l.FileErrs[name] = err
+			continue
+		}
+		l.Files[name] = a
+	}
+	l.decode(dist.VerifyReportName, &l.Report, show)
+	l.decode(dist.BuildRecordName(layout.Version), &l.Build, show)
+	l.readISO(ctx, sz, show, out)
+	return l
+}
+
+// decode parses the JSON file name into v, when it was read.
+func (l *localBuild) decode(name string, v any, show func(string) string) {
+	if a, ok := l.Files[name]; ok {
+		if err := json.Unmarshal(a.Data, v); err != nil {
+			l.FileErrs[name] = fmt.Errorf("%s is not valid JSON: %v", show(a.Path), err)
+		}
+	}
+}
+
+// readSmallFile reads a metadata file whole.
+func readSmallFile(path, name string, show func(string) string) (asset, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return asset{}, fmt.Errorf("%s does not exist", show(path))
+		}
+		return asset{}, err
+	}
+	return dataAsset(name, data, path), nil
+}
+
+// dataAsset is an asset of bytes in memory (path: the file they came from,
+// if any).
+func dataAsset(name string, data []byte, path string) asset {
+	sum := sha256.Sum256(data)
+	return asset{Name: name, Path: path, Size: int64(len(data)), Data: data, SHA256: hex.EncodeToString(sum[:])}
+}
+
 // readISO stats and hashes the ISO; over the limit, it plans the parts.
-func (l *localBuild) readISO(sz sizing, out io.Writer) {
-	name := ISOName(l.Version)
-	path := filepath.Join(l.Dist, name)
+func (l *localBuild) readISO(ctx context.Context, sz sizing, show func(string) string, out io.Writer) {
+	version := l.Layout.Version
+	name, path := dist.ISOName(version), l.Layout.ISO()
 	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%s does not exist", l.show(path))
+			err = fmt.Errorf("%s does not exist", show(path))
 		}
 		l.ISOErr = err
 		return
 	}
 	if !st.Mode().IsRegular() {
-		l.ISOErr = fmt.Errorf("%s is not a regular file", l.show(path))
+		l.ISOErr = fmt.Errorf("%s is not a regular file", show(path))
 		return
 	}
 	l.ISO = asset{Name: name, Path: path, Size: st.Size()}
 	l.OverLimit = st.Size() >= sz.Limit
 	l.Split = l.OverLimit && sz.Split
-	offsets, lengths := partLayout(st.Size(), sz.PartSize)
-	n := 1
+	var partSize int64
 	if l.Split {
-		n = len(offsets)
+		partSize = sz.PartSize
 	}
 	start := time.Now()
-	fmt.Fprintf(out, "hashing %s (%s)...\n", l.show(path), units.Bytes(st.Size()))
-	sha, md, parts, err := hashFile(path, sz.PartSize, n)
+	fmt.Fprintf(out, "hashing %s (%s)...\n", show(path), units.Bytes(st.Size()))
+	d, err := hashing.File(ctx, path, partSize)
 	if err != nil {
-		l.ISOErr = fmt.Errorf("reading %s: %w", l.show(path), err)
+		l.ISOErr = fmt.Errorf("reading %s: %w", show(path), err)
+		return
+	}
+	offsets, lengths := partLayout(st.Size(), sz.PartSize)
+	if d.Size != st.Size() || (l.Split && len(d.Parts) != len(offsets)) {
+		l.ISOErr = fmt.Errorf("%s changed while it was read (%d bytes, then %d): wait for the build to finish", show(path), st.Size(), d.Size)
 		return
 	}
 	fmt.Fprintf(out, "hashed %s in %s\n", name, time.Since(start).Round(time.Millisecond))
-	l.ISO.SHA256, l.MD5 = sha, md
+	l.ISO.SHA256, l.MD5 = d.SHA256, d.MD5
 	if !l.Split {
 		return
 	}
 	var sums strings.Builder
-	for i, digest := range parts {
-		p := asset{Name: partName(l.Version, i, n), Path: path, Offset: offsets[i], Size: lengths[i], SHA256: digest}
+	for i, digest := range d.Parts {
+		p := asset{Name: dist.PartName(version, i, len(d.Parts)), Path: path, Offset: offsets[i], Size: lengths[i], SHA256: digest}
 		l.Parts = append(l.Parts, p)
 		fmt.Fprintf(&sums, "%s  %s\n", p.SHA256, p.Name)
 	}
-	data := []byte(sums.String())
-	sum := sha256.Sum256(data)
-	l.PartsSums = asset{Name: PartsSumsName(l.Version), Size: int64(len(data)), Data: data, SHA256: hex.EncodeToString(sum[:])}
+	l.PartsSums = dataAsset(dist.PartsSumsName(version), []byte(sums.String()), "")
 }
 
-// hashFile reads path once and returns its SHA-256 and MD5 and, when parts
-// > 1, the SHA-256 of each partSize section.
-func hashFile(path string, partSize int64, parts int) (sha, md string, partSums []string, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", "", nil, err
+// complete reports whether every file the release needs is readable.
+func (l *localBuild) complete() bool {
+	return l.ISOErr == nil && len(l.FileErrs) == 0 && (!l.OverLimit || l.Split)
+}
+
+// published are the small files, in the layout's upload order.
+func (l *localBuild) published() []asset {
+	var list []asset
+	for _, name := range l.Layout.Published() {
+		list = append(list, l.Files[name])
 	}
-	defer f.Close()
-	whole, m := sha256.New(), md5.New()
-	var part hash.Hash
-	var inPart int64
-	buf := make([]byte, 1<<20)
-	for {
-		n, rerr := f.Read(buf)
-		chunk := buf[:n]
-		whole.Write(chunk)
-		m.Write(chunk)
-		for parts > 1 && len(chunk) > 0 {
-			if part == nil {
-				part, inPart = sha256.New(), 0
-			}
-			take := min(int64(len(chunk)), partSize-inPart)
-			part.Write(chunk[:take])
-			inPart += take
-			chunk = chunk[take:]
-			if inPart == partSize {
-				partSums = append(partSums, hex.EncodeToString(part.Sum(nil)))
-				part = nil
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return "", "", nil, rerr
-		}
-	}
-	if part != nil {
-		partSums = append(partSums, hex.EncodeToString(part.Sum(nil)))
-	}
-	return hex.EncodeToString(whole.Sum(nil)), hex.EncodeToString(m.Sum(nil)), partSums, nil
+	return list
 }
 
 // gitHubAssets are the files attached to the GitHub release, in upload
@@ -272,18 +215,15 @@ func (l *localBuild) gitHubAssets() []asset {
 	} else {
 		list = append(list, l.ISO)
 	}
-	for _, name := range metadataNames(l.Version) {
-		list = append(list, l.Files[name])
-	}
-	return list
+	return append(list, l.published()...)
 }
 
-// mirrorAssets are the files copied to the server: the whole ISO, then
-// the small files (SHA256SUMS after the ISO it describes).
-func (l *localBuild) mirrorAssets() []asset {
-	list := []asset{l.ISO}
-	for _, name := range metadataNames(l.Version) {
-		list = append(list, l.Files[name])
+// serverFiles are the files copied to the server: the whole ISO, then the
+// small files (SHA256SUMS after the ISO it describes).
+func (l *localBuild) serverFiles() []servercopy.File {
+	files := []servercopy.File{l.ISO.file()}
+	for _, a := range l.published() {
+		files = append(files, a.file())
 	}
-	return list
+	return files
 }

@@ -1,19 +1,23 @@
 // Package release publishes a verified installer ISO and withdraws a bad
-// one. Run checks everything first and prints a checklist (the ISO passed
-// verify for this exact digest, with verify's default boot marker; the git
-// work tree is clean; CHANGELOG.md has release notes for the version; the
-// version's git tag on GitHub is at HEAD, or does not exist yet and GitHub
-// has HEAD to create it at; GitHub does not already hold other content for
-// it); only when every line holds does it write anything. It then
-// creates or reuses a draft GitHub release through go-gh, uploads each file
-// the release does not already have (retrying on server errors and dropped
-// connections), copies the files to RELEASE_SCP_TARGET over rsync or scp,
-// and publishes last, so a release that failed halfway stays a draft. It
-// becomes GitHub's latest release only when no published release has a
-// higher version (a backport does not take "latest" from a newer release).
-// Re-running it uploads nothing that is already there. Rollback turns a
-// published release back into a draft and, when it was the latest, makes
-// the highest published version left latest.
+// one. Run first gathers everything the release depends on, read-only, into
+// one state value: dist/ (the ISO hashed once), git, CHANGELOG.md, GitHub
+// and the server. It then evaluates the checklist, whose lines only read
+// that state (the ISO passed verify for this exact digest, with verify's
+// default boot marker; the git work tree is clean; CHANGELOG.md has release
+// notes for the version; the version's git tag on GitHub is at HEAD, or
+// does not exist yet and GitHub has HEAD to create it at; GitHub does not
+// already hold other content for it); only when every line holds does it
+// write anything. It then creates or reuses a draft GitHub release (package
+// github), uploads each file the release does not already have (retrying
+// on server errors and dropped connections), copies the files to the server
+// over rsync or scp (package servercopy), and publishes last, so a release
+// that failed halfway stays a draft. It becomes GitHub's latest release
+// only when no published release has a higher version (a backport does not
+// take "latest" from a newer release). Re-running it uploads nothing that
+// is already there. Rollback turns a published release back into a draft
+// and, when it was the latest, makes the highest published version left
+// latest. The package never reads the environment: settings come as
+// config.ReleaseSettings.
 package release
 
 import (
@@ -30,6 +34,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
@@ -41,9 +46,12 @@ type Options struct {
 	// Root is the repository root (CHANGELOG.md, git); default: found from
 	// the working directory.
 	Root string
-	// DistDir holds the ISO and the files verify and pack wrote; relative
-	// to Root unless absolute (default "dist").
+	// DistDir is the absolute output directory holding the ISO and the
+	// files verify and pack wrote (default Root/dist).
 	DistDir string
+	// Settings say where and as whom the release is published: GitHub
+	// token, repository, API, server copy, splitting.
+	Settings config.ReleaseSettings
 	// Draft leaves the release a draft instead of publishing it.
 	Draft bool
 	// DryRun runs the checklist, prints every action and changes nothing.
@@ -53,18 +61,20 @@ type Options struct {
 	// Out receives the checklist, the actions and the progress (default
 	// os.Stdout). The GitHub token is never written to it.
 	Out io.Writer
-	// Getenv reads the environment (default os.Getenv).
-	Getenv func(string) string
 	// Transport carries the HTTP requests to GitHub (default
-	// http.DefaultTransport).
+	// github.UploadTransport()).
 	Transport http.RoundTripper
 	// AssetLimit is the size every GitHub asset must stay under (default
-	// GitHubAssetLimit); PartSize the size of the parts of a larger ISO
+	// github.AssetLimit); PartSize the size of the parts of a larger ISO
 	// (default DefaultPartSize, and smaller than AssetLimit).
 	AssetLimit, PartSize int64
 	// Retry says how requests to GitHub are retried.
-	Retry Retry
+	Retry github.Retry
 }
+
+// DefaultPartSize is the size of each part when an ISO over the limit is
+// split: 2000 MiB, safely under 2 GiB.
+const DefaultPartSize int64 = 2000 << 20
 
 // ErrChecklist is returned when a checklist line does not hold; nothing
 // was written anywhere.
@@ -74,9 +84,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
 	if o.Root == "" {
 		root, err := config.FindRoot()
 		if err != nil {
@@ -85,13 +92,13 @@ func (o Options) withDefaults() (Options, error) {
 		o.Root = root
 	}
 	if o.DistDir == "" {
-		o.DistDir = "dist"
+		o.DistDir = filepath.Join(o.Root, "dist")
 	}
 	if !filepath.IsAbs(o.DistDir) {
-		o.DistDir = filepath.Join(o.Root, o.DistDir)
+		return o, fmt.Errorf("release: the output directory %q is not an absolute path", o.DistDir)
 	}
 	if o.AssetLimit <= 0 {
-		o.AssetLimit = GitHubAssetLimit
+		o.AssetLimit = github.AssetLimit
 	}
 	if o.PartSize <= 0 {
 		o.PartSize = min(DefaultPartSize, o.AssetLimit-1)
@@ -99,7 +106,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.PartSize >= o.AssetLimit {
 		return o, fmt.Errorf("part size %d is not under the asset limit %d", o.PartSize, o.AssetLimit)
 	}
-	o.Retry = o.Retry.withDefaults()
 	return o, nil
 }
 
@@ -113,12 +119,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	token := tokenFrom(o.Getenv)
+	token := o.Settings.Token
 	defer func() { err = redactError(err, token) }()
-	r := &runner{o: o, out: &redactor{w: o.Out, secret: token}}
-	if err := r.check(ctx); err != nil {
-		return err
+	out := &redactor{w: o.Out, secret: token}
+	st := gather(ctx, o, out)
+	if n, total := printChecklist(out, o.Version, st.evaluate()); n > 0 {
+		return fmt.Errorf("%w: %d of %d lines unmet; nothing was uploaded, copied or changed", ErrChecklist, n, total)
 	}
+	r := &runner{o: o, out: out, st: st}
 	p := r.plan()
 	p.print(r.out, r)
 	if o.DryRun {
@@ -128,45 +136,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	return r.execute(ctx, p)
 }
 
-// tokenFrom returns the token Run will use, to keep it out of all output.
-func tokenFrom(getenv func(string) string) string {
-	for _, name := range []string{EnvGHToken, EnvGitHubToken} {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// runner holds one release run's state.
+// runner makes the writes of one release run, once the checklist holds.
 type runner struct {
-	o      Options
-	out    io.Writer
-	local  *localBuild
-	notes  releaseNotes
-	head   string
-	ghs    gitHubSettings
-	gh     *gitHub
-	remote *remoteState
-	checks []assetCheck
-	mirror *mirror
-	// createsTag is set when GitHub has no tag for the version yet:
-	// publishing creates it, at HEAD (the target commit it is published
-	// with).
-	createsTag bool
+	o   Options
+	out io.Writer
+	st  *state
 }
 
 func (r *runner) prerelease() bool { return strings.Contains(r.o.Version, "-rc.") }
 
 func (r *runner) releaseName() string { return "NovaSphere installer " + r.o.Version }
-
-// rel shows a path relative to the repository root when it is inside it.
-func (r *runner) rel(path string) string {
-	if p, err := filepath.Rel(r.o.Root, path); err == nil && !strings.HasPrefix(p, "..") {
-		return p
-	}
-	return path
-}
 
 // redactor replaces the token in everything written through it. Writes are
 // serialised: progress may be reported from the HTTP transport's goroutine.

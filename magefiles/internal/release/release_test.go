@@ -12,21 +12,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github/githubtest"
 )
 
 // assertPublished checks that GitHub holds every file of this build,
 // complete, with the right digest, in a published release.
-func assertPublished(t *testing.T, fx *fixture) *fakeRelease {
+func assertPublished(t *testing.T, fx *fixture) *githubtest.Release {
 	t.Helper()
-	rel := fx.gh.release(fx.version)
+	rel := fx.gh.Release(fx.version)
 	if rel == nil {
 		t.Fatalf("no release %s on the fake GitHub", fx.version)
 	}
-	if rel.draft {
+	if rel.Draft {
 		t.Fatalf("release %s is still a draft", fx.version)
 	}
-	want := map[string][]byte{ISOName(fx.version): fx.iso}
-	for _, name := range metadataNames(fx.version) {
+	want := map[string][]byte{dist.ISOName(fx.version): fx.iso}
+	for _, name := range dist.New(fx.dist, fx.version).Published() {
 		data, err := os.ReadFile(filepath.Join(fx.dist, name))
 		if err != nil {
 			t.Fatal(err)
@@ -38,19 +42,19 @@ func assertPublished(t *testing.T, fx *fixture) *fakeRelease {
 }
 
 // assertAssets checks a release has exactly these assets, uploaded.
-func assertAssets(t *testing.T, rel *fakeRelease, want map[string][]byte) {
+func assertAssets(t *testing.T, rel *githubtest.Release, want map[string][]byte) {
 	t.Helper()
 	var got []string
-	for _, a := range rel.assets {
-		got = append(got, a.name)
-		data, ok := want[a.name]
+	for _, a := range rel.Assets {
+		got = append(got, a.Name)
+		data, ok := want[a.Name]
 		if !ok {
-			t.Errorf("unexpected asset %s", a.name)
+			t.Errorf("unexpected asset %s", a.Name)
 			continue
 		}
 		sum := sha256.Sum256(data)
-		if a.state != "uploaded" || a.size != int64(len(data)) || a.digest != "sha256:"+hex.EncodeToString(sum[:]) {
-			t.Errorf("asset %s: state %s, size %d, digest %s; want uploaded, %d, sha256:%x", a.name, a.state, a.size, a.digest, len(data), sum)
+		if a.State != "uploaded" || a.Size != int64(len(data)) || a.Digest != "sha256:"+hex.EncodeToString(sum[:]) {
+			t.Errorf("asset %s: state %s, size %d, digest %s; want uploaded, %d, sha256:%x", a.Name, a.State, a.Size, a.Digest, len(data), sum)
 		}
 	}
 	if len(got) != len(want) {
@@ -66,29 +70,29 @@ func TestFirstReleasePublishesEveryFile(t *testing.T) {
 		t.Fatalf("release: %v\n%s", err, out)
 	}
 	rel := assertPublished(t, fx)
-	if fx.gh.latestTag() != "v1.0.0" {
-		t.Errorf("latest is %q, want v1.0.0", fx.gh.latestTag())
+	if fx.gh.LatestTag() != "v1.0.0" {
+		t.Errorf("latest is %q, want v1.0.0", fx.gh.LatestTag())
 	}
-	if rel.commitish != fx.head() {
-		t.Errorf("release targets %q, want HEAD", rel.commitish)
+	if rel.Commitish != fx.head() {
+		t.Errorf("release targets %q, want HEAD", rel.Commitish)
 	}
-	if got := fx.gh.tagCommit("v1.0.0"); got != fx.head() {
+	if got := fx.gh.TagCommit("v1.0.0"); got != fx.head() {
 		t.Errorf("publishing made tag v1.0.0 at %q, want HEAD %s", got, fx.head())
 	}
 	for _, want := range []string{"### Known issues", "Secure Boot must be disabled", "### Upgrade", hex.EncodeToString(sum256(fx.iso))} {
-		if !strings.Contains(rel.body, want) {
-			t.Errorf("release notes lack %q:\n%s", want, rel.body)
+		if !strings.Contains(rel.Body, want) {
+			t.Errorf("release notes lack %q:\n%s", want, rel.Body)
 		}
 	}
 	// Created as a draft, files uploaded, published last.
-	w := fx.gh.writes()
+	w := fx.gh.Writes()
 	if w[0].Method != http.MethodPost || !strings.HasSuffix(w[0].Path, "/releases") {
 		t.Errorf("first write %v, want the draft's creation", w[0])
 	}
 	if last := w[len(w)-1]; last.Method != http.MethodPatch {
 		t.Errorf("last write %v, want the PATCH that publishes", last)
 	}
-	for _, u := range fx.gh.uploadLog() {
+	for _, u := range fx.gh.UploadLog() {
 		if u.ContentType != "application/octet-stream" || u.ContentLength <= 0 {
 			t.Errorf("upload of %s: Content-Type %q, Content-Length %d", u.Name, u.ContentType, u.ContentLength)
 		}
@@ -118,18 +122,18 @@ func TestRerunUploadsNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fx := newFixture(t, "v1.0.0", 1<<20)
-			fx.gh.noDigest, fx.gh.prefix = tc.noDigest, tc.prefix
-			fx.env[EnvAPIURL] = fx.gh.apiURL()
+			fx.gh.NoDigest, fx.gh.Prefix = tc.noDigest, tc.prefix
+			fx.env[config.EnvAPIURL] = fx.gh.APIURL()
 			if out, err := fx.run(); err != nil {
 				t.Fatalf("first run: %v\n%s", err, out)
 			}
 			published := assertPublished(t, fx)
-			if got := fx.gh.tagCommit(fx.version); got != fx.head() {
+			if got := fx.gh.TagCommit(fx.version); got != fx.head() {
 				t.Fatalf("the first run left tag %s at %q, want HEAD %s", fx.version, got, fx.head())
 			}
 			// verify ran again in between: same ISO, a new report.
 			fx.editReport(func(m map[string]any) { m["time"] = "2026-11-28T09:30:00Z" })
-			before := len(fx.gh.writes())
+			before := len(fx.gh.Writes())
 			out, err := fx.run()
 			if err != nil {
 				t.Fatalf("second run: %v\n%s", err, out)
@@ -137,7 +141,7 @@ func TestRerunUploadsNothing(t *testing.T) {
 			if !strings.Contains(out, "keep verify-report.json: GitHub's copy reports verify passed for this exact ISO (2026-11-27T10:00:00Z)") {
 				t.Errorf("second run does not explain why it keeps GitHub's verify report:\n%s", out)
 			}
-			if w := fx.gh.writes()[before:]; len(w) != 0 {
+			if w := fx.gh.Writes()[before:]; len(w) != 0 {
 				t.Errorf("second run made %d write request(s): %v\n%s", len(w), w, out)
 			}
 			if !strings.Contains(out, "nothing changed") {
@@ -146,13 +150,13 @@ func TestRerunUploadsNothing(t *testing.T) {
 			if !strings.Contains(out, "✓ tag v1.0.0 is at HEAD\n      tag v1.0.0 on GitHub points at HEAD "+short(fx.head())) {
 				t.Errorf("second run does not find the tag the first one made at HEAD:\n%s", out)
 			}
-			if leaks := fx.gh.tokenLeaks(); len(leaks) > 0 {
+			if leaks := fx.gh.TokenLeaks(); len(leaks) > 0 {
 				t.Errorf("token sent outside the Authorization header of API requests: %v", leaks)
 			}
-			after := fx.gh.release(fx.version)
-			for i, a := range after.assets {
-				if a.digest != published.assets[i].digest || a.id != published.assets[i].id {
-					t.Errorf("asset %s changed on the second run", a.name)
+			after := fx.gh.Release(fx.version)
+			for i, a := range after.Assets {
+				if a.Digest != published.Assets[i].Digest || a.ID != published.Assets[i].ID {
+					t.Errorf("asset %s changed on the second run", a.Name)
 				}
 			}
 		})
@@ -162,13 +166,13 @@ func TestRerunUploadsNothing(t *testing.T) {
 func TestUploadRetriedAfterServerError(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 2<<20)
-	fx.gh.failUpload(ISOName("v1.0.0"), fakeFault{status: http.StatusInternalServerError})
+	fx.gh.FailUpload(dist.ISOName("v1.0.0"), githubtest.Fault{Status: http.StatusInternalServerError})
 	out, err := fx.run()
 	if err != nil {
 		t.Fatalf("release: %v\n%s", err, out)
 	}
 	assertPublished(t, fx)
-	if n := countUploads(fx, ISOName("v1.0.0")); n != 2 {
+	if n := countUploads(fx, dist.ISOName("v1.0.0")); n != 2 {
 		t.Errorf("ISO uploaded %d times, want 2 (a 500, then success)", n)
 	}
 	if !strings.Contains(out, "failed (attempt 1 of 4): HTTP 500") {
@@ -179,7 +183,7 @@ func TestUploadRetriedAfterServerError(t *testing.T) {
 func TestUploadRetriedAfterDroppedConnection(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 4<<20)
-	fx.gh.failUpload(ISOName("v1.0.0"), fakeFault{dropAfter: 1 << 20})
+	fx.gh.FailUpload(dist.ISOName("v1.0.0"), githubtest.Fault{DropAfter: 1 << 20})
 	out, err := fx.run()
 	if err != nil {
 		t.Fatalf("release: %v\n%s", err, out)
@@ -188,7 +192,7 @@ func TestUploadRetriedAfterDroppedConnection(t *testing.T) {
 	if !strings.Contains(out, `removed an incomplete upload of novasphere-installer-v1.0.0.iso (state "starter")`) {
 		t.Errorf("output does not report the leftover of the dropped upload:\n%s", out)
 	}
-	deleted := slices.ContainsFunc(fx.gh.writes(), func(r fakeRequest) bool { return r.Method == http.MethodDelete && r.Status == 204 })
+	deleted := slices.ContainsFunc(fx.gh.Writes(), func(r githubtest.Request) bool { return r.Method == http.MethodDelete && r.Status == 204 })
 	if !deleted {
 		t.Error("the starter asset was not deleted")
 	}
@@ -197,11 +201,11 @@ func TestUploadRetriedAfterDroppedConnection(t *testing.T) {
 func TestUploadFailingForGoodLeavesADraft(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 1<<20)
-	var faults []fakeFault
+	var faults []githubtest.Fault
 	for range testRetry.Attempts {
-		faults = append(faults, fakeFault{status: http.StatusBadGateway})
+		faults = append(faults, githubtest.Fault{Status: http.StatusBadGateway})
 	}
-	fx.gh.failUpload(MD5SumsName, faults...)
+	fx.gh.FailUpload(dist.MD5SumsName, faults...)
 	out, err := fx.run()
 	if err == nil {
 		t.Fatalf("release succeeded although every upload of MD5SUMS failed:\n%s", out)
@@ -209,8 +213,8 @@ func TestUploadFailingForGoodLeavesADraft(t *testing.T) {
 	if !strings.Contains(err.Error(), "stays a draft") {
 		t.Errorf("error does not say the release stays a draft: %v", err)
 	}
-	rel := fx.gh.release("v1.0.0")
-	if rel == nil || !rel.draft {
+	rel := fx.gh.Release("v1.0.0")
+	if rel == nil || !rel.Draft {
 		t.Fatalf("half-failed release is visible as published: %+v", rel)
 	}
 	// Running again once GitHub is healthy finishes it.
@@ -222,7 +226,7 @@ func TestUploadFailingForGoodLeavesADraft(t *testing.T) {
 
 func countUploads(fx *fixture, name string) int {
 	n := 0
-	for _, u := range fx.gh.uploadLog() {
+	for _, u := range fx.gh.UploadLog() {
 		if u.Name == name {
 			n++
 		}
@@ -237,12 +241,12 @@ func TestDifferentContentNeedsForce(t *testing.T) {
 		t.Fatalf("first release: %v\n%s", err, out)
 	}
 	fx.writeBuild(randomBytes(2, 1<<20)) // a rebuild with other content
-	before := len(fx.gh.writes())
+	before := len(fx.gh.Writes())
 	out, err := fx.run()
 	if !errors.Is(err, ErrChecklist) {
 		t.Fatalf("release of different content without -force: %v, want the checklist to stop it\n%s", err, out)
 	}
-	if w := fx.gh.writes()[before:]; len(w) != 0 {
+	if w := fx.gh.Writes()[before:]; len(w) != 0 {
 		t.Errorf("%d write request(s) without -force: %v", len(w), w)
 	}
 	for _, want := range []string{"✗ v1.0.0 not already published with different content", "novasphere-installer-v1.0.0.iso: sha256", "run again with -force"} {
@@ -268,7 +272,7 @@ func TestDryRunMakesNoWriteRequest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dry run: %v\n%s", err, out)
 	}
-	if w := fx.gh.writes(); len(w) != 0 {
+	if w := fx.gh.Writes(); len(w) != 0 {
 		t.Errorf("dry run made %d write request(s): %v", len(w), w)
 	}
 	for _, want := range []string{"dry run: these actions would run", "create draft release v1.0.0", "upload novasphere-installer-v1.0.0.iso (1.0 MiB)", "upload SHA256SUMS", "publish v1.0.0 and make it the latest release", "dry run: nothing was uploaded"} {
@@ -287,27 +291,27 @@ func TestDraftThenPublish(t *testing.T) {
 	if err != nil {
 		t.Fatalf("release -draft: %v\n%s", err, out)
 	}
-	rel := fx.gh.release("v1.0.0-rc.1")
-	if rel == nil || !rel.draft || len(rel.assets) != 5 {
+	rel := fx.gh.Release("v1.0.0-rc.1")
+	if rel == nil || !rel.Draft || len(rel.Assets) != 5 {
 		t.Fatalf("after -draft: %+v, want a draft with 5 assets\n%s", rel, out)
 	}
 	if !strings.Contains(out, "publish it with: go run magefile.go release v1.0.0-rc.1") {
 		t.Errorf("-draft does not say how to publish:\n%s", out)
 	}
-	uploads := len(fx.gh.uploadLog())
+	uploads := len(fx.gh.UploadLog())
 	out, err = fx.run()
 	if err != nil {
 		t.Fatalf("release: %v\n%s", err, out)
 	}
-	rel = fx.gh.release("v1.0.0-rc.1")
-	if rel.draft || !rel.prerelease {
-		t.Errorf("release candidate: draft %v, prerelease %v; want a published prerelease", rel.draft, rel.prerelease)
+	rel = fx.gh.Release("v1.0.0-rc.1")
+	if rel.Draft || !rel.Prerelease {
+		t.Errorf("release candidate: draft %v, prerelease %v; want a published prerelease", rel.Draft, rel.Prerelease)
 	}
-	if n := len(fx.gh.uploadLog()); n != uploads {
+	if n := len(fx.gh.UploadLog()); n != uploads {
 		t.Errorf("publishing the draft uploaded %d more file(s)", n-uploads)
 	}
-	if fx.gh.latestTag() != "" {
-		t.Errorf("a prerelease became latest: %q", fx.gh.latestTag())
+	if fx.gh.LatestTag() != "" {
+		t.Errorf("a prerelease became latest: %q", fx.gh.LatestTag())
 	}
 }
 
@@ -326,8 +330,8 @@ func TestGitHubReportWithAWeakerMarkerIsNotKept(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fx := newFixture(t, "v1.0.0", 64<<10)
-			assets := map[string][]byte{ISOName(fx.version): fx.iso}
-			for _, name := range metadataNames(fx.version) {
+			assets := map[string][]byte{dist.ISOName(fx.version): fx.iso}
+			for _, name := range dist.New(fx.dist, fx.version).Published() {
 				data, err := os.ReadFile(filepath.Join(fx.dist, name))
 				if err != nil {
 					t.Fatal(err)
@@ -335,15 +339,15 @@ func TestGitHubReportWithAWeakerMarkerIsNotKept(t *testing.T) {
 				assets[name] = data
 			}
 			var rep map[string]any
-			must(t, json.Unmarshal(assets[VerifyReportName], &rep))
+			must(t, json.Unmarshal(assets[dist.VerifyReportName], &rep))
 			rep["time"] = "2026-11-26T08:00:00Z"
 			if tc.marker == "" {
 				delete(rep, "boot_marker")
 			} else {
 				rep["boot_marker"] = tc.marker
 			}
-			assets[VerifyReportName] = mustJSON(t, rep)
-			fx.gh.seed(fx.version, false, false, time.Now().Add(-time.Hour), assets)
+			assets[dist.VerifyReportName] = mustJSON(t, rep)
+			fx.gh.Seed(fx.version, false, false, time.Now().Add(-time.Hour), assets)
 
 			out, err := fx.run()
 			wantStopped(t, fx, out, err, "✗ v1.0.0 not already published with different content", "verify-report.json: "+tc.why, "run again with -force")

@@ -1,33 +1,32 @@
 package release
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/cli/go-gh/v2/pkg/api"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github/githubtest"
 )
 
 // useGitHub points the fixture at another fake GitHub, to which HEAD is
 // pushed as to the first one.
-func (fx *fixture) useGitHub(f *fakeGitHub) {
+func (fx *fixture) useGitHub(f *githubtest.Server) {
 	fx.gh = f
-	fx.env[EnvAPIURL] = f.apiURL()
-	f.push(fakeDefaultBranch, fx.head())
+	fx.env[config.EnvAPIURL] = f.APIURL()
+	f.Push(githubtest.DefaultBranch, fx.head())
 }
 
 // trustingTransport is the release's own upload transport trusting the
 // fake's TLS certificate (HTTP/2 is negotiated as with github.com).
-func trustingTransport(f *fakeGitHub) http.RoundTripper {
-	tr := uploadTransport().(*http.Transport)
+func trustingTransport(f *githubtest.Server) http.RoundTripper {
+	tr := github.UploadTransport().(*http.Transport)
 	pool := x509.NewCertPool()
-	pool.AddCert(f.srv.Certificate())
+	pool.AddCert(f.Certificate())
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
 	return tr
 }
@@ -38,15 +37,15 @@ func trustingTransport(f *fakeGitHub) http.RoundTripper {
 func TestUploadRetriedAfterHTTP2StreamReset(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 4<<20)
-	fx.useGitHub(newFakeGitHubHTTP2(t, testToken))
-	iso := ISOName("v1.0.0")
-	fx.gh.failUpload(iso, fakeFault{dropAfter: 1 << 20})
+	fx.useGitHub(githubtest.NewHTTP2(t, testToken))
+	iso := dist.ISOName("v1.0.0")
+	fx.gh.FailUpload(iso, githubtest.Fault{DropAfter: 1 << 20})
 	out, err := fx.run(func(o *Options) { o.Transport = trustingTransport(fx.gh) })
 	if err != nil {
 		t.Fatalf("release: %v\n%s", err, out)
 	}
 	assertPublished(t, fx)
-	for _, u := range fx.gh.uploadLog() {
+	for _, u := range fx.gh.UploadLog() {
 		if u.Proto != "HTTP/2.0" {
 			t.Errorf("upload of %s went over %s, want HTTP/2.0", u.Name, u.Proto)
 		}
@@ -67,38 +66,12 @@ func TestUploadRetriedAfterHTTP2StreamReset(t *testing.T) {
 func TestUntrustedCertificateIsNotRetried(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 1024)
-	fx.useGitHub(newFakeGitHubHTTP2(t, testToken))
+	fx.useGitHub(githubtest.NewHTTP2(t, testToken))
 	out, err := fx.run()
 	if err == nil {
 		t.Fatalf("release succeeded against a server with an untrusted certificate:\n%s", out)
 	}
 	if !strings.Contains(out, "certificate") || strings.Contains(out, "retrying") {
 		t.Errorf("want one failed attempt naming the certificate, got:\n%s", out)
-	}
-}
-
-func TestRetryable(t *testing.T) {
-	t.Parallel()
-	post := func(err error) error {
-		return fmt.Errorf("upload: %w", &url.Error{Op: "Post", URL: "https://uploads.github.com/x", Err: err})
-	}
-	for _, tc := range []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"HTTP/2 stream reset", post(errors.New("stream error: stream ID 3; INTERNAL_ERROR; received from peer")), true},
-		{"HTTP/2 GOAWAY", post(errors.New("http2: server sent GOAWAY and closed the connection")), true},
-		{"server error", &api.HTTPError{StatusCode: http.StatusBadGateway}, true},
-		{"rate limit", &api.HTTPError{StatusCode: http.StatusTooManyRequests}, true},
-		{"leftover cleaned up", fmt.Errorf("%w: exists", errRetry), true},
-		{"not found", &api.HTTPError{StatusCode: http.StatusNotFound}, false},
-		{"cancelled", post(context.Canceled), false},
-		{"untrusted certificate", post(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), false},
-		{"local error", errors.New("open dist/x.iso: permission denied"), false},
-	} {
-		if got := retryable(tc.err); got != tc.want {
-			t.Errorf("%s: retryable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
-		}
 	}
 }

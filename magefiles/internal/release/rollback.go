@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 )
 
 // RollbackOptions configure Rollback.
@@ -24,12 +25,14 @@ type RollbackOptions struct {
 	DryRun bool
 	// Out receives the report (default os.Stdout).
 	Out io.Writer
-	// Getenv reads the environment (default os.Getenv).
-	Getenv func(string) string
-	// Transport carries the HTTP requests (default http.DefaultTransport).
+	// Settings say which repository and as whom (token, repository, API;
+	// the server-copy and split settings are not used).
+	Settings config.ReleaseSettings
+	// Transport carries the HTTP requests (default
+	// github.UploadTransport()).
 	Transport http.RoundTripper
 	// Retry says how requests are retried.
-	Retry Retry
+	Retry github.Retry
 }
 
 // Rollback withdraws a bad release: it turns it back into a draft (or, with
@@ -45,42 +48,39 @@ func Rollback(ctx context.Context, o RollbackOptions) (err error) {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
 	if o.Root == "" {
 		if o.Root, err = config.FindRoot(); err != nil {
 			return err
 		}
 	}
-	token := tokenFrom(o.Getenv)
+	token := o.Settings.Token
 	defer func() { err = redactError(err, token) }()
 	out := &redactor{w: o.Out, secret: token}
-	s, err := resolveGitHub(ctx, o.Getenv, o.Root)
+	s, err := resolveGitHub(ctx, o.Settings, o.Root)
 	if err != nil {
 		return err
 	}
-	gh, err := newGitHub(s, o.Transport, o.Retry.withDefaults(), out)
+	gh, err := newClient(s, o.Transport, o.Retry, out)
 	if err != nil {
 		return err
 	}
-	bad, err := gh.findRelease(ctx, o.Version)
+	bad, err := gh.FindRelease(ctx, o.Version)
 	if err != nil {
 		return fmt.Errorf("github: reading the release %s of %s: %w", o.Version, s.Repo, err)
 	}
 	if bad == nil {
 		return fmt.Errorf("%s has no release %s (draft or published): nothing to roll back", s.Repo, o.Version)
 	}
-	all, err := gh.listReleases(ctx)
+	all, err := gh.ListReleases(ctx)
 	if err != nil {
 		return fmt.Errorf("github: listing the releases of %s: %w", s.Repo, err)
 	}
-	before, err := gh.latestRelease(ctx)
+	before, err := gh.LatestRelease(ctx)
 	if err != nil {
 		return fmt.Errorf("github: reading the latest release of %s: %w", s.Repo, err)
 	}
 	wasLatest := before != nil && before.ID == bad.ID
-	var next *ghRelease
+	var next *github.Release
 	if wasLatest {
 		next = nextLatest(all, bad)
 	}
@@ -93,7 +93,7 @@ func Rollback(ctx context.Context, o RollbackOptions) (err error) {
 	// withdrawing fails, a second run sees that the bad release is no longer
 	// latest and only withdraws it.
 	if next != nil {
-		if _, err := gh.updateRelease(ctx, next.ID, releasePatch{MakeLatest: "true"}); err != nil {
+		if _, err := gh.UpdateRelease(ctx, next.ID, github.ReleasePatch{MakeLatest: "true"}); err != nil {
 			return fmt.Errorf("github: making %s the latest release: %w (nothing was changed; run the rollback again)", next.TagName, err)
 		}
 	}
@@ -103,7 +103,7 @@ func Rollback(ctx context.Context, o RollbackOptions) (err error) {
 		}
 		return err
 	}
-	after, err := gh.latestRelease(ctx)
+	after, err := gh.LatestRelease(ctx)
 	if err != nil {
 		return fmt.Errorf("github: reading the latest release: %w", err)
 	}
@@ -120,18 +120,18 @@ func Rollback(ctx context.Context, o RollbackOptions) (err error) {
 
 // withdraw turns the bad release into a draft or a prerelease, unless it
 // already is one.
-func withdraw(ctx context.Context, gh *gitHub, out io.Writer, o RollbackOptions, bad *ghRelease) error {
-	var patch releasePatch
+func withdraw(ctx context.Context, gh *github.Client, out io.Writer, o RollbackOptions, bad *github.Release) error {
+	var patch github.ReleasePatch
 	switch {
 	case o.Prerelease && bad.Prerelease, !o.Prerelease && bad.Draft:
 		fmt.Fprintf(out, "%s is already withdrawn\n", o.Version)
 		return nil
 	case o.Prerelease:
-		patch = releasePatch{Prerelease: ptr(true), MakeLatest: "false"}
+		patch = github.ReleasePatch{Prerelease: ptr(true), MakeLatest: "false"}
 	default:
-		patch = releasePatch{Draft: ptr(true)}
+		patch = github.ReleasePatch{Draft: ptr(true)}
 	}
-	if _, err := gh.updateRelease(ctx, bad.ID, patch); err != nil {
+	if _, err := gh.UpdateRelease(ctx, bad.ID, patch); err != nil {
 		return fmt.Errorf("github: withdrawing %s: %w", o.Version, err)
 	}
 	return nil
@@ -140,7 +140,7 @@ func withdraw(ctx context.Context, gh *gitHub, out io.Writer, o RollbackOptions,
 // printRollback lists what the rollback changes; latest is GitHub's latest
 // release before it, next the release that becomes latest (nil: latest
 // does not change).
-func printRollback(out io.Writer, o RollbackOptions, repo string, bad, latest, next *ghRelease) {
+func printRollback(out io.Writer, o RollbackOptions, repo string, bad, latest, next *github.Release) {
 	fmt.Fprintf(out, "rollback of %s on %s:\n", o.Version, repo)
 	if o.Prerelease {
 		fmt.Fprintf(out, "  mark %s a prerelease (its page and files stay, flagged)\n", o.Version)

@@ -3,46 +3,41 @@ package release
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github/githubtest"
 )
 
 // rollbackFixture seeds a repository whose newest release v1.1.0 is bad. A
 // backport v0.9.1 was published after v1.0.0, so "newest before v1.1.0" and
 // GitHub's own fallback would both pick it; the right latest is v1.0.0.
-func rollbackFixture(t *testing.T) (*fixture, map[string]*fakeRelease) {
+func rollbackFixture(t *testing.T) (*fixture, map[string]*githubtest.Release) {
 	fx := newFixture(t, "v1.1.0", 1024)
 	now := time.Now().UTC()
-	rels := map[string]*fakeRelease{
-		"v0.9.0":      fx.gh.seed("v0.9.0", false, false, now.Add(-72*time.Hour), nil),
-		"v1.0.0":      fx.gh.seed("v1.0.0", false, false, now.Add(-48*time.Hour), nil),
-		"v0.9.1":      fx.gh.seed("v0.9.1", false, false, now.Add(-24*time.Hour), nil),
-		"v1.2.0-rc.1": fx.gh.seed("v1.2.0-rc.1", false, true, now.Add(-2*time.Hour), nil),
-		"v1.1.0":      fx.gh.seed("v1.1.0", false, false, now.Add(-time.Hour), map[string][]byte{"SHA256SUMS": []byte("x")}),
+	rels := map[string]*githubtest.Release{
+		"v0.9.0":      fx.gh.Seed("v0.9.0", false, false, now.Add(-72*time.Hour), nil),
+		"v1.0.0":      fx.gh.Seed("v1.0.0", false, false, now.Add(-48*time.Hour), nil),
+		"v0.9.1":      fx.gh.Seed("v0.9.1", false, false, now.Add(-24*time.Hour), nil),
+		"v1.2.0-rc.1": fx.gh.Seed("v1.2.0-rc.1", false, true, now.Add(-2*time.Hour), nil),
+		"v1.1.0":      fx.gh.Seed("v1.1.0", false, false, now.Add(-time.Hour), map[string][]byte{"SHA256SUMS": []byte("x")}),
 	}
-	fx.gh.latestID = rels["v1.1.0"].id
+	fx.gh.SetLatest(rels["v1.1.0"].ID)
 	return fx, rels
 }
 
 func rollback(fx *fixture, mods ...func(*RollbackOptions)) (string, error) {
-	var out safeBuffer
-	o := RollbackOptions{Version: fx.version, Root: fx.root, Out: &out, Getenv: fx.getenv, Retry: testRetry}
-	for _, m := range mods {
-		m(&o)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err := Rollback(ctx, o)
-	text := out.String()
-	if err != nil {
-		text += "error: " + err.Error() + "\n"
-	}
-	if strings.Contains(text, testToken) {
-		fx.t.Errorf("the token appears in the output:\n%s", text)
-	}
-	return text, err
+	fx.t.Helper()
+	return fx.capture(time.Minute, func(ctx context.Context, out io.Writer) error {
+		o := RollbackOptions{Version: fx.version, Root: fx.root, Out: out, Settings: fx.settings(), Retry: testRetry}
+		for _, m := range mods {
+			m(&o)
+		}
+		return Rollback(ctx, o)
+	})
 }
 
 func TestRollbackMakesTheReleaseADraftAndThePreviousLatest(t *testing.T) {
@@ -52,19 +47,19 @@ func TestRollbackMakesTheReleaseADraftAndThePreviousLatest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rollback: %v\n%s", err, out)
 	}
-	if bad := fx.gh.release("v1.1.0"); !bad.draft {
+	if bad := fx.gh.Release("v1.1.0"); !bad.Draft {
 		t.Error("v1.1.0 is still published")
 	}
-	if got := fx.gh.latestTag(); got != "v1.0.0" {
+	if got := fx.gh.LatestTag(); got != "v1.0.0" {
 		t.Errorf("latest is %s, want v1.0.0", got)
 	}
-	wantPatch := fmt.Sprintf("/repos/novasphere/novasphere-iso/releases/%d", rels["v1.0.0"].id)
+	wantPatch := fmt.Sprintf("/repos/novasphere/novasphere-iso/releases/%d", rels["v1.0.0"].ID)
 	found := false
-	for _, w := range fx.gh.writes() {
+	for _, w := range fx.gh.Writes() {
 		found = found || (w.Method == http.MethodPatch && w.Path == wantPatch && w.Status == 200)
 	}
 	if !found {
-		t.Errorf("no make_latest PATCH of v1.0.0 among %v", fx.gh.writes())
+		t.Errorf("no make_latest PATCH of v1.0.0 among %v", fx.gh.Writes())
 	}
 	for _, want := range []string{"turn v1.1.0 back into a draft", "make v1.0.0 the latest release again", "rolled back v1.1.0; latest is now v1.0.0"} {
 		if !strings.Contains(out, want) {
@@ -72,14 +67,14 @@ func TestRollbackMakesTheReleaseADraftAndThePreviousLatest(t *testing.T) {
 		}
 	}
 	// The files stay, and a second rollback changes nothing.
-	if bad := fx.gh.release("v1.1.0"); len(bad.assets) != 1 {
-		t.Errorf("rollback removed files: %d left", len(bad.assets))
+	if bad := fx.gh.Release("v1.1.0"); len(bad.Assets) != 1 {
+		t.Errorf("rollback removed files: %d left", len(bad.Assets))
 	}
-	before := len(fx.gh.writes())
+	before := len(fx.gh.Writes())
 	if out, err := rollback(fx); err != nil {
 		t.Fatalf("second rollback: %v\n%s", err, out)
 	}
-	if w := fx.gh.writes()[before:]; len(w) != 0 {
+	if w := fx.gh.Writes()[before:]; len(w) != 0 {
 		t.Errorf("second rollback made write requests: %v", w)
 	}
 }
@@ -91,11 +86,11 @@ func TestRollbackToPrerelease(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rollback -prerelease: %v\n%s", err, out)
 	}
-	bad := fx.gh.release("v1.1.0")
-	if bad.draft || !bad.prerelease {
-		t.Errorf("v1.1.0: draft %v, prerelease %v; want a published prerelease", bad.draft, bad.prerelease)
+	bad := fx.gh.Release("v1.1.0")
+	if bad.Draft || !bad.Prerelease {
+		t.Errorf("v1.1.0: draft %v, prerelease %v; want a published prerelease", bad.Draft, bad.Prerelease)
 	}
-	if got := fx.gh.latestTag(); got != "v1.0.0" {
+	if got := fx.gh.LatestTag(); got != "v1.0.0" {
 		t.Errorf("latest is %s, want v1.0.0", got)
 	}
 }
@@ -107,7 +102,7 @@ func TestRollbackDryRunAndUnknownVersion(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rollback -dryrun: %v\n%s", err, out)
 	}
-	if w := fx.gh.writes(); len(w) != 0 {
+	if w := fx.gh.Writes(); len(w) != 0 {
 		t.Errorf("dry run made write requests: %v", w)
 	}
 	if !strings.Contains(out, "make v1.0.0 the latest release again") {
@@ -143,14 +138,14 @@ func TestVersionOrder(t *testing.T) {
 // latestFixture seeds v1.0.0, v1.1.0 and v1.2.0, all published, with the
 // release named latest marked latest on GitHub; the fixture's version is
 // the one to roll back.
-func latestFixture(t *testing.T, bad, latest string) (*fixture, map[string]*fakeRelease) {
+func latestFixture(t *testing.T, bad, latest string) (*fixture, map[string]*githubtest.Release) {
 	fx := newFixture(t, bad, 1024)
 	now := time.Now().UTC()
-	rels := map[string]*fakeRelease{}
+	rels := map[string]*githubtest.Release{}
 	for i, tag := range []string{"v1.0.0", "v1.1.0", "v1.2.0"} {
-		rels[tag] = fx.gh.seed(tag, false, false, now.Add(time.Duration(i-3)*24*time.Hour), nil)
+		rels[tag] = fx.gh.Seed(tag, false, false, now.Add(time.Duration(i-3)*24*time.Hour), nil)
 	}
-	fx.gh.latestID = rels[latest].id
+	fx.gh.SetLatest(rels[latest].ID)
 	return fx, rels
 }
 
@@ -164,14 +159,14 @@ func TestRollbackOfAReleaseThatIsNotLatestKeepsLatest(t *testing.T) {
 			if err != nil {
 				t.Fatalf("rollback: %v\n%s", err, out)
 			}
-			if bad := fx.gh.release("v1.1.0"); bad.draft == prerelease || bad.prerelease != prerelease {
-				t.Errorf("v1.1.0: draft %v, prerelease %v; want it withdrawn", bad.draft, bad.prerelease)
+			if bad := fx.gh.Release("v1.1.0"); bad.Draft == prerelease || bad.Prerelease != prerelease {
+				t.Errorf("v1.1.0: draft %v, prerelease %v; want it withdrawn", bad.Draft, bad.Prerelease)
 			}
-			if got := fx.gh.latestTag(); got != "v1.2.0" {
+			if got := fx.gh.LatestTag(); got != "v1.2.0" {
 				t.Errorf("latest is %s after withdrawing v1.1.0, want v1.2.0 (it was latest and is fine)", got)
 			}
-			want := fmt.Sprintf("/repos/novasphere/novasphere-iso/releases/%d", rels["v1.1.0"].id)
-			for _, w := range fx.gh.writes() {
+			want := fmt.Sprintf("/repos/novasphere/novasphere-iso/releases/%d", rels["v1.1.0"].ID)
+			for _, w := range fx.gh.Writes() {
 				if w.Path != want {
 					t.Errorf("rollback of v1.1.0 wrote to another release: %v", w)
 				}
@@ -191,13 +186,13 @@ func TestRollbackOfAReleaseThatIsNotLatestKeepsLatest(t *testing.T) {
 func TestRollbackOfLatestBackportRestoresTheHighestVersion(t *testing.T) {
 	t.Parallel()
 	fx, rels := latestFixture(t, "v1.0.1", "v1.2.0")
-	rels["v1.0.1"] = fx.gh.seed("v1.0.1", false, false, time.Now().UTC().Add(-time.Hour), nil)
-	fx.gh.latestID = rels["v1.0.1"].id
+	rels["v1.0.1"] = fx.gh.Seed("v1.0.1", false, false, time.Now().UTC().Add(-time.Hour), nil)
+	fx.gh.SetLatest(rels["v1.0.1"].ID)
 	out, err := rollback(fx)
 	if err != nil {
 		t.Fatalf("rollback: %v\n%s", err, out)
 	}
-	if got := fx.gh.latestTag(); got != "v1.2.0" {
+	if got := fx.gh.LatestTag(); got != "v1.2.0" {
 		t.Errorf("latest is %s after withdrawing v1.0.1, want v1.2.0", got)
 	}
 	if !strings.Contains(out, "rolled back v1.0.1; latest is now v1.2.0") {
@@ -210,15 +205,15 @@ func TestRollbackOfLatestDateVersion(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "20261201", 1024)
 	now := time.Now().UTC()
-	fx.gh.seed("20261127", false, false, now.Add(-72*time.Hour), nil)
-	fx.gh.seed("20261130", false, false, now.Add(-48*time.Hour), nil)
-	fx.gh.seed("20261115", false, false, now.Add(-24*time.Hour), nil) // a late re-release of an old build
-	fx.gh.latestID = fx.gh.seed("20261201", false, false, now.Add(-time.Hour), nil).id
+	fx.gh.Seed("20261127", false, false, now.Add(-72*time.Hour), nil)
+	fx.gh.Seed("20261130", false, false, now.Add(-48*time.Hour), nil)
+	fx.gh.Seed("20261115", false, false, now.Add(-24*time.Hour), nil) // a late re-release of an old build
+	fx.gh.SetLatest(fx.gh.Seed("20261201", false, false, now.Add(-time.Hour), nil).ID)
 	out, err := rollback(fx)
 	if err != nil {
 		t.Fatalf("rollback: %v\n%s", err, out)
 	}
-	if got := fx.gh.latestTag(); got != "20261130" {
+	if got := fx.gh.LatestTag(); got != "20261130" {
 		t.Errorf("latest is %s after withdrawing 20261201, want 20261130", got)
 	}
 }

@@ -7,27 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-func TestParseRemote(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		remote, host, repo string
-		ok                 bool
-	}{
-		{"git@github.com:novasphere/novasphere-iso.git", "github.com", "novasphere/novasphere-iso", true},
-		{"https://github.com/novasphere/novasphere-iso", "github.com", "novasphere/novasphere-iso", true},
-		{"https://x-access-token:secret@github.com/novasphere/novasphere-iso.git", "github.com", "novasphere/novasphere-iso", true},
-		{"ssh://git@ghe.example.com:2222/infra/novasphere-iso.git", "ghe.example.com", "infra/novasphere-iso", true},
-		{"/srv/git/novasphere-iso.git", "", "", false},
-		{"https://github.com/novasphere", "", "", false},
-	} {
-		host, repo, ok := parseRemote(tc.remote)
-		if host != tc.host || repo != tc.repo || ok != tc.ok {
-			t.Errorf("parseRemote(%q) = %q, %q, %v; want %q, %q, %v", tc.remote, host, repo, ok, tc.host, tc.repo, tc.ok)
-		}
-	}
-}
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+)
 
 func TestAPIBase(t *testing.T) {
 	t.Parallel()
@@ -39,13 +21,15 @@ func TestAPIBase(t *testing.T) {
 		{nil, "", "https://api.github.com", ""},
 		{nil, "github.com", "https://api.github.com", ""},
 		{nil, "ghe.example.com", "https://ghe.example.com/api/v3", ""},
-		{map[string]string{EnvHost: "octo.ghe.com"}, "", "https://api.octo.ghe.com", ""},
-		{map[string]string{EnvHost: "ghe.example.com"}, "github.com", "https://ghe.example.com/api/v3", ""},
-		{map[string]string{EnvAPIURL: "https://ghe.example.com/api/v3/", EnvHost: "github.com"}, "", "https://ghe.example.com/api/v3", ""},
-		{map[string]string{EnvAPIURL: "api.github.com"}, "", "", "is not an http(s) URL"},
-		{map[string]string{EnvHost: "https://github.com"}, "", "", "is not a host name"},
+		{map[string]string{config.EnvGHHost: "octo.ghe.com"}, "", "https://api.octo.ghe.com", ""},
+		{map[string]string{config.EnvGHHost: "ghe.example.com"}, "github.com", "https://ghe.example.com/api/v3", ""},
+		{map[string]string{config.EnvAPIURL: "https://ghe.example.com/api/v3/", config.EnvGHHost: "github.com"}, "", "https://ghe.example.com/api/v3", ""},
+		{map[string]string{config.EnvAPIURL: "api.github.com"}, "", "", "is not an http(s) URL"},
+		{map[string]string{config.EnvGHHost: "https://github.com"}, "", "", "is not a host name"},
 	} {
-		got, err := apiBase(func(k string) string { return tc.env[k] }, tc.originHost)
+		settings, err := config.ReleaseFromEnv(config.MapEnv(tc.env))
+		must(t, err)
+		got, err := apiBase(settings, tc.originHost)
 		switch {
 		case tc.err != "":
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -82,11 +66,11 @@ func (rt *rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error)
 func TestGitHubComHostsGetTheRightCredentials(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 256<<10)
-	fx.gh.public, fx.gh.noDigest = true, true
-	delete(fx.env, EnvAPIURL)
-	delete(fx.env, EnvRepository)
+	fx.gh.Public, fx.gh.NoDigest = true, true
+	delete(fx.env, config.EnvAPIURL)
+	delete(fx.env, config.EnvRepository)
 	fx.git("remote", "add", "origin", "git@github.com:novasphere/novasphere-iso.git")
-	target, _ := url.Parse(fx.gh.srv.URL)
+	target, _ := url.Parse(fx.gh.URL())
 	rt := &rewriteTransport{target: target, auth: map[string][]bool{}}
 	useTransport := func(o *Options) { o.Transport = rt }
 	for i := 0; i < 2; i++ {
@@ -107,7 +91,7 @@ func TestGitHubComHostsGetTheRightCredentials(t *testing.T) {
 			}
 		}
 	}
-	if leaks := fx.gh.tokenLeaks(); len(leaks) > 0 {
+	if leaks := fx.gh.TokenLeaks(); len(leaks) > 0 {
 		t.Errorf("token leaks: %v", leaks)
 	}
 }
@@ -115,17 +99,17 @@ func TestGitHubComHostsGetTheRightCredentials(t *testing.T) {
 func TestRepositoryFromOriginNeverPrintsItsURL(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 1024)
-	delete(fx.env, EnvRepository)
-	delete(fx.env, EnvAPIURL)
+	delete(fx.env, config.EnvRepository)
+	delete(fx.env, config.EnvAPIURL)
 	fx.git("remote", "add", "origin", "https://x-access-token:ghs_remoteSecret123@github.com/novasphere/novasphere-iso.git")
-	s, err := resolveGitHub(context.Background(), fx.getenv, fx.root)
+	s, err := resolveGitHub(context.Background(), fx.settings(), fx.root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Repo != "novasphere/novasphere-iso" || s.APIBase != "https://api.github.com" || s.Host != "github.com" {
 		t.Errorf("repo %q, API %q, host %q; want novasphere/novasphere-iso, https://api.github.com, github.com", s.Repo, s.APIBase, s.Host)
 	}
-	fx.env[EnvAPIURL] = fx.gh.apiURL()
+	fx.env[config.EnvAPIURL] = fx.gh.APIURL()
 	out, _ := fx.run(dryRun)
 	if strings.Contains(out, "ghs_remoteSecret123") {
 		t.Errorf("the origin URL's credentials were printed:\n%s", out)

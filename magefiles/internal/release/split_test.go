@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 )
 
 // TestISOOverTheLimitIsAttachedInParts uses a small limit (the fake GitHub
@@ -20,19 +23,19 @@ import (
 func TestISOOverTheLimitIsAttachedInParts(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 1<<20+100<<10)
-	fx.gh.limit = 1 << 20
+	fx.gh.Limit = 1 << 20
 	limits := func(o *Options) { o.AssetLimit, o.PartSize = 1<<20, 400<<10 }
 	out, err := fx.run(limits)
 	if err != nil {
 		t.Fatalf("release: %v\n%s", err, out)
 	}
-	rel := fx.gh.release("v1.0.0")
-	if rel == nil || rel.draft {
+	rel := fx.gh.Release("v1.0.0")
+	if rel == nil || rel.Draft {
 		t.Fatalf("release not published: %+v\n%s", rel, out)
 	}
 	var names []string
-	for _, a := range rel.assets {
-		names = append(names, a.name)
+	for _, a := range rel.Assets {
+		names = append(names, a.Name)
 	}
 	want := []string{"novasphere-installer-v1.0.0.iso.part01", "novasphere-installer-v1.0.0.iso.part02", "novasphere-installer-v1.0.0.iso.part03",
 		"novasphere-installer-v1.0.0.parts.sha256", "SHA256SUMS", "MD5SUMS", "verify-report.json", "novasphere-installer-v1.0.0.build.json"}
@@ -45,12 +48,12 @@ func TestISOOverTheLimitIsAttachedInParts(t *testing.T) {
 
 	// Download every asset and run the reassembly commands of the notes.
 	dir := t.TempDir()
-	for _, a := range rel.assets {
-		must(t, os.WriteFile(filepath.Join(dir, a.name), a.content, 0o644))
+	for _, a := range rel.Assets {
+		must(t, os.WriteFile(filepath.Join(dir, a.Name), a.Content, 0o644))
 	}
-	script := regexp.MustCompile("(?s)```sh\n(.*?)```").FindStringSubmatch(rel.body)
+	script := regexp.MustCompile("(?s)```sh\n(.*?)```").FindStringSubmatch(rel.Body)
 	if script == nil {
-		t.Fatalf("release notes have no reassembly commands:\n%s", rel.body)
+		t.Fatalf("release notes have no reassembly commands:\n%s", rel.Body)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -59,18 +62,18 @@ func TestISOOverTheLimitIsAttachedInParts(t *testing.T) {
 	if got, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("reassembly commands failed: %v\n%s\n%s", err, script[1], got)
 	}
-	iso, err := os.ReadFile(filepath.Join(dir, ISOName("v1.0.0")))
+	iso, err := os.ReadFile(filepath.Join(dir, dist.ISOName("v1.0.0")))
 	must(t, err)
 	if !bytes.Equal(iso, fx.iso) {
 		t.Error("the reassembled ISO differs from the original")
 	}
 
 	// A second run changes nothing.
-	before := len(fx.gh.writes())
+	before := len(fx.gh.Writes())
 	if out, err := fx.run(limits); err != nil {
 		t.Fatalf("re-run: %v\n%s", err, out)
 	}
-	if w := fx.gh.writes()[before:]; len(w) != 0 {
+	if w := fx.gh.Writes()[before:]; len(w) != 0 {
 		t.Errorf("re-run made write requests: %v", w)
 	}
 }
@@ -86,8 +89,8 @@ func TestPartNamesSortInOrder(t *testing.T) {
 		{99, 100, "novasphere-installer-v1.0.0.iso.part100"},
 		{0, 100, "novasphere-installer-v1.0.0.iso.part001"},
 	} {
-		if got := partName("v1.0.0", tc.i, tc.n); got != tc.want {
-			t.Errorf("partName(%d, %d) = %s, want %s", tc.i, tc.n, got, tc.want)
+		if got := dist.PartName("v1.0.0", tc.i, tc.n); got != tc.want {
+			t.Errorf("dist.PartName(%d, %d) = %s, want %s", tc.i, tc.n, got, tc.want)
 		}
 	}
 }
@@ -96,11 +99,11 @@ func TestPartNamesSortInOrder(t *testing.T) {
 // GitHub's real limit: two parts, each under 2 GiB, covering every byte.
 func TestRealSizeISOIsSplitUnderTwoGiB(t *testing.T) {
 	t.Parallel()
-	for _, size := range []int64{GitHubAssetLimit, GitHubAssetLimit + 1, 4_000_000_000} {
+	for _, size := range []int64{github.AssetLimit, github.AssetLimit + 1, 4_000_000_000} {
 		offsets, lengths := partLayout(size, DefaultPartSize)
 		var next int64
 		for i := range offsets {
-			if offsets[i] != next || lengths[i] <= 0 || lengths[i] >= GitHubAssetLimit {
+			if offsets[i] != next || lengths[i] <= 0 || lengths[i] >= github.AssetLimit {
 				t.Errorf("size %d: part %d at %d, %d bytes: not contiguous or not under 2 GiB", size, i, offsets[i], lengths[i])
 			}
 			next += lengths[i]

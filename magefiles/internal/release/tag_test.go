@@ -13,7 +13,7 @@ func wantStopped(t *testing.T, fx *fixture, out string, err error, want ...strin
 	if !errors.Is(err, ErrChecklist) {
 		t.Fatalf("release: %v, want the checklist to stop it\n%s", err, out)
 	}
-	if w := fx.gh.writes(); len(w) != 0 {
+	if w := fx.gh.Writes(); len(w) != 0 {
 		t.Errorf("%d write request(s) despite the failed checklist: %v", len(w), w)
 	}
 	if got := strings.Count(out, "  ✗ "); got != 1 {
@@ -40,10 +40,10 @@ func (fx *fixture) moveHeadPastTheTag() string {
 // pushTagKind pushes a lightweight or annotated tag for the version.
 func (fx *fixture) pushTagKind(annotated bool, commit string) {
 	if annotated {
-		fx.gh.pushAnnotatedTag(fx.version, commit)
+		fx.gh.PushAnnotatedTag(fx.version, commit)
 		return
 	}
-	fx.gh.pushTag(fx.version, commit)
+	fx.gh.PushTag(fx.version, commit)
 }
 
 // TestTagAtHeadIsReleased: a tag pushed before the release, at HEAD,
@@ -71,7 +71,7 @@ func TestTagAtHeadIsReleased(t *testing.T) {
 			if want := "✓ tag v1.0.0 is at HEAD\n" + tc.detail + short(fx.head()); !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
-			if got := fx.gh.tagCommit("v1.0.0"); got != fx.head() {
+			if got := fx.gh.TagCommit("v1.0.0"); got != fx.head() {
 				t.Errorf("tag v1.0.0 is at %q after the release, want HEAD %s", got, fx.head())
 			}
 		})
@@ -100,7 +100,7 @@ func TestTagAtAnotherCommitStopsTheRelease(t *testing.T) {
 			wantStopped(t, fx, out, err, "✗ tag v1.0.0 is at HEAD",
 				"tag v1.0.0 points at "+short(tagged)+", HEAD is "+short(fx.head())+": check out the tag (git checkout v1.0.0) and release from there, or use a new version",
 				"GitHub ignores the release's target commit when the tag exists")
-			if got := fx.gh.tagCommit("v1.0.0"); got != tagged {
+			if got := fx.gh.TagCommit("v1.0.0"); got != tagged {
 				t.Errorf("tag v1.0.0 moved to %q", got)
 			}
 		})
@@ -119,7 +119,7 @@ func TestUnpushedHeadStopsTheRelease(t *testing.T) {
 	out, err := fx.run()
 	wantStopped(t, fx, out, err, "✗ tag v1.0.0 is at HEAD",
 		"HEAD "+short(fx.head())+" is not on GitHub: push it first (git push origin HEAD)")
-	if fx.gh.release("v1.0.0") != nil {
+	if fx.gh.Release("v1.0.0") != nil {
 		t.Error("a release was created for an unpushed HEAD")
 	}
 }
@@ -136,12 +136,12 @@ func TestDryRunShowsTheTagLine(t *testing.T) {
 	if want := "✓ tag v1.0.0 is at HEAD\n      no tag v1.0.0 on GitHub yet: publishing creates it at HEAD " + short(fx.head()) + ", which GitHub has"; !strings.Contains(out, want) {
 		t.Errorf("dry-run output lacks %q:\n%s", want, out)
 	}
-	if w := fx.gh.writes(); len(w) != 0 {
+	if w := fx.gh.Writes(); len(w) != 0 {
 		t.Errorf("dry run made %d write request(s): %v", len(w), w)
 	}
 
 	tagged := fx.moveHeadPastTheTag()
-	fx.gh.pushTag("v1.0.0", tagged)
+	fx.gh.PushTag("v1.0.0", tagged)
 	out, err = fx.run(dryRun)
 	wantStopped(t, fx, out, err, "✗ tag v1.0.0 is at HEAD", "tag v1.0.0 points at "+short(tagged)+", HEAD is "+short(fx.head()))
 }
@@ -156,7 +156,7 @@ func TestDraftFromAnEarlierCommitIsTaggedAtHead(t *testing.T) {
 	if out, err := fx.run(draft); err != nil {
 		t.Fatalf("release -draft: %v\n%s", err, out)
 	}
-	if got := fx.gh.tagCommit("v1.0.0"); got != "" {
+	if got := fx.gh.TagCommit("v1.0.0"); got != "" {
 		t.Fatalf("a draft made tag v1.0.0 at %s; GitHub tags a release when it is published", got)
 	}
 	earlier := fx.moveHeadPastTheTag()
@@ -165,7 +165,7 @@ func TestDraftFromAnEarlierCommitIsTaggedAtHead(t *testing.T) {
 		t.Fatalf("release -force from the new HEAD: %v\n%s", err, out)
 	}
 	assertPublished(t, fx)
-	if got := fx.gh.tagCommit("v1.0.0"); got != fx.head() {
+	if got := fx.gh.TagCommit("v1.0.0"); got != fx.head() {
 		t.Errorf("tag v1.0.0 created at %s, want HEAD %s (the draft targeted %s)", got, fx.head(), earlier)
 	}
 }

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github/githubtest"
 )
 
 // TestTokenNeverAppearsInAnyOutput runs whole releases in a child process
@@ -20,8 +24,8 @@ import (
 func TestTokenNeverAppearsInAnyOutput(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, "v1.0.0", 2<<20)
-	fx.gh.failUpload(ISOName("v1.0.0"), fakeFault{dropAfter: 256 << 10})
-	fx.gh.failUpload(SHA256SumsName, fakeFault{status: 503})
+	fx.gh.FailUpload(dist.ISOName("v1.0.0"), githubtest.Fault{DropAfter: 256 << 10})
+	fx.gh.FailUpload(dist.SHA256SumsName, githubtest.Fault{Status: 503})
 	refused := "ghp_refusedTokenMustNotShow0123456789"
 	for _, run := range []struct {
 		name, token, want string
@@ -44,7 +48,7 @@ func TestTokenNeverAppearsInAnyOutput(t *testing.T) {
 			}
 		}
 	}
-	if leaks := fx.gh.tokenLeaks(); len(leaks) > 0 {
+	if leaks := fx.gh.TokenLeaks(); len(leaks) > 0 {
 		t.Errorf("the token was sent outside the Authorization header: %v", leaks)
 	}
 }
@@ -58,9 +62,9 @@ func releaseInChild(t *testing.T, fx *fixture, token string) (string, error) {
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(),
 		"RELEASE_HELPER_ROOT="+fx.root, "RELEASE_HELPER_VERSION="+fx.version,
-		EnvGHToken+"="+token, EnvGitHubToken+"="+token,
-		EnvRepository+"="+fx.env[EnvRepository], EnvAPIURL+"="+fx.env[EnvAPIURL],
-		"GH_DEBUG=api", "GH_HOST=", "GH_ENTERPRISE_TOKEN=", EnvSCPTarget+"=")
+		config.EnvGHToken+"="+token, config.EnvGitHubToken+"="+token,
+		config.EnvRepository+"="+fx.env[config.EnvRepository], config.EnvAPIURL+"="+fx.env[config.EnvAPIURL],
+		"GH_DEBUG=api", "GH_HOST=", "GH_ENTERPRISE_TOKEN=", config.EnvSCPTarget+"=")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -70,7 +74,10 @@ func releaseInChild(t *testing.T, fx *fixture, token string) (string, error) {
 // release with the process's own environment, stdout and stderr, and exits.
 func TestMain(m *testing.M) {
 	if root := os.Getenv("RELEASE_HELPER_ROOT"); root != "" {
-		err := Run(context.Background(), Options{Version: os.Getenv("RELEASE_HELPER_VERSION"), Root: root, Retry: testRetry})
+		settings, err := config.ReleaseFromEnv(config.OSEnv())
+		if err == nil {
+			err = Run(context.Background(), Options{Version: os.Getenv("RELEASE_HELPER_VERSION"), Root: root, Settings: settings, Retry: testRetry})
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "release failed:", err)
 			os.Exit(3)

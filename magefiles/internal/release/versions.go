@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 )
 
 var semverRE = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)(?:-rc\.(\d+))?$`)
@@ -56,15 +57,15 @@ func isRC(version string) bool {
 // canBeLatest reports a release that may be latest: published, not a
 // prerelease and not a release candidate (even one published without the
 // prerelease flag).
-func canBeLatest(r *ghRelease) bool {
+func canBeLatest(r *github.Release) bool {
 	return !r.Draft && !r.Prerelease && r.PublishedAt != nil && !isRC(r.TagName)
 }
 
 // highestOf returns the release with the highest version among those of
 // all, except the release with the ID skip (0: none), that can be latest and whose
 // versions compare with kind's; nil when there is none.
-func highestOf(all []ghRelease, skip int64, kind string) *ghRelease {
-	var best *ghRelease
+func highestOf(all []github.Release, skip int64, kind string) *github.Release {
+	var best *github.Release
 	for i := range all {
 		c := &all[i]
 		if c.ID == skip || !canBeLatest(c) {
@@ -73,7 +74,7 @@ func highestOf(all []ghRelease, skip int64, kind string) *ghRelease {
 		if _, ok := versionLess(c.TagName, kind); !ok {
 			continue
 		}
-		if less, _ := versionLess(best.tag(), c.TagName); best == nil || less {
+		if less, _ := versionLess(tagOf(best), c.TagName); best == nil || less {
 			best = c
 		}
 	}
@@ -87,18 +88,18 @@ func highestOf(all []ghRelease, skip int64, kind string) *ghRelease {
 // not take "latest" from a newer one; then newer is that release. A
 // release candidate is never latest. Releases of the other kind, drafts and
 // prereleases do not count.
-func makeLatest(version string, all []ghRelease) (latest string, newer *ghRelease) {
+func makeLatest(version string, all []github.Release) (latest string, newer *github.Release) {
 	if isRC(version) {
 		return "false", nil
 	}
-	others := make([]ghRelease, 0, len(all))
+	others := make([]github.Release, 0, len(all))
 	for _, r := range all {
 		if r.TagName != version {
 			others = append(others, r)
 		}
 	}
 	best := highestOf(others, 0, version)
-	if less, _ := versionLess(version, best.tag()); best != nil && less {
+	if less, _ := versionLess(version, tagOf(best)); best != nil && less {
 		return "false", best
 	}
 	return "true", nil
@@ -110,11 +111,11 @@ func makeLatest(version string, all []ghRelease) (latest string, newer *ghReleas
 // latest gives way to the newer release); when no other release's version
 // compares with bad's, the most recently published one. nil when there is
 // no published release left.
-func nextLatest(all []ghRelease, bad *ghRelease) *ghRelease {
+func nextLatest(all []github.Release, bad *github.Release) *github.Release {
 	if best := highestOf(all, bad.ID, bad.TagName); best != nil {
 		return best
 	}
-	var newest *ghRelease
+	var newest *github.Release
 	for i := range all {
 		c := &all[i]
 		if c.ID == bad.ID || !canBeLatest(c) {
@@ -127,7 +128,8 @@ func nextLatest(all []ghRelease, bad *ghRelease) *ghRelease {
 	return newest
 }
 
-func (r *ghRelease) tag() string {
+// tagOf is r's tag, "" for nil.
+func tagOf(r *github.Release) string {
 	if r == nil {
 		return ""
 	}

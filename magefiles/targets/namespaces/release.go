@@ -34,13 +34,17 @@ func (Release) Rollback(ctx context.Context, version string, prerelease, dryrun 
 	if err != nil {
 		return err
 	}
+	settings, err := config.ReleaseFromEnv(config.OSEnv())
+	if err != nil {
+		return fmt.Errorf("release:rollback: %w", err)
+	}
 	err = release.Rollback(ctx, release.RollbackOptions{
 		Version:    version,
 		Root:       root,
 		Prerelease: prerelease != nil && *prerelease,
 		DryRun:     dryrun != nil && *dryrun,
 		Out:        os.Stdout,
-		Getenv:     os.Getenv,
+		Settings:   settings,
 	})
 	if err != nil {
 		return fmt.Errorf("release:rollback: %w", err)

@@ -1,4 +1,4 @@
-package release
+package github
 
 import (
 	"context"
@@ -40,9 +40,10 @@ func (r Retry) withDefaults() Retry {
 	return r
 }
 
-// do runs f until it succeeds, fails for good or the attempts are used up.
-// f gets the attempt number, from 1.
-func (r Retry) do(ctx context.Context, out io.Writer, what string, f func(attempt int) error) error {
+// Do runs f until it succeeds, fails for good (see Retryable) or the
+// attempts are used up, writing a note to out before each new attempt. f
+// gets the attempt number, from 1; what names the request in messages.
+func (r Retry) Do(ctx context.Context, out io.Writer, what string, f func(attempt int) error) error {
 	r = r.withDefaults()
 	wait := r.Backoff
 	for attempt := 1; ; attempt++ {
@@ -53,7 +54,7 @@ func (r Retry) do(ctx context.Context, out io.Writer, what string, f func(attemp
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !retryable(err) {
+		if !Retryable(err) {
 			return err
 		}
 		if attempt >= r.Attempts {
@@ -69,17 +70,18 @@ func (r Retry) do(ctx context.Context, out io.Writer, what string, f func(attemp
 	}
 }
 
-// errRetry asks Retry.do for another attempt (a leftover was cleaned up).
-var errRetry = errors.New("retry")
+// ErrRetry, wrapped in f's error, asks Retry.Do for another attempt (for
+// example after a leftover of a failed attempt was cleaned up).
+var ErrRetry = errors.New("retry")
 
-// retryable reports server errors (5xx, 429) and failures of the transport
+// Retryable reports server errors (5xx, 429) and failures of the transport
 // itself: refused, reset, dropped mid-body, timed out, and every other error
 // http.Client.Do returns (a *url.Error), such as an HTTP/2 stream reset
 // ("stream error: ... INTERNAL_ERROR") or GOAWAY. Not retried: a cancelled
-// request (Retry.do returns at once when its own context is done) and a
+// request (Retry.Do returns at once when its own context is done) and a
 // server certificate that does not verify, which no retry can change.
-func retryable(err error) bool {
-	if errors.Is(err, errRetry) {
+func Retryable(err error) bool {
+	if errors.Is(err, ErrRetry) {
 		return true
 	}
 	var he *api.HTTPError

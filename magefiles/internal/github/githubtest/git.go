@@ -1,4 +1,4 @@
-package release
+package githubtest
 
 import (
 	"crypto/sha1"
@@ -8,43 +8,43 @@ import (
 	"strings"
 )
 
-// fakeDefaultBranch is the fake repository's default branch, the target
+// DefaultBranch is the fake repository's default branch, the target
 // of a release created without target_commitish.
-const fakeDefaultBranch = "main"
+const DefaultBranch = "main"
 
-// fakeGit is the fake GitHub's model of the repository's git data: which
+// gitModel is the fake GitHub's model of the repository's git data: which
 // commits were pushed, where the branches and tags point, and the
 // annotated tag objects. The fake's mutex guards it.
-type fakeGit struct {
+type gitModel struct {
 	commits  map[string]bool
 	branches map[string]string
 	// tags maps a tag name to what refs/tags/<name> points at: a commit
 	// (a lightweight tag) or a tag object (an annotated one).
-	tags map[string]fakeObject
+	tags map[string]object
 	// tagObjects maps an annotated tag object's SHA to it.
-	tagObjects map[string]fakeTagObject
+	tagObjects map[string]tagObject
 }
 
-// fakeObject is a git object by SHA and type ("commit", "tag").
-type fakeObject struct {
+// object is a git object by SHA and type ("commit", "tag").
+type object struct {
 	SHA, Type string
 }
 
-// fakeTagObject is an annotated tag: its name and what it points at.
-type fakeTagObject struct {
+// tagObject is an annotated tag: its name and what it points at.
+type tagObject struct {
 	Name   string
-	Target fakeObject
+	Target object
 }
 
-func newFakeGit() fakeGit {
-	return fakeGit{commits: map[string]bool{}, branches: map[string]string{}, tags: map[string]fakeObject{}, tagObjects: map[string]fakeTagObject{}}
+func newGitModel() gitModel {
+	return gitModel{commits: map[string]bool{}, branches: map[string]string{}, tags: map[string]object{}, tagObjects: map[string]tagObject{}}
 }
 
 var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // resolve turns a target_commitish (a branch name or a full commit SHA)
 // into a commit GitHub has.
-func (g *fakeGit) resolve(commitish string) (string, bool) {
+func (g *gitModel) resolve(commitish string) (string, bool) {
 	if sha, ok := g.branches[commitish]; ok {
 		return sha, true
 	}
@@ -56,56 +56,56 @@ func (g *fakeGit) resolve(commitish string) (string, bool) {
 
 // tagOnce makes a lightweight tag at commit unless the tag exists: an
 // existing tag is never moved.
-func (g *fakeGit) tagOnce(name, commit string) {
+func (g *gitModel) tagOnce(name, commit string) {
 	if _, ok := g.tags[name]; !ok {
-		g.tags[name] = fakeObject{SHA: commit, Type: "commit"}
+		g.tags[name] = object{SHA: commit, Type: "commit"}
 	}
 }
 
 // tagTarget is where publishing rel creates its tag: ("", true) when the
 // tag exists already (target_commitish is then ignored), the commit when
 // GitHub has the target, ok=false when it does not.
-func (f *fakeGitHub) tagTarget(rel *fakeRelease) (string, bool) {
-	if _, ok := f.git.tags[rel.tag]; ok {
+func (f *Server) tagTarget(rel *Release) (string, bool) {
+	if _, ok := f.git.tags[rel.Tag]; ok {
 		return "", true
 	}
-	return f.git.resolve(rel.commitish)
+	return f.git.resolve(rel.Commitish)
 }
 
-// push stands for `git push origin <sha>:<branch>`: GitHub has the commit
+// Push stands for `git push origin <sha>:<branch>`: GitHub has the commit
 // and the branch points at it.
-func (f *fakeGitHub) push(branch, sha string) {
+func (f *Server) Push(branch, sha string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.git.commits[sha] = true
 	f.git.branches[branch] = sha
 }
 
-// pushTag stands for pushing a lightweight tag (`git tag NAME SHA && git
+// PushTag stands for pushing a lightweight tag (`git tag NAME SHA && git
 // push origin NAME`), which pushes its commit too.
-func (f *fakeGitHub) pushTag(name, commit string) {
+func (f *Server) PushTag(name, commit string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.git.commits[commit] = true
-	f.git.tags[name] = fakeObject{SHA: commit, Type: "commit"}
+	f.git.tags[name] = object{SHA: commit, Type: "commit"}
 }
 
-// pushAnnotatedTag stands for pushing an annotated tag (`git tag -a`):
+// PushAnnotatedTag stands for pushing an annotated tag (`git tag -a`):
 // refs/tags/NAME points at a tag object, which points at the commit. It
 // returns the tag object's SHA.
-func (f *fakeGitHub) pushAnnotatedTag(name, commit string) string {
+func (f *Server) PushAnnotatedTag(name, commit string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sum := sha1.Sum([]byte("tag " + name + "\x00object " + commit))
 	obj := hex.EncodeToString(sum[:])
 	f.git.commits[commit] = true
-	f.git.tagObjects[obj] = fakeTagObject{Name: name, Target: fakeObject{SHA: commit, Type: "commit"}}
-	f.git.tags[name] = fakeObject{SHA: obj, Type: "tag"}
+	f.git.tagObjects[obj] = tagObject{Name: name, Target: object{SHA: commit, Type: "commit"}}
+	f.git.tags[name] = object{SHA: obj, Type: "tag"}
 	return obj
 }
 
-// tagCommit is the commit the tag leads to ("" when there is no tag).
-func (f *fakeGitHub) tagCommit(name string) string {
+// TagCommit is the commit the tag leads to ("" when there is no tag).
+func (f *Server) TagCommit(name string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	obj, ok := f.git.tags[name]
@@ -125,7 +125,7 @@ const gitDocs = "https://docs.github.com/rest/git"
 //	GET git/ref/tags/{tag}  200 {"ref","node_id","url","object":{"sha","type","url"}}, 404
 //	GET git/tags/{sha}      200 {"sha","tag","message","tagger","object":{"sha","type","url"},...}, 404
 //	GET commits/{ref}       200 {"sha","commit",...}, 422 "No commit found for SHA: ..."
-func (f *fakeGitHub) routeGit(w http.ResponseWriter, r *http.Request, seg []string) {
+func (f *Server) routeGit(w http.ResponseWriter, r *http.Request, seg []string) {
 	if r.Method != http.MethodGet {
 		notFound(w)
 		return
@@ -142,12 +142,12 @@ func (f *fakeGitHub) routeGit(w http.ResponseWriter, r *http.Request, seg []stri
 	}
 }
 
-func (f *fakeGitHub) objectJSON(o fakeObject) map[string]any {
+func (f *Server) objectJSON(o object) map[string]any {
 	kind := map[string]string{"commit": "commits", "tag": "tags"}[o.Type]
-	return map[string]any{"sha": o.SHA, "type": o.Type, "url": f.apiURL() + "/repos/" + f.repo + "/git/" + kind + "/" + o.SHA}
+	return map[string]any{"sha": o.SHA, "type": o.Type, "url": f.APIURL() + "/repos/" + f.Repo + "/git/" + kind + "/" + o.SHA}
 }
 
-func (f *fakeGitHub) serveTagRef(w http.ResponseWriter, name string) {
+func (f *Server) serveTagRef(w http.ResponseWriter, name string) {
 	obj, ok := f.git.tags[name]
 	if !ok {
 		writeError(w, http.StatusNotFound, "Not Found", gitDocs+"/refs#get-a-reference")
@@ -155,12 +155,12 @@ func (f *fakeGitHub) serveTagRef(w http.ResponseWriter, name string) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"ref": "refs/tags/" + name, "node_id": "REF_kw" + name,
-		"url":    f.apiURL() + "/repos/" + f.repo + "/git/refs/tags/" + name,
+		"url":    f.APIURL() + "/repos/" + f.Repo + "/git/refs/tags/" + name,
 		"object": f.objectJSON(obj),
 	})
 }
 
-func (f *fakeGitHub) serveTagObject(w http.ResponseWriter, sha string) {
+func (f *Server) serveTagObject(w http.ResponseWriter, sha string) {
 	t, ok := f.git.tagObjects[sha]
 	if !ok {
 		writeError(w, http.StatusNotFound, "Not Found", gitDocs+"/tags#get-a-tag")
@@ -168,7 +168,7 @@ func (f *fakeGitHub) serveTagObject(w http.ResponseWriter, sha string) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"node_id": "TAG_kw" + sha[:8], "sha": sha, "tag": t.Name,
-		"url":          f.apiURL() + "/repos/" + f.repo + "/git/tags/" + sha,
+		"url":          f.APIURL() + "/repos/" + f.Repo + "/git/tags/" + sha,
 		"message":      "Release " + t.Name + "\n",
 		"tagger":       map[string]any{"name": "Test", "email": "test@example.com", "date": "2026-11-27T10:00:00Z"},
 		"object":       f.objectJSON(t.Target),
@@ -178,7 +178,7 @@ func (f *fakeGitHub) serveTagObject(w http.ResponseWriter, sha string) {
 
 // serveCommit answers "get a commit" for a full SHA or a branch name;
 // GitHub says 422 for a SHA it does not have.
-func (f *fakeGitHub) serveCommit(w http.ResponseWriter, ref string) {
+func (f *Server) serveCommit(w http.ResponseWriter, ref string) {
 	sha, ok := f.git.resolve(ref)
 	if !ok {
 		writeError(w, http.StatusUnprocessableEntity, "No commit found for SHA: "+ref, "https://docs.github.com/rest/commits/commits#get-a-commit")
@@ -186,11 +186,11 @@ func (f *fakeGitHub) serveCommit(w http.ResponseWriter, ref string) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"sha": sha, "node_id": "C_kw" + sha[:8],
-		"url":      f.apiURL() + "/repos/" + f.repo + "/commits/" + sha,
-		"html_url": "https://github.com/" + f.repo + "/commit/" + sha,
+		"url":      f.APIURL() + "/repos/" + f.Repo + "/commits/" + sha,
+		"html_url": "https://github.com/" + f.Repo + "/commit/" + sha,
 		"commit": map[string]any{
 			"message": "commit " + sha[:7],
-			"url":     f.apiURL() + "/repos/" + f.repo + "/git/commits/" + sha,
+			"url":     f.APIURL() + "/repos/" + f.Repo + "/git/commits/" + sha,
 		},
 		"parents": []any{}, "files": []any{},
 	})

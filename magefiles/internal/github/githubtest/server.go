@@ -1,7 +1,8 @@
-package release
+package githubtest
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -15,9 +16,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 )
 
-// fakeGitHub is an in-memory GitHub serving the REST endpoints the release
+// Server is an in-memory GitHub serving the REST endpoints the project
 // uses, with GitHub's status codes and error bodies: create release (201),
 // get by tag (published only; drafts 404), list releases (drafts included),
 // latest, update (200; make_latest), list assets (failed uploads show as
@@ -27,7 +30,7 @@ import (
 // upload: a status code, or a connection dropped after some bytes (which
 // leaves a "starter" asset behind, as GitHub does).
 //
-// It also holds a small model of the repository's git data (fakegit_test.go):
+// It also holds a small model of the repository's git data (git.go):
 // the commits pushed, branch heads, tag refs and annotated tag objects,
 // served by "get a reference" (git/ref/tags/{tag}), "get a tag"
 // (git/tags/{sha}) and "get a commit" (commits/{sha}). As on GitHub, a
@@ -35,69 +38,86 @@ import (
 // published and the tag does not exist yet (a target GitHub does not have
 // is 422 invalid target_commitish, at creation and at publication), and an
 // existing tag is left where it is whatever the target.
-type fakeGitHub struct {
-	srv   *httptest.Server
-	token string
-	repo  string
-	// prefix is "" for github.com-style paths, "/api/v3" for GitHub
+//
+// Set its exported fields before the first request.
+type Server struct {
+	// Repo is the one repository it serves, owner/name.
+	Repo string
+	// Prefix is "" for github.com-style paths, "/api/v3" for GitHub
 	// Enterprise Server.
-	prefix string
-	// noDigest leaves the asset "digest" field out (older GHES).
-	noDigest bool
-	// limit is the asset size limit (GitHub: 2 GiB).
-	limit int64
-	// public makes the URLs in answers github.com's own (api.github.com,
+	Prefix string
+	// NoDigest leaves the asset "digest" field out (older GHES).
+	NoDigest bool
+	// Limit is the asset size limit (GitHub: 2 GiB).
+	Limit int64
+	// Public makes the URLs in answers github.com's own (api.github.com,
 	// uploads.github.com, objects.githubusercontent.com), for a client
 	// whose transport sends every host to this server.
-	public bool
+	Public bool
+
+	srv   *httptest.Server
+	token string
 
 	mu       sync.Mutex
 	nextID   int64
-	releases []*fakeRelease
+	releases []*Release
 	latestID int64
-	faults   map[string][]fakeFault
-	requests []fakeRequest
+	faults   map[string][]Fault
+	requests []Request
 	leaks    []string
-	uploads  []fakeUpload
-	git      fakeGit
+	uploads  []Upload
+	git      gitModel
 }
 
-type fakeRelease struct {
-	id                         int64
-	tag, commitish, name, body string
-	draft, prerelease          bool
-	created                    time.Time
-	published                  *time.Time
-	assets                     []*fakeAsset
-	untaggedSuffix             string
+// Release is a release the fake holds.
+type Release struct {
+	// ID is GitHub's id; Tag the tag name; Commitish the target_commitish.
+	ID             int64
+	Tag, Commitish string
+	// Name and Body are the title and the notes.
+	Name, Body string
+	// Draft and Prerelease are the release's flags.
+	Draft, Prerelease bool
+	// Assets are the attached files, failed uploads included.
+	Assets         []*Asset
+	created        time.Time
+	published      *time.Time
+	untaggedSuffix string
 }
 
-type fakeAsset struct {
-	id                        int64
-	name, label, state, ctype string
-	size                      int64
-	digest                    string
-	content                   []byte
-	created                   time.Time
+// Asset is a release asset the fake holds.
+type Asset struct {
+	// ID is GitHub's id; Name, Label, State ("uploaded" or "starter") and
+	// ContentType are its fields.
+	ID                              int64
+	Name, Label, State, ContentType string
+	// Size and Digest ("sha256:<hex>") are set once the upload completed.
+	Size   int64
+	Digest string
+	// Content is the uploaded bytes, kept up to 64 MiB.
+	Content []byte
+	created time.Time
 }
 
-// fakeFault is what the next upload of an asset does instead of
+// Fault is what the next upload of an asset does instead of
 // succeeding: answer status after reading the body, or drop the connection
 // after dropAfter bytes (over HTTP/2: reset the stream, RST_STREAM with
 // INTERNAL_ERROR, as a proxy or GitHub's front end may).
-type fakeFault struct {
-	status    int
-	dropAfter int64
+type Fault struct {
+	// Status is the HTTP status to answer (0: none).
+	Status int
+	// DropAfter is how many bytes to read before dropping the connection.
+	DropAfter int64
 }
 
-// fakeRequest is one request the fake served.
-type fakeRequest struct {
+// Request is one request the fake served.
+type Request struct {
 	Method, Path string
 	Status       int
 }
 
-// fakeUpload records the headers of one upload request.
-type fakeUpload struct {
+// Upload records the headers of one upload request.
+type Upload struct {
 	Name          string
 	ContentType   string
 	ContentLength int64
@@ -108,17 +128,18 @@ type fakeUpload struct {
 // downloads); larger assets keep only their size and digest.
 const keepContent = 64 << 20
 
-func newFakeGitHub(t testing.TB, token string) *fakeGitHub {
-	f := unstartedFakeGitHub(t, token)
+// New starts a fake GitHub over plain HTTP that accepts token; it stops
+// when the test ends. Only tests import this package.
+func New(t testing.TB, token string) *Server {
+	f := newUnstarted(t, token)
 	f.srv.Start()
 	return f
 }
 
-// newFakeGitHubHTTP2 is the fake served over TLS with HTTP/2, as
-// github.com serves its API and uploads. Its certificate is
-// f.srv.Certificate(); a client must trust it (trustingTransport).
-func newFakeGitHubHTTP2(t testing.TB, token string) *fakeGitHub {
-	f := unstartedFakeGitHub(t, token)
+// NewHTTP2 is the fake served over TLS with HTTP/2, as github.com serves
+// its API and uploads. A client must trust its Certificate.
+func NewHTTP2(t testing.TB, token string) *Server {
+	f := newUnstarted(t, token)
 	f.srv.EnableHTTP2 = true
 	f.srv.Config.ErrorLog = log.New(testLogWriter{t}, "fake GitHub: ", 0) // TLS handshake errors
 	f.srv.StartTLS()
@@ -133,24 +154,31 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func unstartedFakeGitHub(t testing.TB, token string) *fakeGitHub {
-	f := &fakeGitHub{token: token, repo: "novasphere/novasphere-iso", limit: GitHubAssetLimit, nextID: 1000, faults: map[string][]fakeFault{}, git: newFakeGit()}
+func newUnstarted(t testing.TB, token string) *Server {
+	f := &Server{token: token, Repo: "novasphere/novasphere-iso", Limit: github.AssetLimit, nextID: 1000, faults: map[string][]Fault{}, git: newGitModel()}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
-// apiURL is what GITHUB_API_URL should be.
-func (f *fakeGitHub) apiURL() string {
-	if f.public {
+// URL is the server's own base URL, http://127.0.0.1:PORT (https for
+// NewHTTP2).
+func (f *Server) URL() string { return f.srv.URL }
+
+// Certificate is the TLS certificate of a NewHTTP2 server.
+func (f *Server) Certificate() *x509.Certificate { return f.srv.Certificate() }
+
+// APIURL is the REST API base a client should use (GITHUB_API_URL).
+func (f *Server) APIURL() string {
+	if f.Public {
 		return "https://api.github.com"
 	}
-	return f.srv.URL + f.prefix
+	return f.srv.URL + f.Prefix
 }
 
 // uploadsURL and storageURL are the hosts of uploads and downloads.
-func (f *fakeGitHub) uploadsURL() string {
-	if f.public {
+func (f *Server) uploadsURL() string {
+	if f.Public {
 		return "https://uploads.github.com"
 	}
 	return f.srv.URL
@@ -159,24 +187,26 @@ func (f *fakeGitHub) uploadsURL() string {
 // storageURL is another host name for the same server, as GitHub's
 // storage is another host than its API: a client must not send the token
 // there.
-func (f *fakeGitHub) storageURL() string {
-	if f.public {
+func (f *Server) storageURL() string {
+	if f.Public {
 		return "https://objects.githubusercontent.com"
 	}
 	return strings.Replace(f.srv.URL, "127.0.0.1", "localhost", 1)
 }
 
-func (f *fakeGitHub) failUpload(name string, faults ...fakeFault) {
+// FailUpload makes the next uploads of the asset name fail, one fault per
+// upload, in order.
+func (f *Server) FailUpload(name string, faults ...Fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.faults[name] = append(f.faults[name], faults...)
 }
 
-// writes returns the requests that could change something.
-func (f *fakeGitHub) writes() []fakeRequest {
+// Writes returns the requests that could change something.
+func (f *Server) Writes() []Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var w []fakeRequest
+	var w []Request
 	for _, r := range f.requests {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w = append(w, r)
@@ -185,35 +215,40 @@ func (f *fakeGitHub) writes() []fakeRequest {
 	return w
 }
 
-func (f *fakeGitHub) requestCount() int {
+// RequestCount is how many requests the server answered.
+func (f *Server) RequestCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.requests)
 }
 
-func (f *fakeGitHub) tokenLeaks() []string {
+// TokenLeaks lists where the token was sent other than the Authorization
+// header of an API or upload request (a URL, another header, a body, the
+// storage host).
+func (f *Server) TokenLeaks() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.leaks...)
 }
 
-func (f *fakeGitHub) uploadLog() []fakeUpload {
+// UploadLog lists the headers of every upload request, in order.
+func (f *Server) UploadLog() []Upload {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]fakeUpload(nil), f.uploads...)
+	return append([]Upload(nil), f.uploads...)
 }
 
-// release returns a copy of the release for tag (draft or not), or nil.
-func (f *fakeGitHub) release(tag string) *fakeRelease {
+// Release returns a copy of the release for tag (draft or not), or nil.
+func (f *Server) Release(tag string) *Release {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, r := range f.releases {
-		if r.tag == tag {
+		if r.Tag == tag {
 			c := *r
-			c.assets = nil
-			for _, a := range r.assets {
+			c.Assets = nil
+			for _, a := range r.Assets {
 				ac := *a
-				c.assets = append(c.assets, &ac)
+				c.Assets = append(c.Assets, &ac)
 			}
 			return &c
 		}
@@ -221,26 +256,36 @@ func (f *fakeGitHub) release(tag string) *fakeRelease {
 	return nil
 }
 
-func (f *fakeGitHub) latestTag() string {
+// LatestTag is the tag of the release GitHub shows as latest ("" when
+// none).
+func (f *Server) LatestTag() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r := f.latest(); r != nil {
-		return r.tag
+		return r.Tag
 	}
 	return ""
 }
 
-// seed adds a release directly, as if made earlier; assets map names to
-// content. A published one gets its tag at the default branch's head (when
-// something was pushed), as publishing it would have made.
-func (f *fakeGitHub) seed(tag string, draft, prerelease bool, published time.Time, assets map[string][]byte) *fakeRelease {
+// SetLatest marks the release with that id latest, as make_latest=true
+// would.
+func (f *Server) SetLatest(id int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := &fakeRelease{id: f.id(), tag: tag, commitish: fakeDefaultBranch, name: "seeded " + tag, draft: draft, prerelease: prerelease, created: published, untaggedSuffix: fmt.Sprintf("%x", published.UnixNano())}
+	f.latestID = id
+}
+
+// Seed adds a release directly, as if made earlier; assets map names to
+// content. A published one gets its tag at the default branch's head (when
+// something was pushed), as publishing it would have made.
+func (f *Server) Seed(tag string, draft, prerelease bool, published time.Time, assets map[string][]byte) *Release {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := &Release{ID: f.id(), Tag: tag, Commitish: DefaultBranch, Name: "seeded " + tag, Draft: draft, Prerelease: prerelease, created: published, untaggedSuffix: fmt.Sprintf("%x", published.UnixNano())}
 	if !draft {
 		p := published
 		r.published = &p
-		if commit, ok := f.git.resolve(r.commitish); ok {
+		if commit, ok := f.git.resolve(r.Commitish); ok {
 			f.git.tagOnce(tag, commit)
 		}
 	}
@@ -251,14 +296,14 @@ func (f *fakeGitHub) seed(tag string, draft, prerelease bool, published time.Tim
 	sort.Strings(names)
 	for _, n := range names {
 		sum := sha256.Sum256(assets[n])
-		r.assets = append(r.assets, &fakeAsset{id: f.id(), name: n, state: "uploaded", ctype: "application/octet-stream",
-			size: int64(len(assets[n])), digest: "sha256:" + hex.EncodeToString(sum[:]), content: assets[n], created: published})
+		r.Assets = append(r.Assets, &Asset{ID: f.id(), Name: n, State: "uploaded", ContentType: "application/octet-stream",
+			Size: int64(len(assets[n])), Digest: "sha256:" + hex.EncodeToString(sum[:]), Content: assets[n], created: published})
 	}
 	f.releases = append(f.releases, r)
 	return r
 }
 
-func (f *fakeGitHub) id() int64 { f.nextID++; return f.nextID }
+func (f *Server) id() int64 { f.nextID++; return f.nextID }
 
 // --- HTTP ---
 
@@ -297,12 +342,12 @@ type statusRecorder struct {
 
 func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
-func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f.checkLeaks(r)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		f.mu.Lock()
-		f.requests = append(f.requests, fakeRequest{Method: r.Method, Path: r.URL.Path, Status: rec.status})
+		f.requests = append(f.requests, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status})
 		f.mu.Unlock()
 	}()
 	if strings.HasPrefix(r.URL.Path, "/storage/") {
@@ -317,7 +362,7 @@ func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveUpload(w, rec, r, p)
 		return
 	}
-	path, ok := strings.CutPrefix(r.URL.Path, f.prefix+"/repos/"+f.repo)
+	path, ok := strings.CutPrefix(r.URL.Path, f.Prefix+"/repos/"+f.Repo)
 	if !ok {
 		notFound(rec)
 		return
@@ -325,20 +370,20 @@ func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	f.route(rec, r, strings.Split(strings.Trim(path, "/"), "/"))
 }
 
-func (f *fakeGitHub) uploadPrefix() string {
-	if f.prefix != "" {
-		return "/api/uploads/repos/" + f.repo + "/releases/"
+func (f *Server) uploadPrefix() string {
+	if f.Prefix != "" {
+		return "/api/uploads/repos/" + f.Repo + "/releases/"
 	}
-	return "/uploads/repos/" + f.repo + "/releases/"
+	return "/uploads/repos/" + f.Repo + "/releases/"
 }
 
-func (f *fakeGitHub) authorized(r *http.Request) bool {
+func (f *Server) authorized(r *http.Request) bool {
 	h := r.Header.Get("Authorization")
 	return h == "token "+f.token || h == "Bearer "+f.token
 }
 
 // checkLeaks records the token anywhere but the Authorization header.
-func (f *fakeGitHub) checkLeaks(r *http.Request) {
+func (f *Server) checkLeaks(r *http.Request) {
 	if f.token == "" {
 		return
 	}
@@ -373,7 +418,7 @@ func (f *fakeGitHub) checkLeaks(r *http.Request) {
 	}
 }
 
-func (f *fakeGitHub) route(w http.ResponseWriter, r *http.Request, seg []string) {
+func (f *Server) route(w http.ResponseWriter, r *http.Request, seg []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if seg[0] == "git" || seg[0] == "commits" {
@@ -382,8 +427,8 @@ func (f *fakeGitHub) route(w http.ResponseWriter, r *http.Request, seg []string)
 	}
 	switch {
 	case len(seg) == 1 && seg[0] == "" && r.Method == http.MethodGet:
-		name := f.repo[strings.Index(f.repo, "/")+1:]
-		writeJSON(w, 200, map[string]any{"id": 1, "name": name, "full_name": f.repo, "private": false, "default_branch": "main"})
+		name := f.Repo[strings.Index(f.Repo, "/")+1:]
+		writeJSON(w, 200, map[string]any{"id": 1, "name": name, "full_name": f.Repo, "private": false, "default_branch": "main"})
 	case len(seg) == 1 && seg[0] == "releases" && r.Method == http.MethodGet:
 		f.listReleases(w, r)
 	case len(seg) == 1 && seg[0] == "releases" && r.Method == http.MethodPost:
@@ -396,7 +441,7 @@ func (f *fakeGitHub) route(w http.ResponseWriter, r *http.Request, seg []string)
 		notFound(w)
 	case len(seg) == 3 && seg[1] == "tags" && r.Method == http.MethodGet:
 		for _, rel := range f.releases {
-			if rel.tag == seg[2] && !rel.draft {
+			if rel.Tag == seg[2] && !rel.Draft {
 				writeJSON(w, 200, f.releaseJSON(rel))
 				return
 			}
@@ -423,7 +468,7 @@ func (f *fakeGitHub) route(w http.ResponseWriter, r *http.Request, seg []string)
 			return
 		}
 		list := []map[string]any{}
-		for _, a := range rel.assets {
+		for _, a := range rel.Assets {
 			list = append(list, f.assetJSON(rel, a))
 		}
 		writeJSON(w, 200, paginate(list, r))
@@ -445,10 +490,10 @@ func paginate[T any](list []T, r *http.Request) []T {
 	return list[start:min(start+per, len(list))]
 }
 
-func (f *fakeGitHub) byID(s string) *fakeRelease {
+func (f *Server) byID(s string) *Release {
 	id, _ := strconv.ParseInt(s, 10, 64)
 	for _, r := range f.releases {
-		if r.id == id {
+		if r.ID == id {
 			return r
 		}
 	}
@@ -457,13 +502,13 @@ func (f *fakeGitHub) byID(s string) *fakeRelease {
 
 // latest is the release marked latest, else the newest published
 // non-prerelease.
-func (f *fakeGitHub) latest() *fakeRelease {
-	var best *fakeRelease
+func (f *Server) latest() *Release {
+	var best *Release
 	for _, r := range f.releases {
-		if r.draft || r.prerelease {
+		if r.Draft || r.Prerelease {
 			continue
 		}
-		if r.id == f.latestID {
+		if r.ID == f.latestID {
 			return r
 		}
 		if best == nil || r.created.After(best.created) {
@@ -473,8 +518,8 @@ func (f *fakeGitHub) latest() *fakeRelease {
 	return best
 }
 
-func (f *fakeGitHub) listReleases(w http.ResponseWriter, r *http.Request) {
-	sorted := append([]*fakeRelease(nil), f.releases...)
+func (f *Server) listReleases(w http.ResponseWriter, r *http.Request) {
+	sorted := append([]*Release(nil), f.releases...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].created.After(sorted[j].created) })
 	list := []map[string]any{}
 	for _, rel := range sorted {
@@ -493,7 +538,7 @@ type releaseInput struct {
 	MakeLatest      *string `json:"make_latest"`
 }
 
-func (f *fakeGitHub) createRelease(w http.ResponseWriter, r *http.Request) {
+func (f *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 	const doc = docs + "/releases#create-a-release"
 	var in releaseInput
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
@@ -505,13 +550,13 @@ func (f *fakeGitHub) createRelease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, rel := range f.releases {
-		if rel.tag == *in.TagName && !rel.draft {
+		if rel.Tag == *in.TagName && !rel.Draft {
 			validation(w, doc, map[string]any{"resource": "Release", "code": "already_exists", "field": "tag_name"})
 			return
 		}
 	}
 	now := time.Now().UTC()
-	rel := &fakeRelease{id: f.id(), tag: *in.TagName, created: now, commitish: fakeDefaultBranch, untaggedSuffix: fmt.Sprintf("%x", now.UnixNano())}
+	rel := &Release{ID: f.id(), Tag: *in.TagName, created: now, Commitish: DefaultBranch, untaggedSuffix: fmt.Sprintf("%x", now.UnixNano())}
 	f.apply(rel, in)
 	commit, ok := f.tagTarget(rel)
 	if !ok {
@@ -521,32 +566,32 @@ func (f *fakeGitHub) createRelease(w http.ResponseWriter, r *http.Request) {
 	if ok := f.applyLatest(w, rel, in.MakeLatest, doc); !ok {
 		return
 	}
-	if !rel.draft && commit != "" {
-		f.git.tagOnce(rel.tag, commit)
+	if !rel.Draft && commit != "" {
+		f.git.tagOnce(rel.Tag, commit)
 	}
 	f.releases = append(f.releases, rel)
-	w.Header().Set("Location", f.apiURL()+"/repos/"+f.repo+"/releases/"+strconv.FormatInt(rel.id, 10))
+	w.Header().Set("Location", f.APIURL()+"/repos/"+f.Repo+"/releases/"+strconv.FormatInt(rel.ID, 10))
 	writeJSON(w, http.StatusCreated, f.releaseJSON(rel))
 }
 
-func (f *fakeGitHub) apply(rel *fakeRelease, in releaseInput) {
+func (f *Server) apply(rel *Release, in releaseInput) {
 	if in.TargetCommitish != nil {
-		rel.commitish = *in.TargetCommitish
+		rel.Commitish = *in.TargetCommitish
 	}
 	if in.Name != nil {
-		rel.name = *in.Name
+		rel.Name = *in.Name
 	}
 	if in.Body != nil {
-		rel.body = *in.Body
+		rel.Body = *in.Body
 	}
 	if in.Prerelease != nil {
-		rel.prerelease = *in.Prerelease
+		rel.Prerelease = *in.Prerelease
 	}
 	if in.Draft != nil {
-		rel.draft = *in.Draft
+		rel.Draft = *in.Draft
 	}
 	switch {
-	case rel.draft:
+	case rel.Draft:
 		rel.published = nil
 	case rel.published == nil:
 		now := time.Now().UTC()
@@ -557,7 +602,7 @@ func (f *fakeGitHub) apply(rel *fakeRelease, in releaseInput) {
 // applyLatest handles make_latest: "true", "false" or "legacy"; drafts and
 // prereleases cannot be latest. A release published without it becomes
 // latest ("true" is the default).
-func (f *fakeGitHub) applyLatest(w http.ResponseWriter, rel *fakeRelease, v *string, doc string) bool {
+func (f *Server) applyLatest(w http.ResponseWriter, rel *Release, v *string, doc string) bool {
 	mode := ""
 	if v != nil {
 		mode = *v
@@ -568,51 +613,51 @@ func (f *fakeGitHub) applyLatest(w http.ResponseWriter, rel *fakeRelease, v *str
 		validation(w, doc, map[string]any{"resource": "Release", "code": "invalid", "field": "make_latest"})
 		return false
 	}
-	if mode == "true" && (rel.draft || rel.prerelease) {
+	if mode == "true" && (rel.Draft || rel.Prerelease) {
 		writeError(w, 422, "Drafts and prereleases cannot be set as latest.", doc)
 		return false
 	}
 	switch {
-	case mode == "true", mode == "" && !rel.draft && !rel.prerelease && rel.published != nil:
-		f.latestID = rel.id
+	case mode == "true", mode == "" && !rel.Draft && !rel.Prerelease && rel.published != nil:
+		f.latestID = rel.ID
 	case mode == "legacy":
 		f.latestID = 0
 	}
 	return true
 }
 
-func (f *fakeGitHub) updateRelease(w http.ResponseWriter, r *http.Request, rel *fakeRelease) {
+func (f *Server) updateRelease(w http.ResponseWriter, r *http.Request, rel *Release) {
 	const doc = docs + "/releases#update-a-release"
 	var in releaseInput
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		writeError(w, 400, "Problems parsing JSON", doc)
 		return
 	}
-	wasDraft := rel.draft
+	wasDraft := rel.Draft
 	next := *rel
 	f.apply(&next, in)
 	commit, ok := f.tagTarget(&next)
-	if !ok && (in.TargetCommitish != nil || (wasDraft && !next.draft)) {
+	if !ok && (in.TargetCommitish != nil || (wasDraft && !next.Draft)) {
 		validation(w, doc, map[string]any{"resource": "Release", "code": "invalid", "field": "target_commitish"})
 		return
 	}
-	if in.MakeLatest != nil || (wasDraft && !next.draft) {
+	if in.MakeLatest != nil || (wasDraft && !next.Draft) {
 		if ok := f.applyLatest(w, &next, in.MakeLatest, doc); !ok {
 			return
 		}
 	}
-	if !next.draft && commit != "" {
-		f.git.tagOnce(next.tag, commit)
+	if !next.Draft && commit != "" {
+		f.git.tagOnce(next.Tag, commit)
 	}
 	*rel = next
 	writeJSON(w, 200, f.releaseJSON(rel))
 }
 
-func (f *fakeGitHub) assetByID(w http.ResponseWriter, r *http.Request, idText string) {
+func (f *Server) assetByID(w http.ResponseWriter, r *http.Request, idText string) {
 	id, _ := strconv.ParseInt(idText, 10, 64)
 	for _, rel := range f.releases {
-		for i, a := range rel.assets {
-			if a.id != id {
+		for i, a := range rel.Assets {
+			if a.ID != id {
 				continue
 			}
 			switch r.Method {
@@ -623,7 +668,7 @@ func (f *fakeGitHub) assetByID(w http.ResponseWriter, r *http.Request, idText st
 				}
 				writeJSON(w, 200, f.assetJSON(rel, a))
 			case http.MethodDelete:
-				rel.assets = append(rel.assets[:i], rel.assets[i+1:]...)
+				rel.Assets = append(rel.Assets[:i], rel.Assets[i+1:]...)
 				w.WriteHeader(http.StatusNoContent)
 			default:
 				notFound(w)
@@ -636,16 +681,16 @@ func (f *fakeGitHub) assetByID(w http.ResponseWriter, r *http.Request, idText st
 
 // serveStorage stands for GitHub's asset storage host, where downloads are
 // redirected (no token needed or wanted).
-func (f *fakeGitHub) serveStorage(w http.ResponseWriter, r *http.Request) {
+func (f *Server) serveStorage(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/storage/"), 10, 64)
 	for _, rel := range f.releases {
-		for _, a := range rel.assets {
-			if a.id == id && a.state == "uploaded" && int64(len(a.content)) == a.size {
+		for _, a := range rel.Assets {
+			if a.ID == id && a.State == "uploaded" && int64(len(a.Content)) == a.Size {
 				w.Header().Set("Content-Type", "application/octet-stream")
-				w.Header().Set("Content-Length", strconv.FormatInt(a.size, 10))
-				_, _ = w.Write(a.content)
+				w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
+				_, _ = w.Write(a.Content)
 				return
 			}
 		}
@@ -654,7 +699,7 @@ func (f *fakeGitHub) serveStorage(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveUpload is POST {upload_url}?name=NAME: the raw body is the asset.
-func (f *fakeGitHub) serveUpload(raw http.ResponseWriter, w http.ResponseWriter, r *http.Request, rest string) {
+func (f *Server) serveUpload(raw http.ResponseWriter, w http.ResponseWriter, r *http.Request, rest string) {
 	const doc = docs + "/assets#upload-a-release-asset"
 	idText, ok := strings.CutSuffix(rest, "/assets")
 	if !ok || r.Method != http.MethodPost {
@@ -663,7 +708,7 @@ func (f *fakeGitHub) serveUpload(raw http.ResponseWriter, w http.ResponseWriter,
 	}
 	name := r.URL.Query().Get("name")
 	f.mu.Lock()
-	f.uploads = append(f.uploads, fakeUpload{Name: name, ContentType: r.Header.Get("Content-Type"), ContentLength: r.ContentLength, Proto: r.Proto})
+	f.uploads = append(f.uploads, Upload{Name: name, ContentType: r.Header.Get("Content-Type"), ContentLength: r.ContentLength, Proto: r.Proto})
 	rel := f.byID(idText)
 	var problem func()
 	switch {
@@ -679,15 +724,15 @@ func (f *fakeGitHub) serveUpload(raw http.ResponseWriter, w http.ResponseWriter,
 		}
 	case r.ContentLength < 0:
 		problem = func() { writeError(w, http.StatusLengthRequired, "Content-Length required", doc) }
-	case r.ContentLength >= f.limit:
+	case r.ContentLength >= f.Limit:
 		problem = func() {
 			validation(w, doc, map[string]any{"resource": "ReleaseAsset", "code": "custom", "field": "size",
-				"message": fmt.Sprintf("size must be less than %d bytes", f.limit)})
+				"message": fmt.Sprintf("size must be less than %d bytes", f.Limit)})
 		}
 	}
 	if problem == nil {
-		for _, a := range rel.assets {
-			if a.name == name {
+		for _, a := range rel.Assets {
+			if a.Name == name {
 				problem = func() {
 					validation(w, doc, map[string]any{"resource": "ReleaseAsset", "code": "already_exists", "field": "name"})
 				}
@@ -699,22 +744,22 @@ func (f *fakeGitHub) serveUpload(raw http.ResponseWriter, w http.ResponseWriter,
 		problem()
 		return
 	}
-	var fault *fakeFault
+	var fault *Fault
 	if q := f.faults[name]; len(q) > 0 {
 		fault, f.faults[name] = &q[0], q[1:]
 	}
-	a := &fakeAsset{id: f.id(), name: name, label: r.URL.Query().Get("label"), state: "starter", ctype: r.Header.Get("Content-Type"), created: time.Now().UTC()}
-	rel.assets = append(rel.assets, a)
+	a := &Asset{ID: f.id(), Name: name, Label: r.URL.Query().Get("label"), State: "starter", ContentType: r.Header.Get("Content-Type"), created: time.Now().UTC()}
+	rel.Assets = append(rel.Assets, a)
 	f.mu.Unlock()
 
-	if fault != nil && fault.status != 0 {
+	if fault != nil && fault.Status != 0 {
 		_, _ = io.Copy(io.Discard, r.Body)
 		f.removeAsset(rel, a) // a clean server error leaves nothing behind
-		writeError(w, fault.status, http.StatusText(fault.status), doc)
+		writeError(w, fault.Status, http.StatusText(fault.Status), doc)
 		return
 	}
 	if fault != nil {
-		_, _ = io.CopyN(io.Discard, r.Body, fault.dropAfter)
+		_, _ = io.CopyN(io.Discard, r.Body, fault.DropAfter)
 		if r.ProtoMajor >= 2 {
 			panic(http.ErrAbortHandler) // the server resets the stream; the asset stays "starter"
 		}
@@ -732,21 +777,21 @@ func (f *fakeGitHub) serveUpload(raw http.ResponseWriter, w http.ResponseWriter,
 		return // stays "starter"
 	}
 	f.mu.Lock()
-	a.size, a.digest, a.state = n, "sha256:"+hex.EncodeToString(h.Sum(nil)), "uploaded"
+	a.Size, a.Digest, a.State = n, "sha256:"+hex.EncodeToString(h.Sum(nil)), "uploaded"
 	if n <= keepContent {
-		a.content = keep
+		a.Content = keep
 	}
 	body := f.assetJSON(rel, a)
 	f.mu.Unlock()
 	writeJSON(w, http.StatusCreated, body)
 }
 
-func (f *fakeGitHub) removeAsset(rel *fakeRelease, a *fakeAsset) {
+func (f *Server) removeAsset(rel *Release, a *Asset) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i, x := range rel.assets {
+	for i, x := range rel.Assets {
 		if x == a {
-			rel.assets = append(rel.assets[:i], rel.assets[i+1:]...)
+			rel.Assets = append(rel.Assets[:i], rel.Assets[i+1:]...)
 			return
 		}
 	}
@@ -764,48 +809,48 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (f *fakeGitHub) releaseJSON(rel *fakeRelease) map[string]any {
-	base := f.apiURL() + "/repos/" + f.repo + "/releases/" + strconv.FormatInt(rel.id, 10)
-	tag := rel.tag
-	if rel.draft {
+func (f *Server) releaseJSON(rel *Release) map[string]any {
+	base := f.APIURL() + "/repos/" + f.Repo + "/releases/" + strconv.FormatInt(rel.ID, 10)
+	tag := rel.Tag
+	if rel.Draft {
 		tag = "untagged-" + rel.untaggedSuffix
 	}
 	assets := []map[string]any{}
-	for _, a := range rel.assets {
+	for _, a := range rel.Assets {
 		assets = append(assets, f.assetJSON(rel, a))
 	}
-	upload := f.uploadsURL() + strings.TrimSuffix(f.uploadPrefix(), "/") + "/" + strconv.FormatInt(rel.id, 10) + "/assets{?name,label}"
+	upload := f.uploadsURL() + strings.TrimSuffix(f.uploadPrefix(), "/") + "/" + strconv.FormatInt(rel.ID, 10) + "/assets{?name,label}"
 	var published any
 	if rel.published != nil {
 		published = rel.published.Format(time.RFC3339)
 	}
 	return map[string]any{
 		"url": base, "assets_url": base + "/assets", "upload_url": upload,
-		"html_url": "https://github.com/" + f.repo + "/releases/tag/" + tag,
-		"id":       rel.id, "node_id": fmt.Sprintf("RE_kw%d", rel.id),
-		"tag_name": rel.tag, "target_commitish": rel.commitish, "name": rel.name, "body": rel.body,
-		"draft": rel.draft, "prerelease": rel.prerelease, "immutable": false,
+		"html_url": "https://github.com/" + f.Repo + "/releases/tag/" + tag,
+		"id":       rel.ID, "node_id": fmt.Sprintf("RE_kw%d", rel.ID),
+		"tag_name": rel.Tag, "target_commitish": rel.Commitish, "name": rel.Name, "body": rel.Body,
+		"draft": rel.Draft, "prerelease": rel.Prerelease, "immutable": false,
 		"created_at": rel.created.Format(time.RFC3339), "published_at": published,
 		"author":      map[string]any{"login": "github-actions[bot]", "id": 41898282, "type": "Bot"},
 		"assets":      assets,
-		"tarball_url": f.apiURL() + "/repos/" + f.repo + "/tarball/" + rel.tag,
-		"zipball_url": f.apiURL() + "/repos/" + f.repo + "/zipball/" + rel.tag,
+		"tarball_url": f.APIURL() + "/repos/" + f.Repo + "/tarball/" + rel.Tag,
+		"zipball_url": f.APIURL() + "/repos/" + f.Repo + "/zipball/" + rel.Tag,
 	}
 }
 
-func (f *fakeGitHub) assetJSON(rel *fakeRelease, a *fakeAsset) map[string]any {
+func (f *Server) assetJSON(rel *Release, a *Asset) map[string]any {
 	m := map[string]any{
-		"url":                  f.apiURL() + "/repos/" + f.repo + "/releases/assets/" + strconv.FormatInt(a.id, 10),
-		"browser_download_url": "https://github.com/" + f.repo + "/releases/download/" + rel.tag + "/" + a.name,
-		"id":                   a.id, "node_id": fmt.Sprintf("RA_kw%d", a.id),
-		"name": a.name, "label": a.label, "state": a.state, "content_type": a.ctype,
-		"size": a.size, "download_count": 0,
+		"url":                  f.APIURL() + "/repos/" + f.Repo + "/releases/assets/" + strconv.FormatInt(a.ID, 10),
+		"browser_download_url": "https://github.com/" + f.Repo + "/releases/download/" + rel.Tag + "/" + a.Name,
+		"id":                   a.ID, "node_id": fmt.Sprintf("RA_kw%d", a.ID),
+		"name": a.Name, "label": a.Label, "state": a.State, "content_type": a.ContentType,
+		"size": a.Size, "download_count": 0,
 		"created_at": a.created.Format(time.RFC3339), "updated_at": a.created.Format(time.RFC3339),
 		"uploader": map[string]any{"login": "github-actions[bot]", "id": 41898282, "type": "Bot"},
 	}
-	if !f.noDigest {
-		if a.digest != "" {
-			m["digest"] = a.digest
+	if !f.NoDigest {
+		if a.Digest != "" {
+			m["digest"] = a.Digest
 		} else {
 			m["digest"] = nil
 		}

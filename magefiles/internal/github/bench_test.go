@@ -1,4 +1,4 @@
-package release
+package github_test
 
 import (
 	"context"
@@ -8,51 +8,55 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/github/githubtest"
 )
 
 // BenchmarkUploadVersusCurl uploads the same 256 MiB file to the fake
-// GitHub's upload endpoint through this package (go-gh's HTTP client, the
-// progress counter, a section reader over the file) and with a plain
-// `curl --data-binary @file` (which reads the whole file into memory
-// first), and with curl streaming it (`-T file`, no Expect: 100-continue
-// wait). Compare the MB/s figures:
+// GitHub's upload endpoint through this package (go-gh's HTTP client, a
+// progress callback, a section reader over the file, as release uploads a
+// part) and with a plain `curl --data-binary @file` (which reads the whole
+// file into memory first), and with curl streaming it (`-T file`, no
+// Expect: 100-continue wait). Compare the MB/s figures:
 //
-//	go test -run '^$' -bench UploadVersusCurl -benchtime 5x ./magefiles/internal/release/
+//	go test -run '^$' -bench UploadVersusCurl -benchtime 5x ./magefiles/internal/github/
 func BenchmarkUploadVersusCurl(b *testing.B) {
 	const size = 256 << 20
 	dir := b.TempDir()
 	file := filepath.Join(dir, "payload.iso")
 	writeRandomFile(b, file, size)
-	gh := newFakeGitHub(b, testToken)
-	seeded := gh.seed("v9.9.9", true, false, time.Now(), nil)
-	var rel ghRelease
-	client, err := newGitHub(gitHubSettings{APIBase: gh.apiURL(), Host: "127.0.0.1", Repo: gh.repo, Token: testToken}, nil, testRetry, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := client.do(context.Background(), "GET", client.url("/releases/%d", seeded.id), nil, &rel); err != nil {
-		b.Fatal(err)
+	gh := githubtest.New(b, testToken)
+	gh.Seed("v9.9.9", true, false, time.Now(), nil)
+	client := newClient(b, gh, nil)
+	rel, err := client.FindRelease(context.Background(), "v9.9.9")
+	if err != nil || rel == nil {
+		b.Fatalf("the seeded draft: %v, %v", rel, err)
 	}
 	headers := filepath.Join(dir, "headers")
 	must(b, os.WriteFile(headers, []byte("Authorization: token "+testToken+"\nContent-Type: application/octet-stream\n"), 0o600))
+	uploadURL, _, _ := strings.Cut(rel.UploadURL, "{")
 
-	b.Run("release-package", func(b *testing.B) {
+	b.Run("github-package", func(b *testing.B) {
 		b.SetBytes(size)
 		for i := 0; i < b.N; i++ {
-			a := asset{Name: fmt.Sprintf("gh-%d.iso", benchSeq.Add(1)), Path: file, Size: size}
-			p := newProgress(io.Discard, a.Name, a.Size)
-			if _, err := client.uploadOnce(context.Background(), &rel, a, p.update); err != nil {
-				b.Fatal(err)
+			f, err := os.Open(file)
+			must(b, err)
+			var seen int64
+			_, err = client.UploadOnce(context.Background(), rel, fmt.Sprintf("gh-%d.iso", benchSeq.Add(1)), io.NewSectionReader(f, 0, size), size, func(n int64) { seen = n })
+			f.Close()
+			if err != nil || seen != size {
+				b.Fatalf("upload: %v (%d of %d bytes reported)", err, seen, size)
 			}
 		}
 	})
 	b.Run("curl", func(b *testing.B) {
 		b.SetBytes(size)
 		for i := 0; i < b.N; i++ {
-			u := uploadURL(rel.UploadURL, fmt.Sprintf("curl-%d.iso", benchSeq.Add(1)))
+			u := fmt.Sprintf("%s?name=curl-%d.iso", uploadURL, benchSeq.Add(1))
 			out, err := exec.Command("curl", "-sS", "-f", "-o", "/dev/null", "-H", "@"+headers, "--data-binary", "@"+file, u).CombinedOutput()
 			if err != nil {
 				b.Fatalf("curl: %v\n%s", err, out)
@@ -62,7 +66,7 @@ func BenchmarkUploadVersusCurl(b *testing.B) {
 	b.Run("curl-streaming", func(b *testing.B) {
 		b.SetBytes(size)
 		for i := 0; i < b.N; i++ {
-			u := uploadURL(rel.UploadURL, fmt.Sprintf("curlT-%d.iso", benchSeq.Add(1)))
+			u := fmt.Sprintf("%s?name=curlT-%d.iso", uploadURL, benchSeq.Add(1))
 			out, err := exec.Command("curl", "-sS", "-f", "-o", "/dev/null", "-H", "@"+headers, "-H", "Expect:", "-X", "POST", "-T", file, u).CombinedOutput()
 			if err != nil {
 				b.Fatalf("curl: %v\n%s", err, out)

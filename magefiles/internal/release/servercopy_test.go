@@ -4,12 +4,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/servercopy/sshdtest"
 )
 
 // remoteFiles returns the SHA-256 of every file in the server's directory
@@ -40,7 +43,7 @@ func remoteFiles(t *testing.T, dir string) map[string]string {
 func wantOnServer(t *testing.T, fx *fixture) map[string]string {
 	t.Helper()
 	want := map[string]string{}
-	for _, name := range append(metadataNames(fx.version), ISOName(fx.version)) {
+	for _, name := range append(dist.New(fx.dist, fx.version).Published(), dist.ISOName(fx.version)) {
 		data, err := os.ReadFile(filepath.Join(fx.dist, name))
 		must(t, err)
 		sum := sha256.Sum256(data)
@@ -71,9 +74,9 @@ func TestServerCopyArrivesWithTheRightDigests(t *testing.T) {
 	for _, copyTool := range []string{"rsync", "scp"} {
 		t.Run(copyTool, func(t *testing.T) {
 			t.Parallel()
-			srv := startSSHD(t, "")
+			srv := sshdtest.Start(t, "")
 			fx := newFixture(t, "v1.0.0", 3<<20)
-			fx.env[EnvSCPTarget], fx.env[EnvSSHArgs], fx.env[EnvCopyTool] = srv.Target, srv.SSHArgs, copyTool
+			fx.env[config.EnvSCPTarget], fx.env[config.EnvSSHArgs], fx.env[config.EnvCopyTool] = srv.Target, srv.SSHArgs, copyTool
 			out, err := fx.run()
 			if err != nil {
 				t.Fatalf("release: %v\n%s", err, out)
@@ -108,7 +111,7 @@ func TestServerCopyToARelativePath(t *testing.T) {
 	for _, copyTool := range []string{"rsync", "scp"} {
 		t.Run(copyTool, func(t *testing.T) {
 			t.Parallel()
-			srv := startSSHD(t, "")
+			srv := sshdtest.Start(t, "")
 			u, err := user.Current()
 			must(t, err)
 			home, err := os.MkdirTemp(u.HomeDir, ".novasphere-release-test-")
@@ -117,7 +120,7 @@ func TestServerCopyToARelativePath(t *testing.T) {
 			relDir := filepath.Base(home) + "/srv/releases"
 			fx := newFixture(t, "v1.0.0", 1<<20)
 			target := u.Username + "@127.0.0.1:" + relDir + "/"
-			fx.env[EnvSCPTarget], fx.env[EnvSSHArgs], fx.env[EnvCopyTool] = target, srv.SSHArgs, copyTool
+			fx.env[config.EnvSCPTarget], fx.env[config.EnvSSHArgs], fx.env[config.EnvCopyTool] = target, srv.SSHArgs, copyTool
 			out, err := fx.run()
 			if err != nil {
 				t.Fatalf("release to %s: %v\n%s", target, err, out)
@@ -136,31 +139,6 @@ func TestServerCopyToARelativePath(t *testing.T) {
 	}
 }
 
-// A copy that never arrived in the staging directory is reported as
-// missing (not as a checksum mismatch), and nothing is renamed.
-func TestServerCheckReportsMissingCopies(t *testing.T) {
-	t.Parallel()
-	home := t.TempDir()
-	stage := "releases/.incoming-v1.0.0"
-	must(t, os.MkdirAll(filepath.Join(home, stage), 0o755))
-	here := asset{Name: "SHA256SUMS", SHA256: hex.EncodeToString(sum256([]byte("sums\n")))}
-	must(t, os.WriteFile(filepath.Join(home, stage, here.Name), []byte("sums\n"), 0o644))
-	gone := asset{Name: "novasphere-installer-v1.0.0.iso", SHA256: strings.Repeat("0", 64)}
-	files := []asset{gone, here}
-	sh := exec.Command("sh", "-c", checkAndRename("releases", stage, files))
-	sh.Dir = home
-	out, err := sh.Output()
-	must(t, err)
-	err = mismatches(string(out), "files", stage, files)
-	want := "the copies of novasphere-installer-v1.0.0.iso are missing from releases/.incoming-v1.0.0 on files"
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("error %v, want %q", err, want)
-	}
-	if files := remoteFiles(t, filepath.Join(home, "releases")); len(files) != 1 {
-		t.Errorf("the target holds %v, want only the staging directory", files)
-	}
-}
-
 // corruptingWrapper is a ForceCommand for sshd: it runs the client's
 // command, then appends bytes to every temporary release file, as a failing
 // disk or a broken transfer would.
@@ -176,10 +154,10 @@ exit $status
 func TestServerChecksumMismatchIsReported(t *testing.T) {
 	t.Parallel()
 	wrapper := filepath.Join(t.TempDir(), "corrupt.sh")
-	srv := startSSHD(t, "ForceCommand "+wrapper)
+	srv := sshdtest.Start(t, "ForceCommand "+wrapper)
 	must(t, os.WriteFile(wrapper, []byte(strings.Replace(corruptingWrapper, "%s", srv.Dir, 1)), 0o755))
 	fx := newFixture(t, "v1.0.0", 1<<20)
-	fx.env[EnvSCPTarget], fx.env[EnvSSHArgs] = srv.Target, srv.SSHArgs
+	fx.env[config.EnvSCPTarget], fx.env[config.EnvSSHArgs] = srv.Target, srv.SSHArgs
 	out, err := fx.run()
 	if err == nil {
 		t.Fatalf("release succeeded although the server's copy is corrupt:\n%s", out)
@@ -196,16 +174,16 @@ func TestServerChecksumMismatchIsReported(t *testing.T) {
 	if files := remoteFiles(t, filepath.Join(srv.Dir, ".incoming-v1.0.0")); len(files) != 0 {
 		t.Errorf("corrupt copies were kept: %v", files)
 	}
-	if rel := fx.gh.release("v1.0.0"); rel == nil || !rel.draft {
+	if rel := fx.gh.Release("v1.0.0"); rel == nil || !rel.Draft {
 		t.Errorf("the GitHub release was published although the server copy failed: %+v", rel)
 	}
 }
 
 func TestServerDryRunCopiesNothing(t *testing.T) {
 	t.Parallel()
-	srv := startSSHD(t, "")
+	srv := sshdtest.Start(t, "")
 	fx := newFixture(t, "v1.0.0", 64<<10)
-	fx.env[EnvSCPTarget], fx.env[EnvSSHArgs] = srv.Target, srv.SSHArgs
+	fx.env[config.EnvSCPTarget], fx.env[config.EnvSSHArgs] = srv.Target, srv.SSHArgs
 	out, err := fx.run(dryRun)
 	if err != nil {
 		t.Fatalf("dry run: %v\n%s", err, out)
@@ -215,33 +193,5 @@ func TestServerDryRunCopiesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(srv.Dir); !os.IsNotExist(err) {
 		t.Errorf("dry run touched the server: %v", err)
-	}
-}
-
-func TestServerTargetParsing(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		target, host, dir, err string
-	}{
-		{"deploy@files.example.com:/srv/releases/", "deploy@files.example.com", "/srv/releases", ""},
-		{"files:releases", "files", "releases", ""},
-		{"deploy@files:/", "deploy@files", "/", ""},
-		{"files.example.com", "", "", "is not user@host:/path/"},
-		{"deploy@files:/srv/my releases/", "", "", "may only hold"},
-		{"deploy@files:~/releases", "", "", "may only hold"},
-		{"-oProxyCommand=x:/tmp", "", "", "is not user@host:/path/"},
-		{"-oProxyCommand=x@files:/tmp", "", "", "is not user@host:/path/"},
-	} {
-		m, err := newMirror(tc.target, "", "", nil)
-		switch {
-		case tc.err != "":
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%s: error %v, want %q", tc.target, err, tc.err)
-			}
-		case err != nil:
-			t.Errorf("%s: %v", tc.target, err)
-		case m.Host != tc.host || m.Dir != tc.dir:
-			t.Errorf("%s: host %q dir %q, want %q %q", tc.target, m.Host, m.Dir, tc.host, tc.dir)
-		}
 	}
 }

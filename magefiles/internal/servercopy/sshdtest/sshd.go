@@ -1,4 +1,7 @@
-package release
+// Package sshdtest runs a real OpenSSH server on 127.0.0.1 for tests of
+// copies to a server (openssh-server, and rsync for rsync copies, must be
+// installed). Only tests import it.
+package sshdtest
 
 import (
 	"context"
@@ -15,9 +18,9 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
-// sshServer is a real OpenSSH server on 127.0.0.1 run by a test, as the
+// Server is a real OpenSSH server on 127.0.0.1 run by a test, as the
 // current user, with a temporary host key and an authorized user key.
-type sshServer struct {
+type Server struct {
 	// Dir is the directory releases are copied to (not created yet).
 	Dir string
 	// Target is user@127.0.0.1:Dir/ for RELEASE_SCP_TARGET.
@@ -27,10 +30,10 @@ type sshServer struct {
 	SSHArgs string
 }
 
-// startSSHD starts /usr/sbin/sshd -D on a free port with a temporary
+// Start starts /usr/sbin/sshd -D on a free port with a temporary
 // configuration; extraConfig is appended to it. The server is killed (by
-// its own PID) when the test ends.
-func startSSHD(t *testing.T, extraConfig string) *sshServer {
+// its own PID) when the test ends; its log is shown when the test failed.
+func Start(t *testing.T, extraConfig string) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	for _, key := range []string{"host_ed25519", "user_ed25519"} {
@@ -58,21 +61,25 @@ LogLevel ERROR
 	ensurePrivsepDir(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var log safeBuffer
-	proc, err := tool.Command("/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"), "-p", fmt.Sprint(port)).Stream(&log).Start(ctx)
+	logPath := filepath.Join(dir, "sshd.log")
+	logFile, err := os.Create(logPath)
+	must(t, err)
+	proc, err := tool.Command("/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"), "-p", fmt.Sprint(port)).Stream(logFile).Start(ctx)
 	if err != nil {
 		cancel()
+		logFile.Close()
 		t.Fatalf("starting sshd: %v", err)
 	}
 	t.Cleanup(func() {
 		_ = proc.Kill()
 		_ = proc.Wait()
 		cancel()
+		logFile.Close()
 		if t.Failed() {
-			t.Logf("sshd log:\n%s", log.String())
+			t.Logf("sshd log:\n%s", readLog(logPath))
 		}
 	})
-	waitForPort(t, port, &log)
+	waitForPort(t, port, logPath)
 
 	hostPub, err := os.ReadFile(filepath.Join(dir, "host_ed25519.pub"))
 	must(t, err)
@@ -81,7 +88,7 @@ LogLevel ERROR
 	u, err := user.Current()
 	must(t, err)
 	releases := filepath.Join(dir, "srv", "releases")
-	return &sshServer{
+	return &Server{
 		Dir:     releases,
 		Target:  u.Username + "@127.0.0.1:" + releases + "/",
 		SSHArgs: fmt.Sprintf("-F none -i %s/user_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o Port=%d", dir, knownHosts, port),
@@ -108,7 +115,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func waitForPort(t *testing.T, port int, log *safeBuffer) {
+func waitForPort(t *testing.T, port int, logPath string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -119,7 +126,23 @@ func waitForPort(t *testing.T, port int, log *safeBuffer) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("sshd did not listen on port %d:\n%s", port, log.String())
+	t.Fatalf("sshd did not listen on port %d:\n%s", port, readLog(logPath))
+}
+
+// readLog is what sshd wrote so far.
+func readLog(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	return string(data)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func run(t *testing.T, name string, args ...string) {
