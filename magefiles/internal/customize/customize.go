@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"io"
 	"io/fs"
@@ -101,13 +102,9 @@ func (r Result) StatePath() string { return filepath.Join(r.Dir, resultFile) }
 
 // Load reads the result of an earlier Customize in dir.
 func Load(dir string) (Result, error) {
-	data, err := os.ReadFile(filepath.Join(dir, resultFile))
-	if err != nil {
-		return Result{}, fmt.Errorf("customize output: %w (run the customize stage first)", err)
-	}
 	var r Result
-	if err := json.Unmarshal(data, &r); err != nil {
-		return Result{}, fmt.Errorf("customize output %s: %w", filepath.Join(dir, resultFile), err)
+	if err := atomicfile.ReadJSON(filepath.Join(dir, resultFile), &r); err != nil {
+		return Result{}, fmt.Errorf("customize output: %w (run the customize stage first)", err)
 	}
 	r.Dir = dir
 	return r, nil

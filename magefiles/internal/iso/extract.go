@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -151,13 +151,9 @@ func (x Extracted) Report() (Report, error) {
 
 // LoadExtracted reads an extract directory written by Extract.
 func LoadExtracted(dir string) (Extracted, error) {
-	data, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if err != nil {
-		return Extracted{}, fmt.Errorf("extract output: %w (run the extract stage first)", err)
-	}
 	var x Extracted
-	if err := json.Unmarshal(data, &x); err != nil {
-		return Extracted{}, fmt.Errorf("extract output %s: %w", filepath.Join(dir, stateFile), err)
+	if err := atomicfile.ReadJSON(filepath.Join(dir, stateFile), &x); err != nil {
+		return Extracted{}, fmt.Errorf("extract output: %w (run the extract stage first)", err)
 	}
 	x.Dir = dir
 	return x, nil
@@ -334,11 +330,7 @@ func (x *Extracted) extract(ctx context.Context) error {
 }
 
 func (x Extracted) save() error {
-	data, err := json.MarshalIndent(x, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(x.Dir, stateFile), append(data, '\n'), 0o644)
+	return atomicfile.WriteJSON(filepath.Join(x.Dir, stateFile), x, 0o644)
 }
 
 // swapDir replaces dir with tmp (both in the same parent directory).

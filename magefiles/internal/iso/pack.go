@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"io"
 	"os"
 	"path"
@@ -93,15 +94,8 @@ type PackResult struct {
 
 // ReadBuildRecord reads a build record.
 func ReadBuildRecord(path string) (BuildRecord, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return BuildRecord{}, err
-	}
 	var r BuildRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return BuildRecord{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return r, nil
+	return r, atomicfile.ReadJSON(path, &r)
 }
 
 // Pack writes the installer ISO: xorriso loads the base, replays its boot

@@ -6,6 +6,7 @@ package sums
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -87,4 +88,23 @@ func clip(s string) string {
 		return s[:max] + "..."
 	}
 	return s
+}
+
+// Format writes a sha256sum/md5sum list of the files (name -> lowercase
+// hex digest), one "<digest>  <name>" line each, sorted by name so the file
+// does not depend on map order. Names must be plain base names.
+func Format(files map[string]string) ([]byte, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if name == "" || strings.ContainsAny(name, "/\\\n\r") {
+			return nil, fmt.Errorf("file name %q cannot be written in sha256sum's format; use a plain base name", name)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		b.WriteString(files[name] + "  " + name + "\n")
+	}
+	return []byte(b.String()), nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"io"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func BenchmarkHashStage(b *testing.B) {
 		name string
 		run  func() error
 	}{
-		{"verify", func() error { _, err := HashFile(ctx, path); return err }},
+		{"verify", func() error { _, err := hashing.File(ctx, path, 0); return err }},
 		{"go-sha256", func() error { return hashWith(path, sha256.New()) }},
 		{"go-md5", func() error { return hashWith(path, md5.New()) }},
 		{"coreutils", func() error {

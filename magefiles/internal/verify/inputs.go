@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"sync"
 )
 
@@ -13,7 +14,7 @@ type inputs struct {
 	o       Options
 	iso     *lazyImage
 	base    *lazyImage
-	digests *Digests // set by checkChecksums
+	digests *hashing.Digests // set by checkChecksums
 }
 
 func newInputs(ctx context.Context, o Options) *inputs {

@@ -3,6 +3,8 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,7 +52,7 @@ func oneLine(s string, n int) string {
 
 // writeOutputs completes the report (digests, verdict, time) and writes it
 // as DistDir/verify-report.json.
-func writeOutputs(o Options, rep *Report, d *Digests) error {
+func writeOutputs(o Options, rep *Report, d *hashing.Digests) error {
 	if d != nil {
 		rep.SHA256, rep.MD5, rep.Size = d.SHA256, d.MD5, d.Size
 	}
@@ -61,7 +63,7 @@ func writeOutputs(o Options, rep *Report, d *Digests) error {
 		return err
 	}
 	path := o.dist().VerifyReport()
-	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
+	if err := atomicfile.Write(path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	fmt.Fprintf(o.Out, "verify: wrote %s\n", path)

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
@@ -236,7 +237,7 @@ type checkFunc func(ctx context.Context, in *inputs) (string, error)
 
 // runChecks runs the static checks and the boots concurrently and collects
 // their results in report order.
-func runChecks(ctx context.Context, o Options) (Report, *Digests) {
+func runChecks(ctx context.Context, o Options) (Report, *hashing.Digests) {
 	in := newInputs(ctx, o)
 	defer in.close()
 	static := []struct {
