@@ -67,6 +67,8 @@ var (
 	SSHD          = Tool{File: "/usr/sbin/sshd", Package: "openssh-server"}
 	Rsync         = Tool{Command: "rsync", Package: "rsync"}
 	Git           = Tool{Command: "git", Package: "git"}
+	DpkgDeb       = Tool{Command: "dpkg-deb", Package: "dpkg"}
+	AptGet        = Tool{Command: "apt-get", Package: "apt"}
 )
 
 // Installer installs missing tools. The zero value is not useful; use
