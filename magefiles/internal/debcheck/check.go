@@ -202,7 +202,8 @@ type world struct {
 	refused   map[string][]*parsedDeb // refused .debs by package name
 	order     []*parsedDeb            // every parsed .deb, in input order
 	base      map[string][]*Installed // by package name
-	providers map[string][]provider   // by virtual package name
+	baseVer   map[*Installed]version.Version
+	providers map[string][]provider // by virtual package name
 	neededBy  map[*parsedDeb][]*parsedDeb
 }
 
@@ -216,12 +217,17 @@ type provider struct {
 func newWorld(base Base) *world {
 	w := &world{
 		debs: map[string][]*parsedDeb{}, refused: map[string][]*parsedDeb{},
-		base: map[string][]*Installed{}, providers: map[string][]provider{},
-		neededBy: map[*parsedDeb][]*parsedDeb{},
+		base: map[string][]*Installed{}, baseVer: map[*Installed]version.Version{},
+		providers: map[string][]provider{}, neededBy: map[*parsedDeb][]*parsedDeb{},
 	}
 	for i := range base.Packages {
 		b := &base.Packages[i]
+		v, err := version.Parse(b.Version)
+		if err != nil {
+			continue // ReadBase refuses these; a caller's own list may not
+		}
 		w.base[b.Name] = append(w.base[b.Name], b)
+		w.baseVer[b] = v
 		for _, text := range b.Provides {
 			provs, err := parseProvides(text)
 			if err != nil {
@@ -288,8 +294,7 @@ func (w *world) againstBase(d *parsedDeb) (note, problem string) {
 		if !isNativeArch(b.Arch) {
 			continue
 		}
-		bv, _ := version.Parse(b.Version) // checked by ReadBase
-		switch c := version.Compare(d.version, bv); {
+		switch c := version.Compare(d.version, w.baseVer[b]); {
 		case c > 0:
 			return fmt.Sprintf("upgrades %s (%s)", b.Version, b.Manifest), ""
 		case c == 0:
@@ -344,7 +349,7 @@ func (w *world) satisfy(p dependency.Possibility) (found, bool) {
 		if w.replaces(b) || !baseArchOK(b.Arch, q) {
 			continue
 		}
-		if bv, err := version.Parse(b.Version); err == nil && satisfiesVersion(p, bv) {
+		if satisfiesVersion(p, w.baseVer[b]) {
 			return found{Satisfier{Package: b.Name, Version: b.Version, Manifest: b.Manifest}, nil}, true
 		}
 	}
@@ -489,7 +494,7 @@ func (w *world) clashes(d *parsedDeb, p dependency.Possibility) []string {
 		if b.Name == d.Package || w.replaces(b) || !baseArchOK(b.Arch, q) {
 			continue
 		}
-		if bv, err := version.Parse(b.Version); err == nil && satisfiesVersion(p, bv) {
+		if satisfiesVersion(p, w.baseVer[b]) {
 			out = append(out, fmt.Sprintf("the base system has %s; apt would remove it", b))
 		}
 	}

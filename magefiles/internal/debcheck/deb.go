@@ -12,8 +12,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"pault.ag/go/debian/control"
 	"pault.ag/go/debian/deb"
@@ -120,14 +122,29 @@ func ReadDebDir(dir, prefix string) ([]Deb, error) {
 		return nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
 	sort.Strings(names)
-	debs := make([]Deb, 0, len(names))
-	for _, n := range names {
-		d, err := ReadDebFile(filepath.Join(dir, n), path.Join(prefix, n))
+	debs := make([]Deb, len(names))
+	errs := make([]error, len(names))
+	// Decompressing is most of the work: one file per core.
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(names)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				debs[i], errs[i] = ReadDebFile(filepath.Join(dir, names[i]), path.Join(prefix, names[i]))
+			}
+		}()
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			problems = append(problems, err.Error())
-			continue
 		}
-		debs = append(debs, d)
 	}
 	if len(problems) > 0 {
 		return nil, problems
@@ -326,11 +343,7 @@ func drain(r io.Reader) error {
 // tarOf opens a tar member through the decompressor its suffix names. The
 // returned stream is what tar reads, for drain.
 func tarOf(m *deb.ArEntry) (*tar.Reader, io.ReadCloser, error) {
-	ext := path.Ext(m.Name)
-	if ext == ".tar" {
-		ext = ""
-	}
-	rc, err := deb.DecompressorFor(ext)(io.NewSectionReader(m.Data, 0, m.Size))
+	rc, err := decompress(m.Name, io.NewSectionReader(m.Data, 0, m.Size))
 	if err != nil {
 		return nil, nil, fmt.Errorf("corrupt archive: %w", err)
 	}

@@ -20,6 +20,8 @@ type spec struct {
 	Fields []string
 	// Compress is dpkg-deb's -Z type (xz when empty).
 	Compress string
+	// Payload is the size of a generated text file in the package, bytes.
+	Payload int
 }
 
 // fileName is Debian's name for the .deb, without the epoch.
@@ -164,6 +166,9 @@ var built struct {
 	once sync.Once
 	dir  string
 	err  error
+	// extra are more directories for TestMain to remove.
+	mu    sync.Mutex
+	extra []string
 }
 
 // debsDir builds every spec with dpkg-deb (once) and returns the directory.
@@ -180,8 +185,10 @@ func debsDir(t testing.TB) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
+	for _, d := range append(built.extra, built.dir) {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }
@@ -193,6 +200,7 @@ func requireTool(t testing.TB, tl tool.Tool) {
 	}
 }
 
+// buildAll builds every spec into a new temporary directory.
 func buildAll(specs map[string]spec) (string, error) {
 	if !tool.DpkgDeb.Present() {
 		return "", fmt.Errorf("dpkg-deb is missing: install the dpkg package (go run magefile.go test installs it)")
@@ -228,6 +236,15 @@ func buildDeb(work, out string, s spec) error {
 	}
 	if err := os.WriteFile(filepath.Join(doc, "README"), []byte(strings.Repeat(s.Package+" "+s.Version+"\n", 50)), 0o644); err != nil {
 		return err
+	}
+	if s.Payload > 0 {
+		var b strings.Builder
+		for i := 0; b.Len() < s.Payload; i++ {
+			fmt.Fprintf(&b, "%s line %d: %x\n", s.Package, i, i*2654435761)
+		}
+		if err := os.WriteFile(filepath.Join(doc, "data.txt"), []byte(b.String()[:s.Payload]), 0o644); err != nil {
+			return err
+		}
 	}
 	ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: NovaSphere Tests <tests@example.com>\n", s.Package, s.Version, s.Arch)
 	for _, f := range s.Fields {

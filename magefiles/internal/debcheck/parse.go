@@ -139,7 +139,15 @@ func qualifier(p dependency.Possibility) string {
 	if p.Arch == nil {
 		return ""
 	}
-	q := p.Arch.String()
+	// Arch.String searches dpkg's tuple table; Linux GNU names are the CPU.
+	a := *p.Arch
+	if a == dependency.Any {
+		return "any"
+	}
+	q := a.CPU
+	if a.ABI != "base" || a.Libc != "gnu" || a.OS != "linux" {
+		q = a.String()
+	}
 	if q == "native" {
 		return ""
 	}
@@ -161,6 +169,7 @@ func appliesHere(p dependency.Possibility) bool {
 	if p.Architectures == nil || len(p.Architectures.Architectures) == 0 {
 		return true
 	}
-	native, _ := dependency.ParseArch(NativeArch)
-	return p.Architectures.Matches(native)
+	return p.Architectures.Matches(&nativeArch)
 }
+
+var nativeArch = dependency.Arch{ABI: "base", Libc: "gnu", OS: "linux", CPU: NativeArch}
