@@ -17,11 +17,30 @@ import (
 // install.sh's flags (one transaction, no download, no removal, no
 // recommends), in simulation on a private dpkg status file that lists the
 // base packages: no root, no network, the host's apt state untouched.
+func aptSimulate(t *testing.T, base Base, debs []string) (ok bool, out string) {
+	t.Helper()
+	args := append([]string{"-s", "install"}, installShAptFlags...)
+	cmd := exec.Command("apt-get", append(args, debs...)...)
+	cmd.Env = append(os.Environ(), "APT_CONFIG="+privateApt(t, base), "LC_ALL=C")
+	b, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("apt-get: %v", err)
+	}
+	return err == nil, string(b)
+}
+
+// installShAptFlags are scripts/install.sh's apt-get install flags
+// (TestInstallSh checks that the script uses them).
+var installShAptFlags = []string{"-y", "--no-download", "--no-remove", "--no-install-recommends"}
+
+// privateApt writes an apt configuration whose only state is a dpkg status
+// file listing the base packages, and returns its path for APT_CONFIG.
 //
 // Base packages get "Multi-Arch: allowed" unless the manifest qualifies
 // them (then "same"): Check accepts ":any" on base packages because
 // manifests do not say, and the fake status says so explicitly.
-func aptSimulate(t *testing.T, base Base, debs []string) (ok bool, out string) {
+func privateApt(t *testing.T, base Base) string {
 	t.Helper()
 	requireTool(t, tool.AptGet)
 	dir := t.TempDir()
@@ -66,16 +85,7 @@ APT::Architectures { "%[2]s"; };
 			t.Fatal(err)
 		}
 	}
-	args := []string{"-s", "-y", "--no-download", "--no-remove", "--no-install-recommends", "install"}
-	args = append(args, debs...)
-	cmd := exec.Command("apt-get", args...)
-	cmd.Env = append(os.Environ(), "APT_CONFIG="+filepath.Join(dir, "apt.conf"), "LC_ALL=C")
-	b, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("apt-get: %v", err)
-	}
-	return err == nil, string(b)
+	return filepath.Join(dir, "apt.conf")
 }
 
 // TestCheckAgreesWithApt: for every scenario, apt's own resolver, run as
