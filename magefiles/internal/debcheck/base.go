@@ -3,7 +3,10 @@ package debcheck
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -166,6 +169,33 @@ func ReadBase(files []File) (Base, error) {
 	}
 	sortInstalled(b.Packages)
 	return b, nil
+}
+
+// ReadBaseFiles reads, from a copy of the ISO's files under root (an
+// extracted tree, root/casper/...), every file IsBaseFile accepts, named by
+// its ISO path. A tree without casper/ gives no files (ReadBase then says
+// which manifest it misses).
+func ReadBaseFiles(root string) ([]File, error) {
+	entries, err := os.ReadDir(filepath.Join(root, "casper"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var files []File
+	for _, e := range entries {
+		p := "casper/" + e.Name()
+		if !e.Type().IsRegular() || !IsBaseFile(p) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(root, "casper", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: p, Data: data})
+	}
+	return files, nil
 }
 
 // cleanISOPath turns "/casper/x" and "./casper/x" into "casper/x".

@@ -2,6 +2,7 @@ package debcheck
 
 import (
 	"errors"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -187,5 +188,49 @@ func TestIsBaseFile(t *testing.T) {
 		if got := IsBaseFile(p); got != want {
 			t.Errorf("IsBaseFile(%q) = %v, want %v", p, got, want)
 		}
+	}
+}
+
+func TestReadBaseFilesFromAnExtractedTree(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range baseFiles() {
+		writeFiles(t, root, map[string]string{f.Path: string(f.Data)})
+	}
+	writeFiles(t, root, map[string]string{"boot/grub/grub.cfg": "menuentry {}\n", "casper/sub/x.manifest": "a\t1\n"})
+	files, err := ReadBaseFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Path)
+	}
+	want := []string{"casper/filesystem.manifest", "casper/install-sources.yaml",
+		"casper/ubuntu-server-minimal.manifest", "casper/ubuntu-server-minimal.ubuntu-server.installer.manifest",
+		"casper/ubuntu-server-minimal.ubuntu-server.manifest"}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("files %q, want %q", names, want)
+	}
+	b, err := ReadBase(files)
+	if err != nil || !reflect.DeepEqual(b, fixtureBase(t)) {
+		t.Errorf("ReadBase of the tree: %v; differs from the same files given directly", err)
+	}
+	if files, err := ReadBaseFiles(filepath.Join(root, "boot")); err != nil || len(files) != 0 {
+		t.Errorf("a tree without casper/: %v, %v", files, err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	// No packages: the base is not even read (an ISO without manifests).
+	plan, err := Resolve(nil, nil)
+	if err != nil || len(plan.Packages) != 0 {
+		t.Errorf("no packages: %+v, %v", plan, err)
+	}
+	if _, err := Resolve(nil, readSpecs(t, "chain-c")); err == nil || !strings.Contains(err.Error(), "casper/filesystem.manifest: missing") {
+		t.Errorf("packages and no manifests: %v", err)
+	}
+	plan, err = Resolve(baseFiles(), readSpecs(t, "chain-c"))
+	if err != nil || len(plan.Packages) != 1 || plan.Base.Packages != 11 {
+		t.Errorf("got %+v, %v", plan, err)
 	}
 }

@@ -98,6 +98,21 @@ func (p Plan) Summary() string {
 		len(p.Packages), p.Base.Packages, strings.Join(p.Base.Manifests, " + "), fromBase, fromDebs)
 }
 
+// Resolve is the whole check for a caller holding the base ISO's casper
+// files (see IsBaseFile, ReadBaseFiles) and the .debs (ReadDebDir,
+// ReadDeb): with no .debs there is nothing to resolve and the base is not
+// read; otherwise ReadBase, then Check.
+func Resolve(files []File, debs []Deb) (Plan, error) {
+	if len(debs) == 0 {
+		return Plan{Base: PlanBase{Source: "no packages: nothing to resolve"}}, nil
+	}
+	base, err := ReadBase(files)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Check(base, debs)
+}
+
 // Check proves that debs, installed together in one apt transaction on the
 // base system, need nothing else, with Debian's rules:
 //
