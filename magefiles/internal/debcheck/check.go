@@ -492,7 +492,8 @@ func (w *world) explain(p dependency.Possibility) string {
 }
 
 // clashes lists what a Conflicts or Breaks possibility of d matches among
-// what ends up installed. A package never conflicts with itself.
+// what ends up installed. Without a qualifier it matches every
+// architecture (multiarch rule). A package never conflicts with itself.
 func (w *world) clashes(d *parsedDeb, p dependency.Possibility) []string {
 	if !appliesHere(p) {
 		return nil
@@ -500,13 +501,13 @@ func (w *world) clashes(d *parsedDeb, p dependency.Possibility) []string {
 	q := qualifier(p)
 	var out []string
 	for _, o := range w.debs[p.Name] {
-		if o.Package == d.Package || debArchOK(o, q) != "" || !satisfiesVersion(p, o.version) {
+		if o.Package == d.Package || (q != "" && debArchOK(o, q) != "") || !satisfiesVersion(p, o.version) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("packages/ has %s %s (%s)", o.Package, o.Version, o.File))
 	}
 	for _, b := range w.base[p.Name] {
-		if b.Name == d.Package || w.replaces(b) || !baseArchOK(b.Arch, q) {
+		if b.Name == d.Package || w.replaces(b) || (q != "" && !baseArchOK(b.Arch, q)) {
 			continue
 		}
 		if satisfiesVersion(p, w.baseVer[b]) {

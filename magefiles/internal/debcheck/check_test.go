@@ -232,3 +232,34 @@ func TestCheckNothingToInstall(t *testing.T) {
 		t.Errorf("got %+v, %v", plan, err)
 	}
 }
+
+// TestCheckForeignBasePackages: a base with i386 packages (dpkg
+// --add-architecture i386): they satisfy only :i386 relations, and an
+// unqualified Conflicts matches them too.
+func TestCheckForeignBasePackages(t *testing.T) {
+	base, err := ReadBase([]File{{Path: "casper/filesystem.manifest", Data: []byte("libc6:amd64\t2.35-0ubuntu3.1\nlibold:i386\t1.0\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		deb  Deb
+		want string
+	}{
+		{Deb{File: "packages/a.deb", Package: "aa", Version: "1", Architecture: "amd64", Depends: "libold:i386 (>= 1.0), libc6:amd64"}, ""},
+		{Deb{File: "packages/b.deb", Package: "bb", Version: "1", Architecture: "amd64", Depends: "libold"},
+			"packages/b.deb: Depends libold: the base system has libold:i386 1.0 (casper/filesystem.manifest) and packages/ has none"},
+		{Deb{File: "packages/c.deb", Package: "cc", Version: "1", Architecture: "all", Conflicts: "libold"},
+			"packages/c.deb: Conflicts libold: the base system has libold:i386 1.0 (casper/filesystem.manifest); apt would remove it"},
+		{Deb{File: "packages/d.deb", Package: "dd", Version: "1", Architecture: "all", Conflicts: "libold:amd64"}, ""},
+	}
+	for _, c := range cases {
+		_, err := Check(base, []Deb{c.deb})
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != c.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", c.deb.File, got, c.want)
+		}
+	}
+}
