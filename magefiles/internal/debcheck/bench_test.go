@@ -10,8 +10,9 @@ import (
 )
 
 // The benchmark's packages/: 200 .debs (each with a 64 KiB text file,
-// xz-compressed as dpkg-deb does by default) that depend on each other, on
-// a virtual package and on base packages, against a 700-line manifest.
+// compressed with xz as dpkg-deb and Debian do, or zstd as Ubuntu does)
+// that depend on each other, on a virtual package and on base packages,
+// against a 700-line manifest.
 const (
 	benchDebs      = 200
 	benchManifest  = 700
@@ -19,13 +20,15 @@ const (
 	benchDepsPerPk = 3
 )
 
-var benchFixture struct {
+type benchFixture struct {
 	once sync.Once
 	dir  string
 	err  error
 }
 
-func benchSpecs() map[string]spec {
+var benchFixtures = map[string]*benchFixture{"xz": {}, "zstd": {}}
+
+func benchSpecs(compress string) map[string]spec {
 	out := map[string]spec{}
 	for i := 0; i < benchDebs; i++ {
 		deps := []string{fmt.Sprintf("libbench%03d (>= 1.%d-1)", i%benchManifest, i%benchManifest)}
@@ -49,7 +52,7 @@ func benchSpecs() map[string]spec {
 		if i%2 == 1 {
 			arch = "all"
 		}
-		out[fmt.Sprint(i)] = spec{Package: fmt.Sprintf("bench-%03d", i), Version: fmt.Sprintf("1.0-%d", i), Arch: arch, Fields: fields, Payload: benchPayload}
+		out[fmt.Sprint(i)] = spec{Package: fmt.Sprintf("bench-%03d", i), Version: fmt.Sprintf("1.0-%d", i), Arch: arch, Fields: fields, Payload: benchPayload, Compress: compress}
 	}
 	return out
 }
@@ -66,26 +69,34 @@ func benchBase(b *testing.B) Base {
 	return base
 }
 
-func benchDir(b *testing.B) string {
-	benchFixture.once.Do(func() {
-		benchFixture.dir, benchFixture.err = buildAll(benchSpecs())
-		if benchFixture.err == nil {
+func benchDir(b *testing.B, compress string) string {
+	f := benchFixtures[compress]
+	f.once.Do(func() {
+		f.dir, f.err = buildAll(benchSpecs(compress))
+		if f.err == nil {
 			// TestMain removes the test fixture; this one goes with it.
 			built.mu.Lock()
-			built.extra = append(built.extra, benchFixture.dir)
+			built.extra = append(built.extra, f.dir)
 			built.mu.Unlock()
 		}
 	})
-	if benchFixture.err != nil {
-		b.Fatal(benchFixture.err)
+	if f.err != nil {
+		b.Fatal(f.err)
 	}
-	return benchFixture.dir
+	return f.dir
 }
 
 // BenchmarkCheck200Debs measures the check of 200 .debs against a 700-line
-// manifest. ReadBytes is the baseline: only reading the 200 files.
+// manifest, for each compression. ReadBytes is the baseline: only reading
+// the 200 files.
 func BenchmarkCheck200Debs(b *testing.B) {
-	dir := benchDir(b)
+	for _, compress := range []string{"xz", "zstd"} {
+		b.Run(compress, func(b *testing.B) { benchCheck(b, compress) })
+	}
+}
+
+func benchCheck(b *testing.B, compress string) {
+	dir := benchDir(b, compress)
 	base := benchBase(b)
 	debs, err := ReadDebDir(dir, "packages")
 	if err != nil {
@@ -98,8 +109,7 @@ func BenchmarkCheck200Debs(b *testing.B) {
 	for _, d := range debs {
 		total += d.Size
 	}
-	b.Logf("%d .debs, %d bytes in all; %d base packages", len(debs), total, len(base.Packages))
-
+	b.Logf("%d .debs (%s), %d bytes in all; %d base packages", len(debs), compress, total, len(base.Packages))
 	b.Run("ReadBytes", func(b *testing.B) {
 		b.SetBytes(total)
 		for i := 0; i < b.N; i++ {
