@@ -152,56 +152,72 @@ func Check(base Base, debs []Deb) (Plan, error) {
 	problems = append(problems, w.duplicates()...)
 
 	plan := Plan{Base: PlanBase{Source: base.Source, Manifests: base.Manifests, Packages: len(base.Packages)}}
-	var depProblems []pendingProblem
+	var pending []pendingProblem
 	for _, d := range w.order {
 		if d.refused != "" {
 			continue
 		}
-		pp := PlannedPackage{Package: d.Package, Version: d.Version, Architecture: d.Architecture,
-			File: d.File, SHA256: d.SHA256, Size: d.Size}
-		var p string
-		pp.Base, p = w.againstBase(d)
-		if p != "" {
-			problems = append(problems, p)
+		pp, downgrade, unmet := w.plan(d)
+		if downgrade != "" {
+			problems = append(problems, downgrade)
 		}
-		for _, f := range []struct {
-			name string
-			dep  dependency.Dependency
-		}{{"Pre-Depends", d.preDepends}, {"Depends", d.depends}} {
-			for _, rel := range f.dep.Relations {
-				sat, why, ok := w.resolve(rel)
-				if !ok {
-					depProblems = append(depProblems, pendingProblem{d, fmt.Sprintf("%s %s: %s", f.name, rel, why)})
-					continue
-				}
-				if sat.deb != nil {
-					w.neededBy[sat.deb] = append(w.neededBy[sat.deb], d)
-				}
-				pp.Dependencies = append(pp.Dependencies, Resolution{Field: f.name, Relation: rel.String(), SatisfiedBy: sat.Satisfier})
-			}
-		}
-		for _, f := range []struct {
-			name string
-			dep  dependency.Dependency
-		}{{"Conflicts", d.conflicts}, {"Breaks", d.breaks}} {
-			for _, rel := range f.dep.Relations {
-				for _, poss := range rel.Possibilities {
-					for _, hit := range w.clashes(d, poss) {
-						depProblems = append(depProblems, pendingProblem{d, fmt.Sprintf("%s %s: %s", f.name, poss, hit)})
-					}
-				}
-			}
-		}
+		pending = append(pending, unmet...)
+		pending = append(pending, w.conflicts(d)...)
 		plan.Packages = append(plan.Packages, pp)
 	}
 	chains := w.chains()
-	for _, p := range depProblems {
+	for _, p := range pending {
 		problems = append(problems, fmt.Sprintf("%s%s: %s", p.deb.File, chains[p.deb], p.text))
 	}
 	if len(problems) > 0 {
 		return plan, problems
 	}
 	return plan, nil
+}
+
+// plan resolves d's Pre-Depends and Depends: the satisfied ones go into
+// the plan (and record which .debs need which, for the chains), the others
+// into unmet. downgrade is a problem line when d is older than the base
+// package of the same name.
+func (w *world) plan(d *parsedDeb) (pp PlannedPackage, downgrade string, unmet []pendingProblem) {
+	pp = PlannedPackage{Package: d.Package, Version: d.Version, Architecture: d.Architecture,
+		File: d.File, SHA256: d.SHA256, Size: d.Size}
+	pp.Base, downgrade = w.againstBase(d)
+	for _, f := range []field{{"Pre-Depends", d.preDepends}, {"Depends", d.depends}} {
+		for _, rel := range f.dep.Relations {
+			sat, why, ok := w.resolve(rel)
+			if !ok {
+				unmet = append(unmet, pendingProblem{d, fmt.Sprintf("%s %s: %s", f.name, rel, why)})
+				continue
+			}
+			if sat.deb != nil {
+				w.neededBy[sat.deb] = append(w.neededBy[sat.deb], d)
+			}
+			pp.Dependencies = append(pp.Dependencies, Resolution{Field: f.name, Relation: rel.String(), SatisfiedBy: sat.Satisfier})
+		}
+	}
+	return pp, downgrade, unmet
+}
+
+// conflicts lists what d's Conflicts and Breaks match.
+func (w *world) conflicts(d *parsedDeb) []pendingProblem {
+	var out []pendingProblem
+	for _, f := range []field{{"Conflicts", d.conflicts}, {"Breaks", d.breaks}} {
+		for _, rel := range f.dep.Relations {
+			for _, poss := range rel.Possibilities {
+				for _, hit := range w.clashes(d, poss) {
+					out = append(out, pendingProblem{d, fmt.Sprintf("%s %s: %s", f.name, poss, hit)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// field is a named relation field.
+type field struct {
+	name string
+	dep  dependency.Dependency
 }
 
 // pendingProblem waits for the chains, which need every edge.
