@@ -15,7 +15,13 @@
 //   - Check resolves every package against the base and the other packages
 //     with Debian's rules (Depends and Pre-Depends with alternatives, version
 //     relations, Provides, architecture qualifiers, Conflicts and Breaks)
-//     and returns a Plan, or every problem it found, one a line.
+//     and returns a Plan, or every problem it found, one a line (Problems).
+//   - Resolve does ReadBase and Check in one call, and nothing when there
+//     are no .debs; ReadBaseFiles reads the casper files from an extracted
+//     tree.
+//
+// The tests compare every verdict with apt-get's own resolver, run as
+// scripts/install.sh runs it.
 //
 // Control fields, dependency relations and versions are parsed and compared
 // by pault.ag/go/debian; this package adds the resolution.

@@ -67,6 +67,7 @@ var specs = map[string]spec{
 	"conf-base":   {Package: "conf-base", Version: "1", Arch: "all", Fields: []string{"Conflicts: vim-tiny"}},
 	"breaks-old":  {Package: "breaks-old", Version: "1", Arch: "all", Fields: []string{"Breaks: vim-tiny (<< 2:8.2.3995-1ubuntu2.12)"}},
 	"breaks-base": {Package: "breaks-base", Version: "1", Arch: "all", Fields: []string{"Breaks: vim (<< 3:0)"}},
+	"breaks-foo":  {Package: "breaks-foo", Version: "1", Arch: "all", Fields: []string{"Breaks: libfoo1 (<< 2.2)"}},
 	"c1":          {Package: "c1", Version: "1", Arch: "all", Fields: []string{"Conflicts: c2"}},
 	"c2":          {Package: "c2", Version: "1", Arch: "all"},
 	// Architectures and qualifiers.
