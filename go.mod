@@ -8,14 +8,17 @@ require (
 	github.com/bitfield/script v0.25.2
 	github.com/cavaliergopher/grab/v3 v3.0.1
 	github.com/cli/go-gh/v2 v2.17.0
+	github.com/klauspost/compress v1.18.0
 	github.com/magefile/mage v1.17.2
 	github.com/opencontainers/go-digest v1.0.0
 	github.com/package-url/packageurl-go v0.1.7
 	github.com/rhysd/actionlint v1.7.12
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+	github.com/xi2/xz v0.0.0-20171230120015-48954b6210f8
 	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.43.0
 	gopkg.in/yaml.v3 v3.0.1
+	pault.ag/go/debian v0.19.0
 )
 
 require (
@@ -29,6 +32,7 @@ require (
 	github.com/henvic/httpretty v0.2.0 // indirect
 	github.com/itchyny/gojq v0.12.19 // indirect
 	github.com/itchyny/timefmt-go v0.1.8 // indirect
+	github.com/kjk/lzma v0.0.0-20161016003348-3fd93898850d // indirect
 	github.com/lucasb-eyer/go-colorful v1.4.1 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
@@ -43,6 +47,7 @@ require (
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/term v0.47.0 // indirect
 	mvdan.cc/sh/v3 v3.7.0 // indirect
+	pault.ag/go/topsort v0.1.1 // indirect
 )
 
 tool github.com/rhysd/actionlint/cmd/actionlint

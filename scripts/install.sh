@@ -17,11 +17,22 @@ log "installing NovaSphere $version from $NOVASPHERE_DIR"
 # Check the payload against its manifest before touching the system.
 (cd "$NOVASPHERE_DIR" && sha256sum --quiet -c MANIFEST.sha256)
 
-# Offline packages, if any were shipped.
+# Offline packages, if any were shipped: all of them in one apt transaction,
+# as the build's offline-package check resolved them (Depends and
+# Pre-Depends only, against the installed base system). apt must not
+# download (--no-download), remove a package of the base system
+# (--no-remove) or pull in Recommends that the check did not look at.
+# When apt disagrees, its own message is above this script's last line.
 set -- "$NOVASPHERE_DIR"/packages/*.deb
 if [ -e "$1" ]; then
-	log "installing $# offline package(s)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download "$@"
+	log "installing $# offline package(s) in one apt transaction"
+	status=0
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download --no-remove --no-install-recommends "$@" || status=$?
+	if [ "$status" -ne 0 ]; then
+		log "apt-get could not install the offline packages (exit status $status; apt's message is above)." >&2
+		log "packages: $*" >&2
+		exit "$status"
+	fi
 fi
 
 install -d -m 0755 /etc/novasphere /var/lib/novasphere

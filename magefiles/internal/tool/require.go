@@ -70,6 +70,7 @@ var (
 	GPG           = Tool{Command: "gpg", Package: "gnupg"}
 	GPGAgent      = Tool{Command: "gpg-agent", Package: "gnupg"}
 	DpkgDeb       = Tool{Command: "dpkg-deb", Package: "dpkg"}
+	AptGet        = Tool{Command: "apt-get", Package: "apt"}
 )
 
 // Installer installs missing tools. The zero value is not useful; use
