@@ -94,22 +94,27 @@ func Pack(ctx context.Context) error {
 // Verify builds the installer ISO and proves it right: checksums, boot records, payload, md5sum.txt, autoinstall, and real QEMU boots.
 //
 // This is what CI runs. Every check runs and is reported in a table and in
-// dist/verify-report.json; any failure makes verify exit non-zero. The ISO's
-// SHA256SUMS and MD5SUMS are written to dist/. Runs the stages up to pack
-// first.
+// dist/verify-report.json; any failure makes verify exit non-zero. Then it
+// writes the SBOM (dist/novasphere-installer-<version>.cdx.json, CycloneDX:
+// base ISO, base packages from its casper manifests, offline .debs, payload
+// files, Helm chart), SHA256SUMS and MD5SUMS of the ISO and the SBOM, and,
+// with RELEASE_SIGNING_KEY, SHA256SUMS.gpg, checked against
+// configs/keys/novasphere-release.asc. Runs the stages up to pack first.
 //
 // Environment:
 //
-//	VERIFY_BOOT          1 to require the QEMU boots, 0 to skip them (default: on when qemu is installed)
-//	VERIFY_BOOT_TIMEOUT  timeout per boot, a Go duration or seconds (default 5m)
-//	VERIFY_BOOT_MARKER   regular expression that proves a boot (default: the autoinstall kernel command line)
+//	VERIFY_BOOT                 1 to require the QEMU boots, 0 to skip them (default: on when qemu is installed)
+//	VERIFY_BOOT_TIMEOUT         timeout per boot, a Go duration or seconds (default 5m)
+//	VERIFY_BOOT_MARKER          regular expression that proves a boot (default: the autoinstall kernel command line)
+//	RELEASE_SIGNING_KEY         armored OpenPGP private key that signs SHA256SUMS (secret; unset: not signed)
+//	RELEASE_SIGNING_PASSPHRASE  its passphrase (secret)
 //
 // and those of the stages before it: VERSION, DIST_DIR, SOURCE_DATE_EPOCH,
 // KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Verify(ctx context.Context) error {
-	return runThrough(ctx, "verify", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, "sign", config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Release publishes a verified installer ISO as a GitHub release and, when configured, to a server over scp.
@@ -138,7 +143,8 @@ func Verify(ctx context.Context) error {
 //	RELEASE_SPLIT             0 stops the release instead of splitting an ISO of 2 GiB or more into parts
 //
 // and those of verify and the stages before it: VERIFY_BOOT,
-// VERIFY_BOOT_TIMEOUT, VERIFY_BOOT_MARKER, DIST_DIR, SOURCE_DATE_EPOCH,
+// VERIFY_BOOT_TIMEOUT, VERIFY_BOOT_MARKER, RELEASE_SIGNING_KEY,
+// RELEASE_SIGNING_PASSPHRASE, DIST_DIR, SOURCE_DATE_EPOCH,
 // KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.

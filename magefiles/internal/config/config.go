@@ -27,6 +27,9 @@ const (
 	// DefaultKeyringPath is the committed copy of that key, relative to the
 	// repository root.
 	DefaultKeyringPath = "configs/keys/ubuntu-cdimage-2012.asc"
+	// ReleaseKeyPath is NovaSphere's release signing public key, relative
+	// to the repository root; it ships inside the ISO with configs/.
+	ReleaseKeyPath = "configs/keys/novasphere-release.asc"
 )
 
 // DefaultKernelArgs put kernel messages on the first serial port as well as
@@ -96,9 +99,11 @@ type Config struct {
 	NoWait bool
 	// Root is the repository root: payload directories are found under it.
 	Root string
-	// Verify holds verify's settings, Release the release's.
+	// Verify holds verify's settings, Release the release's, Signing the
+	// key that signs SHA256SUMS.
 	Verify  VerifySettings
 	Release ReleaseSettings
+	Signing SigningSettings
 
 	origins map[string]Origin
 }
@@ -115,6 +120,24 @@ type VerifySettings struct {
 	// default.
 	BootMarker *regexp.Regexp
 }
+
+// SigningSettings hold the release signing key (RELEASE_SIGNING_KEY) and
+// its passphrase (RELEASE_SIGNING_PASSPHRASE). Both are secrets: String
+// and GoString never show them.
+type SigningSettings struct {
+	Key, Passphrase string
+}
+
+// String hides the key: "signing key set" or "no signing key".
+func (s SigningSettings) String() string {
+	if s.Key == "" {
+		return "no signing key"
+	}
+	return "signing key set"
+}
+
+// GoString hides the key from %#v too.
+func (s SigningSettings) GoString() string { return s.String() }
 
 // ReleaseSettings say where and as whom a release is published.
 type ReleaseSettings struct {
@@ -178,6 +201,7 @@ func Load(root string, env Env) (Config, error) {
 	if c.Release, err = loadRelease(r); err != nil {
 		return c, err
 	}
+	c.Signing = SigningSettings{Key: r.str(EnvSigningKey, ""), Passphrase: r.strOrEmpty(EnvSigningPass, "")}
 	return c, nil
 }
 

@@ -58,6 +58,8 @@ const (
 	EnvSSHArgs         = "RELEASE_SSH_ARGS"
 	EnvCopyTool        = "RELEASE_COPY_TOOL"
 	EnvSplit           = "RELEASE_SPLIT"
+	EnvSigningKey      = "RELEASE_SIGNING_KEY"
+	EnvSigningPass     = "RELEASE_SIGNING_PASSPHRASE"
 )
 
 // Settings is every environment variable the project reads, in the order
@@ -81,6 +83,8 @@ var Settings = []Setting{
 	{EnvVerifyBoot, "boot when qemu is installed", "`1` requires the QEMU boots (installs qemu-system-x86 and ovmf), `0` skips them (reported as SKIP)", "verify", false},
 	{EnvBootTimeout, "`5m`", "timeout per boot, a Go duration (`3m`, `90s`) or seconds", "verify", false},
 	{EnvBootMarker, "the kernel command line with the autoinstall arguments", "regular expression that proves a boot on the serial console", "verify", false},
+	{EnvSigningKey, "unset: SHA256SUMS is not signed", "armored OpenPGP private key that signs SHA256SUMS as `SHA256SUMS.gpg` (a GitHub secret; never printed or written to disk); its public key must be `" + ReleaseKeyPath + "`", "verify", true},
+	{EnvSigningPass, "unset", "the signing key's passphrase, if it has one", "verify", true},
 	{EnvGHToken, "unset", "GitHub token with contents: write (never printed, logged or written)", "release", true},
 	{EnvGitHubToken, "unset", "GitHub token, when `GH_TOKEN` is unset (GitHub Actions)", "release", true},
 	{EnvRepository, "the `origin` remote", "`owner/name` of the GitHub repository", "release", false},

@@ -5,7 +5,9 @@
 //
 //	novasphere-installer-<version>.iso          the installer ISO (pack)
 //	novasphere-installer-<version>.build.json   pack's build record
-//	SHA256SUMS, MD5SUMS                         the ISO's checksums (verify)
+//	SHA256SUMS, MD5SUMS                         checksums of the ISO and the SBOM (verify, sbom)
+//	SHA256SUMS.gpg                              detached OpenPGP signature of SHA256SUMS (sign)
+//	novasphere-installer-<version>.cdx.json     the SBOM, CycloneDX JSON (sbom)
 //	verify-report.json                          verify's report
 //	boot-<firmware>-<media>.log                 serial console of each boot (verify)
 //	novasphere-installer-<version>.iso.partNN   parts of an ISO of 2 GiB or more (release)
@@ -23,6 +25,7 @@ const (
 	SHA256SumsName   = "SHA256SUMS"
 	MD5SumsName      = "MD5SUMS"
 	VerifyReportName = "verify-report.json"
+	SignatureName    = "SHA256SUMS.gpg"
 )
 
 // filePrefix starts the name of every versioned artifact.
@@ -30,6 +33,9 @@ const filePrefix = "novasphere-installer-"
 
 // ISOName is the installer ISO's file name for version.
 func ISOName(version string) string { return filePrefix + version + ".iso" }
+
+// SBOMName is the file name of the SBOM for version.
+func SBOMName(version string) string { return filePrefix + version + ".cdx.json" }
 
 // BuildRecordName is the file name of pack's build record for version.
 func BuildRecordName(version string) string { return filePrefix + version + ".build.json" }
@@ -80,11 +86,22 @@ func (l Layout) VerifyReport() string { return l.Path(VerifyReportName) }
 // BootLog is the path of a boot's serial log.
 func (l Layout) BootLog(boot string) string { return l.Path(BootLogName(boot)) }
 
+// SBOM is the path of the SBOM.
+func (l Layout) SBOM() string { return l.Path(SBOMName(l.Version)) }
+
+// Signature is the path of SHA256SUMS.gpg.
+func (l Layout) Signature() string { return l.Path(SignatureName) }
+
 // Published are the names of the small files a release publishes beside
-// the ISO (or its parts), in upload order.
+// the ISO (or its parts), in upload order. SHA256SUMS.gpg is among them;
+// a prerelease may lack it (see Optional).
 func (l Layout) Published() []string {
-	return []string{SHA256SumsName, MD5SumsName, VerifyReportName, BuildRecordName(l.Version)}
+	return []string{SHA256SumsName, SignatureName, MD5SumsName, SBOMName(l.Version), VerifyReportName, BuildRecordName(l.Version)}
 }
+
+// Optional reports whether a published file may be missing from a
+// prerelease: only the signature, which needs the release key.
+func Optional(name string) bool { return name == SignatureName }
 
 // Kind says what an artifact is.
 type Kind string
@@ -96,6 +113,8 @@ const (
 	KindChecksums Kind = "checksums"
 	KindReport    Kind = "verify-report"
 	KindLog       Kind = "log"
+	KindSBOM      Kind = "sbom"
+	KindSignature Kind = "signature"
 )
 
 // Artifact is one file a stage wrote to the output directory.

@@ -44,8 +44,13 @@ func TestExtractReadsOnlyWhatChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(extracted)
-	if want := []string{DiskInfo, GrubCfg, LoopbackCfg, MD5SumTxt}; !slices.Equal(extracted, want) {
-		t.Errorf("extracted %v, want only %v", extracted, want)
+	want := []string{DiskInfo, GrubCfg, LoopbackCfg, InstallSources, "/casper/ubuntu-server-minimal.manifest",
+		"/casper/ubuntu-server-minimal.ubuntu-server.installer.manifest", "/casper/ubuntu-server-minimal.ubuntu-server.manifest", MD5SumTxt}
+	if !slices.Equal(extracted, want) {
+		t.Errorf("extracted %v, want only %v (not the squashfs, kernel or initrd)", extracted, want)
+	}
+	if got := x.Manifests(); len(got) != 3 || !IsManifest(got[0]) {
+		t.Errorf("manifests %v", got)
 	}
 	report, err := x.Report()
 	if err != nil {

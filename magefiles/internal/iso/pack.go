@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/space"
@@ -58,6 +59,9 @@ type PackOptions struct {
 	SourceDateEpoch int64
 	// GitCommit is recorded in the build record.
 	GitCommit string
+	// OfflinePackages is the install plan of packages/*.deb, recorded in
+	// the build record.
+	OfflinePackages *debcheck.Plan
 	// Progress receives xorriso's progress (UPDATE) lines; nil discards them.
 	Progress io.Writer
 	// Log receives what pack does; nil discards it.
@@ -72,6 +76,9 @@ type BuildRecord struct {
 	GitCommit             string `json:"git_commit"`
 	XorrisoVersion        string `json:"xorriso_version"`
 	SourceDateEpoch       int64  `json:"source_date_epoch"`
+	// OfflinePackages is how packages/*.deb install offline on the base:
+	// each package, its version and what satisfies each dependency.
+	OfflinePackages *debcheck.Plan `json:"offline_packages,omitempty"`
 	// ISOSize is the length of the ISO pack wrote: an ISO of another size
 	// (cut short, or replaced) is never taken as up to date.
 	ISOSize int64 `json:"iso_size"`
@@ -83,6 +90,9 @@ type PackResult struct {
 	ISO, Record string
 	// BuildRecord is the record's content.
 	BuildRecord BuildRecord
+	// Manifest is /novasphere/MANIFEST.sha256 as written into the ISO:
+	// every payload file and its SHA-256.
+	Manifest []byte
 	// UpToDate is set when nothing was done because the output was newer
 	// than every input.
 	UpToDate bool
@@ -125,7 +135,11 @@ func (p *Plan) UpToDate() (PackResult, bool) {
 		return PackResult{}, false
 	}
 	rec, _ := ReadBuildRecord(p.o.Record)
-	res := PackResult{ISO: p.o.ISO, Record: p.o.Record, BuildRecord: rec, UpToDate: true, Duration: time.Since(p.start)}
+	manifest, err := os.ReadFile(filepath.Join(p.o.WorkDir, manifestWorkFile))
+	if err != nil {
+		return PackResult{}, false
+	}
+	res := PackResult{ISO: p.o.ISO, Record: p.o.Record, BuildRecord: rec, Manifest: manifest, UpToDate: true, Duration: time.Since(p.start)}
 	fmt.Fprintf(p.log, "pack: %s is up to date (newer than every input); nothing to do\n", res.ISO)
 	return res, true
 }
@@ -141,7 +155,7 @@ func (p *Plan) Write(ctx context.Context) (PackResult, error) {
 	if err != nil {
 		return PackResult{}, err
 	}
-	res.BuildRecord, res.XorrisoPeakRSS, res.Duration = p.record, rss, time.Since(p.start)
+	res.BuildRecord, res.XorrisoPeakRSS, res.Duration, res.Manifest = p.record, rss, time.Since(p.start), p.manifest
 	fmt.Fprintf(p.log, "pack: wrote %s and %s (%.1fs)\n", res.ISO, filepath.Base(res.Record), res.Duration.Seconds())
 	return res, nil
 }
@@ -194,7 +208,7 @@ func PlanPack(ctx context.Context, o PackOptions) (*Plan, error) {
 		fmt.Fprintln(p.log, "pack: note: SOURCE_DATE_EPOCH is unknown (not a git checkout?): using the current time; the ISO will not be reproducible")
 	}
 	p.record = BuildRecord{Version: o.Version, BaseISOSHA256: p.x.BaseSHA256, GitCommit: o.GitCommit,
-		XorrisoVersion: xv, SourceDateEpoch: p.epoch}
+		XorrisoVersion: xv, SourceDateEpoch: p.epoch, OfflinePackages: o.OfflinePackages}
 	return p, p.fingerprint()
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 	. "github.com/novasphere/novasphere-iso/magefiles/internal/iso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -469,6 +470,14 @@ func TestPackBadInputs(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []error{customize.ErrInvalidUserData}, "user-data:5: key autoinstall.shutdown"},
+		{"a .deb whose dependency is missing", func(t *testing.T, o *RemasterOptions) {
+			o.Root = copyPayload(t)
+			_, err := testiso.BuildDeb(context.Background(), filepath.Join(o.Root, "packages"),
+				testiso.Deb{Package: "novasphere-agent", Version: "1.2.0", Depends: "libnope1 (>= 2.1)"})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}, nil, "packages/novasphere-agent_1.2.0_amd64.deb: Depends libnope1 (>= 2.1)"},
 		{"missing base ISO", func(t *testing.T, o *RemasterOptions) { o.Base = filepath.Join(t.TempDir(), "nope.iso") }, nil, "nope.iso"},
 		{"base without casper entry", func(t *testing.T, o *RemasterOptions) {
 			o.Base = makeISO(t, map[string]string{

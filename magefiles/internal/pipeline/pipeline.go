@@ -8,8 +8,11 @@
 //	fetch      the verified base ISO                 -> Build.Base
 //	extract    what the remaster reads from the base -> Build.Extracted
 //	customize  autoinstall, GRUB, identity files      -> Build.Customized
+//	packages   packages/*.deb resolved on the base     -> Build.Packages
 //	pack       the installer ISO and its record       -> Build.Packed
 //	verify     every check, QEMU boots included       -> Build.Report
+//	sbom       the SBOM, listed in SHA256SUMS         -> Build.Artifacts
+//	sign       SHA256SUMS.gpg with the release key    -> Build.Artifacts
 //	release    checklist, GitHub, server copy         (only when asked for)
 //
 // The Mage targets only say how far to run: pipeline.New(...).Run(ctx, "pack").
@@ -24,6 +27,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
@@ -64,8 +68,11 @@ var Stages = []Stage{
 	fetchStage{},     // download and verify the base ISO
 	extractStage{},   // read what the remaster changes out of the base
 	customizeStage{}, // autoinstall seed, GRUB menus, version identity
+	packagesStage{},  // prove packages/*.deb install offline on the base
 	packStage{},      // write the installer ISO and its build record
 	verifyStage{},    // prove the ISO right: checks and QEMU boots
+	sbomStage{},      // list what is inside the ISO (CycloneDX), in SHA256SUMS
+	signStage{},      // sign SHA256SUMS with the release key
 	releaseStage{},   // publish: checklist, GitHub, server copy
 }
 
@@ -94,6 +101,8 @@ type Build struct {
 	Extracted *iso.Extracted
 	// Customized is what customize wrote for the version.
 	Customized *customize.Result
+	// Packages is the offline packages' install plan.
+	Packages *debcheck.Plan
 	// Packed is what pack wrote.
 	Packed *iso.PackResult
 	// Report is verify's report.

@@ -126,6 +126,7 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 		Version:         c.Version,
 		SourceDateEpoch: c.SourceDateEpoch,
 		GitCommit:       git.HeadOrEmpty(ctx, c.Root),
+		OfflinePackages: b.Packages,
 		Progress:        b.Progress,
 		Log:             b.Log,
 	}

@@ -21,6 +21,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"os"
 	"path"
 	"path/filepath"
@@ -45,9 +46,7 @@ const PayloadRoot = "/novasphere"
 
 // FileName is the SBOM's name beside the ISO:
 // novasphere-installer-<version>.cdx.json.
-func FileName(version string) string {
-	return "novasphere-installer-" + version + ".cdx.json"
-}
+func FileName(version string) string { return dist.SBOMName(version) }
 
 // Input is everything the SBOM lists, as plain values.
 type Input struct {

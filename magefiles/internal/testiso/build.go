@@ -158,6 +158,13 @@ func (b *builder) copyStatic(tree string) error {
 		"grub.cfg":     "boot/grub/grub.cfg",
 		"loopback.cfg": "boot/grub/loopback.cfg",
 		"disk-info":    ".disk/info",
+		// Ubuntu's install sources and layer manifests (package lists
+		// read off a real Debian 12 system), for the offline-package
+		// check and the SBOM.
+		"install-sources.yaml":                                   "casper/install-sources.yaml",
+		"ubuntu-server-minimal.manifest":                         "casper/ubuntu-server-minimal.manifest",
+		"ubuntu-server-minimal.ubuntu-server.manifest":           "casper/ubuntu-server-minimal.ubuntu-server.manifest",
+		"ubuntu-server-minimal.ubuntu-server.installer.manifest": "casper/ubuntu-server-minimal.ubuntu-server.installer.manifest",
 	} {
 		if err := copyFile(b.static(src), filepath.Join(tree, dst), 0o644); err != nil {
 			return err

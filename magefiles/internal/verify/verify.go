@@ -156,7 +156,10 @@ const (
 	CheckPayload     = "payload"
 	CheckMD5SumTxt   = "md5sum.txt"
 	CheckAutoinstall = "autoinstall"
-	CheckBoot        = "boot" // the row of skipped boots
+	// CheckOfflinePackages re-reads the shipped .debs and the ISO's
+	// manifests and proves they install offline.
+	CheckOfflinePackages = "offline-packages"
+	CheckBoot            = "boot" // the row of skipped boots
 )
 
 // Run checks the ISO, writes SHA256SUMS, MD5SUMS and verify-report.json to
@@ -250,6 +253,7 @@ func runChecks(ctx context.Context, o Options) (Report, *hashing.Digests) {
 		{CheckPayload, checkPayload},
 		{CheckMD5SumTxt, checkMD5SumTxt},
 		{CheckAutoinstall, checkAutoinstall},
+		{CheckOfflinePackages, checkOfflinePackages},
 	}
 	results := make([]Check, len(static))
 	var wg sync.WaitGroup

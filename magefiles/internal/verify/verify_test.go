@@ -189,6 +189,27 @@ func TestWrongVersion(t *testing.T) {
 	wantOutcome(t, rep, err, map[string][]string{CheckIdentity: {`/novasphere/VERSION holds "v9.9.9\n", want "v1.2.3\n"`}})
 }
 
+// A .deb whose dependency neither the base nor packages/ has fails the
+// offline-packages check, naming the package and the dependency.
+func TestShippedDebWithAMissingDependency(t *testing.T) {
+	t.Parallel()
+	iso, base := happy(t)
+	deb, err := testiso.BuildDeb(t.Context(), t.TempDir(), testiso.Deb{Package: "novasphere-agent", Version: "1.2.0", Depends: "libnope1 (>= 2.1)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(deb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad-deb.iso")
+	if err := mutate(t.Context(), iso, bad, map[string][]byte{"/novasphere/packages/" + filepath.Base(deb): data}, true); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verifyNoBoot(t, bad, base.ISO)
+	wantOutcome(t, rep, err, map[string][]string{CheckOfflinePackages: {"packages/novasphere-agent_1.2.0_amd64.deb", "libnope1 (>= 2.1)"}})
+}
+
 func TestISOWithoutEFIEntry(t *testing.T) {
 	t.Parallel()
 	iso, base := happy(t)

@@ -1,0 +1,200 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
+)
+
+// sbomStage writes the SBOM of the verified ISO (CycloneDX JSON) beside it
+// and lists it in SHA256SUMS and MD5SUMS with the ISO.
+type sbomStage struct{}
+
+func (sbomStage) String() string { return "sbom" }
+
+// Outputs is the SBOM (the checksum files go with it).
+func (sbomStage) Outputs(b *Build) []string { return []string{b.Dist.SBOM()} }
+
+func (sbomStage) Run(ctx context.Context, b *Build) error {
+	in, err := b.sbomInput()
+	if err != nil {
+		return err
+	}
+	path := b.Dist.SBOM()
+	if err := sbom.WriteFile(path, in); err != nil {
+		return err
+	}
+	d, err := hashing.File(ctx, path, 0)
+	if err != nil {
+		return err
+	}
+	if err := b.writeSums(d); err != nil {
+		return err
+	}
+	b.Artifacts.Add(dist.Artifact{Name: filepath.Base(path), Path: path, Kind: dist.KindSBOM, SHA256: d.SHA256, Size: d.Size})
+	fmt.Fprintf(b.Log, "sbom: wrote %s: %d base packages, %d offline packages, %d payload files; listed in %s\n",
+		b.show(path), len(in.BasePackages), len(in.OfflineDebs), len(in.Files), dist.SHA256SumsName)
+	return nil
+}
+
+// sbomInput gathers what the SBOM lists from the stages' results: the ISO's
+// digest from verify, the base and its installed packages from fetch and
+// extract, the payload from pack's manifest, the offline packages and the
+// chart from the repository.
+func (b *Build) sbomInput() (sbom.Input, error) {
+	c := b.Config
+	in := sbom.Input{
+		ISO:     sbom.ISO{Name: dist.ISOName(c.Version), Version: c.Version, SHA256: b.Report.SHA256},
+		Base:    sbom.BaseISO{Name: c.BaseISOName, SHA256: b.Base.Digest.Encoded(), SourceURL: b.baseSource()},
+		Created: time.Unix(c.SourceDateEpoch, 0).UTC(),
+	}
+	base, err := b.basePackages()
+	if err != nil {
+		return in, err
+	}
+	for _, p := range base {
+		in.BasePackages = append(in.BasePackages, sbom.BasePackage{Name: p.Name, Version: p.Version, Arch: p.Arch, Manifest: "/" + trimSlash(p.Manifest)})
+	}
+	debs, err := debcheck.ReadDebDir(filepath.Join(c.Root, "packages"), "packages/")
+	if err != nil {
+		return in, err
+	}
+	for _, d := range debs {
+		in.OfflineDebs = append(in.OfflineDebs, sbom.OfflineDeb{File: d.File, Package: d.Package, Version: d.Version, Arch: d.Architecture, SHA256: d.SHA256})
+	}
+	for _, l := range sums.Lines(b.Packed.Manifest, sums.SHA256) {
+		if l.Err != nil {
+			return in, fmt.Errorf("%s line %d: %w", payload.ManifestName, l.N, l.Err)
+		}
+		in.Files = append(in.Files, sbom.PayloadFile{Path: l.Name, SHA256: l.Sum})
+	}
+	in.Chart, err = sbom.ReadChart(filepath.Join(c.Root, "charts", "novasphere", "Chart.yaml"))
+	return in, err
+}
+
+// basePackages are the packages the base ISO's default install source
+// installs, from its casper manifests (none when the base has none).
+func (b *Build) basePackages() ([]debcheck.Installed, error) {
+	files, err := b.baseFiles()
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, nil
+	}
+	base, err := debcheck.ReadBase(files)
+	if err != nil {
+		return nil, err
+	}
+	return base.Packages, nil
+}
+
+// baseSource is where the base ISO came from: the location fetch used, or
+// the first configured one after a cache hit.
+func (b *Build) baseSource() string {
+	if b.Base.Source != "" {
+		return b.Base.Source
+	}
+	return b.Config.BaseLocations[0].ISOURL
+}
+
+// writeSums rewrites SHA256SUMS and MD5SUMS with the ISO's digests (from
+// verify) and the SBOM's.
+func (b *Build) writeSums(sbomDigests hashing.Digests) error {
+	name := dist.SBOMName(b.Config.Version)
+	for _, f := range []struct {
+		path     string
+		iso, bom string
+	}{{b.Dist.SHA256Sums(), b.Report.SHA256, sbomDigests.SHA256}, {b.Dist.MD5Sums(), b.Report.MD5, sbomDigests.MD5}} {
+		data, err := sums.Format(map[string]string{b.Report.ISO: f.iso, name: f.bom})
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Write(f.path, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func trimSlash(p string) string {
+	for len(p) > 0 && p[0] == '/' {
+		p = p[1:]
+	}
+	return p
+}
+
+// signStage signs SHA256SUMS with RELEASE_SIGNING_KEY (SHA256SUMS.gpg, a
+// detached armored signature as Ubuntu's) and checks the signature against
+// the committed release key, configs/keys/novasphere-release.asc.
+type signStage struct{}
+
+func (signStage) String() string { return "sign" }
+
+// Outputs is SHA256SUMS.gpg.
+func (signStage) Outputs(b *Build) []string { return []string{b.Dist.Signature()} }
+
+func (signStage) Run(_ context.Context, b *Build) error {
+	data, err := os.ReadFile(b.Dist.SHA256Sums())
+	if err != nil {
+		return err
+	}
+	s := b.Config.Signing
+	if s.Key == "" {
+		// A signature of an older SHA256SUMS must not stay beside this one.
+		if err := os.Remove(b.Dist.Signature()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		fmt.Fprintf(b.Log, "sign: %s is not set: %s is not signed (a release of a non-prerelease version needs the signature)\n", config.EnvSigningKey, dist.SHA256SumsName)
+		return nil
+	}
+	signer, err := signing.LoadSigningKey([]byte(s.Key), []byte(s.Passphrase))
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.EnvSigningKey, err)
+	}
+	sig, err := signer.Sign(data)
+	if err != nil {
+		return err
+	}
+	if err := b.checkSignature(data, sig); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(b.Dist.Signature(), sig, 0o644); err != nil {
+		return err
+	}
+	b.Artifacts.Add(dist.Artifact{Name: dist.SignatureName, Path: b.Dist.Signature(), Kind: dist.KindSignature})
+	fmt.Fprintf(b.Log, "sign: wrote %s, signed by %s\n", b.show(b.Dist.Signature()), signer.Fingerprint())
+	return nil
+}
+
+// checkSignature verifies sig against the committed release key, when the
+// repository has one: a key that is not the release key is refused here,
+// before anything is published.
+func (b *Build) checkSignature(data, sig []byte) error {
+	pub, err := os.ReadFile(filepath.Join(b.Config.Root, config.ReleaseKeyPath))
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(b.Log, "sign: note: %s is not committed yet: the signature is not checked against the release key\n", config.ReleaseKeyPath)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := signing.Verify(pub, data, sig); err != nil {
+		return fmt.Errorf("the signature does not verify with %s: %w", config.ReleaseKeyPath, err)
+	}
+	return nil
+}
