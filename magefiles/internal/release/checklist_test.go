@@ -83,7 +83,9 @@ func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
 		{
 			name: "SHA256SUMS of another ISO",
 			setup: func(fx *fixture) {
-				fx.writeDist(dist.SHA256SumsName, []byte(strings.Repeat("1", 64)+"  "+dist.ISOName(fx.version)+"\n"))
+				other := []byte(strings.Repeat("1", 64) + "  " + dist.ISOName(fx.version) + "\n")
+				fx.writeDist(dist.SHA256SumsName, other)
+				fx.sign(other) // signed, so that only the digest is wrong
 			},
 			want: []string{"✗ SHA256SUMS, MD5SUMS and build record match the ISO", "SHA256SUMS gives 1111"},
 		},

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -66,6 +68,7 @@ type fixture struct {
 	env     map[string]string
 	gh      *githubtest.Server
 	iso     []byte
+	key     signingtest.Key
 }
 
 func newFixture(t *testing.T, version string, isoSize int) *fixture {
@@ -80,6 +83,8 @@ func newFixture(t *testing.T, version string, isoSize int) *fixture {
 	fx.git("init", "-q", "-b", "main")
 	fx.write(".gitignore", "/dist/\n/build/\n")
 	fx.write(ChangelogName, sampleChangelog)
+	fx.key = releaseKey(t)
+	fx.write(config.ReleaseKeyPath, string(fx.key.Public))
 	fx.commit("initial")
 	fx.writeBuild(randomBytes(1, isoSize))
 	return fx
@@ -148,11 +153,48 @@ func (fx *fixture) writeBuild(iso []byte) {
 		"time":        "2026-11-27T10:00:00Z"}
 	record := map[string]any{"version": fx.version, "base_iso_sha256": strings.Repeat("a", 64), "payload_manifest_sha256": strings.Repeat("b", 64),
 		"git_commit": fx.head(), "xorriso_version": "xorriso 1.5.4", "source_date_epoch": 1764237600}
+	bom := []byte(`{"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1}` + "\n")
+	bomSHA, bomMD5 := sha256.Sum256(bom), md5.Sum(bom)
+	bomName := dist.SBOMName(fx.version)
 	fx.writeDist(name, iso)
-	fx.writeDist(dist.SHA256SumsName, []byte(fmt.Sprintf("%s  %s\n", shaHex, name)))
-	fx.writeDist(dist.MD5SumsName, []byte(fmt.Sprintf("%s  %s\n", mdHex, name)))
+	fx.writeDist(bomName, bom)
+	shaSums := fmt.Sprintf("%s  %s\n%x  %s\n", shaHex, name, bomSHA, bomName)
+	fx.writeDist(dist.SHA256SumsName, []byte(shaSums))
+	fx.writeDist(dist.MD5SumsName, []byte(fmt.Sprintf("%s  %s\n%x  %s\n", mdHex, name, bomMD5, bomName)))
+	fx.sign([]byte(shaSums))
 	fx.writeDist(dist.VerifyReportName, mustJSON(fx.t, report))
 	fx.writeDist(dist.BuildRecordName(fx.version), mustJSON(fx.t, record))
+}
+
+// sign writes SHA256SUMS.gpg for sums with the fixture's release key.
+func (fx *fixture) sign(sums []byte) {
+	fx.t.Helper()
+	fx.writeDist(dist.SignatureName, signWith(fx.t, fx.key, sums))
+}
+
+// signWith signs data with key as verify does.
+func signWith(t *testing.T, key signingtest.Key, data []byte) []byte {
+	t.Helper()
+	s, err := signing.LoadSigningKey(key.Private, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig
+}
+
+var releaseKeyOnce struct {
+	sync.Once
+	key signingtest.Key
+}
+
+// releaseKey is one throw-away release key for every fixture.
+func releaseKey(t *testing.T) signingtest.Key {
+	releaseKeyOnce.Do(func() { releaseKeyOnce.key = signingtest.NewKey(t, "NovaSphere Release Test") })
+	return releaseKeyOnce.key
 }
 
 func (fx *fixture) writeDist(name string, data []byte) {

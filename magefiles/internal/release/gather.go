@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,10 @@ type state struct {
 	Content       contentState
 	// Server is nil when no server copy is configured.
 	Server *serverState
+	// ReleaseKey is the committed release public key; ReleaseKeyErr says
+	// why it could not be read.
+	ReleaseKey    []byte
+	ReleaseKeyErr error
 }
 
 // gitState is the work tree and HEAD.
@@ -133,6 +138,7 @@ func gather(ctx context.Context, o Options, out io.Writer) *state {
 		Sizing: sizing{Limit: o.AssetLimit, PartSize: o.PartSize, Split: o.Settings.Split}}
 	st.Local = readLocal(ctx, dist.New(o.DistDir, o.Version), st.Sizing, st.show, out)
 	st.Git = gatherGit(ctx, o.Root)
+	st.ReleaseKey, st.ReleaseKeyErr = os.ReadFile(filepath.Join(o.Root, config.ReleaseKeyPath))
 	st.Changelog = gatherChangelog(filepath.Join(o.Root, ChangelogName), o.Version)
 	st.GitHub = gatherGitHub(ctx, o, out)
 	if st.GitHub.ok() && st.Git.clean() {

@@ -9,6 +9,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
@@ -20,6 +21,7 @@ var checklistLines = []func(*state) line{
 	lineISO,
 	lineVerified,
 	lineSums,
+	lineSignature,
 	lineSize,
 	lineGitClean,
 	lineChangelog,
@@ -133,6 +135,7 @@ func lineSums(st *state) line {
 			problems = append(problems, fmt.Sprintf("%s gives %s for %s, the ISO on disk has %s", s.file, got, l.ISO.Name, s.want))
 		}
 	}
+	problems = append(problems, sbomProblems(l)...)
 	name := dist.BuildRecordName(st.Version)
 	if err := l.FileErrs[name]; err != nil {
 		problems = append(problems, err.Error())
@@ -145,6 +148,55 @@ func lineSums(st *state) line {
 	b := l.Build
 	return pass(title, fmt.Sprintf("built from commit %s, base ISO sha256 %s, SOURCE_DATE_EPOCH %d, xorriso %s",
 		short(b.GitCommit), short(b.BaseISOSHA256), b.SourceDateEpoch, strings.TrimPrefix(b.XorrisoVersion, "xorriso ")))
+}
+
+// sbomProblems checks that SHA256SUMS lists the SBOM with its digest.
+func sbomProblems(l *localBuild) []string {
+	name := dist.SBOMName(l.Layout.Version)
+	bom, ok := l.Files[name]
+	if !ok {
+		return nil // reported as a missing file
+	}
+	sumsFile, ok := l.Files[dist.SHA256SumsName]
+	if !ok {
+		return nil
+	}
+	got, listed := sums.Map(sumsFile.Data, sums.SHA256)[name]
+	switch {
+	case !listed:
+		return []string{fmt.Sprintf("%s has no line for %s", dist.SHA256SumsName, name)}
+	case got != bom.SHA256:
+		return []string{fmt.Sprintf("%s gives %s for %s, the file on disk has %s", dist.SHA256SumsName, got, name, bom.SHA256)}
+	}
+	return nil
+}
+
+// lineSignature: SHA256SUMS.gpg verifies with the committed release key,
+// so a customer can check everything offline with gpg and sha256sum. A
+// release candidate may be unsigned; any other version must be signed.
+func lineSignature(st *state) line {
+	const title = "SHA256SUMS is signed by the release key"
+	l := st.Local
+	sig, signed := l.Files[dist.SignatureName]
+	sumsFile, haveSums := l.Files[dist.SHA256SumsName]
+	switch {
+	case !signed && isRC(st.Version):
+		return skip(title, "not signed: a release candidate may be unsigned")
+	case !signed:
+		return fail(title, fmt.Sprintf("%s does not exist: a release must be signed", st.show(l.Layout.Signature())),
+			fmt.Sprintf("set %s (and %s if the key has one) and run verify again; README's \"Release signing key\" says how the key is made", config.EnvSigningKey, config.EnvSigningPass))
+	case !haveSums:
+		return skip(title, "not checked: there is no "+dist.SHA256SumsName)
+	case st.ReleaseKeyErr != nil:
+		return fail(title, fmt.Sprintf("the release public key %s cannot be read: %v", config.ReleaseKeyPath, st.ReleaseKeyErr),
+			"commit the release key's public half there (README: \"Release signing key\")")
+	}
+	fpr, err := signing.Verify(st.ReleaseKey, sumsFile.Data, sig.Data)
+	if err != nil {
+		return fail(title, fmt.Sprintf("%s does not verify with %s: %v", dist.SignatureName, config.ReleaseKeyPath, err),
+			"run verify again with the release key in "+config.EnvSigningKey)
+	}
+	return pass(title, "signed by "+fpr+" ("+config.ReleaseKeyPath+")")
 }
 
 func lineSize(st *state) line {

@@ -2,9 +2,11 @@ package release
 
 import (
 	"errors"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +22,7 @@ import (
 // goodState is a gathered state on which every line holds: a verified ISO
 // with its files, a clean checkout, release notes, GitHub without a
 // release or tag for the version but with HEAD, and a reachable server.
-func goodState() *state {
+func goodState(t *testing.T) *state {
 	const version = "v1.0.0"
 	head := strings.Repeat("4", 40)
 	layout := dist.New("/repo/dist", version)
@@ -31,13 +33,18 @@ func goodState() *state {
 		Report: verify.Report{Version: version, ISO: name, SHA256: isoSHA, MD5: isoMD5, Passed: true,
 			Checks: []verify.Check{{Name: "checksums", Passed: true}, {Name: "boot-bios-cdrom", Passed: true}}, BootMarker: verify.DefaultBootMarker.String(), Time: "2026-11-27T10:00:00Z"},
 		Build: iso.BuildRecord{Version: version, GitCommit: head, BaseISOSHA256: strings.Repeat("c", 64), XorrisoVersion: "xorriso 1.5.4", SourceDateEpoch: 1764237600}}
+	bomSHA := dataAsset("", []byte("{}"), "").SHA256
+	shaSums := isoSHA + "  " + name + "\n" + bomSHA + "  " + dist.SBOMName(version) + "\n"
+	key := releaseKey(t)
 	for _, n := range layout.Published() {
 		data := "{}"
 		switch n {
 		case dist.SHA256SumsName:
-			data = isoSHA + "  " + name + "\n"
+			data = shaSums
 		case dist.MD5SumsName:
 			data = isoMD5 + "  " + name + "\n"
+		case dist.SignatureName:
+			data = string(signOnce(t, key, []byte(shaSums)))
 		}
 		local.Files[n] = dataAsset(n, []byte(data), layout.Path(n))
 	}
@@ -47,7 +54,7 @@ func goodState() *state {
 	}
 	copier.Existing = map[string]string{name: isoSHA}
 	return &state{
-		Version: version, Root: "/repo",
+		Version: version, Root: "/repo", ReleaseKey: key.Public,
 		Sizing: sizing{Limit: github.AssetLimit, PartSize: DefaultPartSize, Split: true},
 		Local:  local,
 		Git:    gitState{Head: head},
@@ -58,6 +65,37 @@ func goodState() *state {
 		Tag:    tagState{Checked: true, HeadOnGitHub: true},
 		Server: &serverState{Label: "deploy@files:/srv/", Copier: copier, Probed: true},
 	}
+}
+
+var signed = struct {
+	sync.Mutex
+	sigs  map[string][]byte
+	other *signingtest.Key
+}{sigs: map[string][]byte{}}
+
+// signOnce signs data with key once per test binary: a signature records
+// the second it was made, and goodState must give equal states.
+func signOnce(t *testing.T, key signingtest.Key, data []byte) []byte {
+	signed.Lock()
+	defer signed.Unlock()
+	k := string(key.Public) + "\x00" + string(data)
+	if sig, ok := signed.sigs[k]; ok {
+		return sig
+	}
+	sig := signWith(t, key, data)
+	signed.sigs[k] = sig
+	return sig
+}
+
+// otherKey is a key that is not the release key.
+func otherKey(t *testing.T) signingtest.Key {
+	signed.Lock()
+	defer signed.Unlock()
+	if signed.other == nil {
+		k := signingtest.NewKey(t, "Someone Else")
+		signed.other = &k
+	}
+	return *signed.other
 }
 
 // TestLinesReadOnlyTheState decides the checklist from gathered states,
@@ -84,6 +122,22 @@ func TestLinesReadOnlyTheState(t *testing.T) {
 		}},
 		{"verify skipped the boots", func(st *state) { st.Local.Report.Checks[1].Skipped = true }, map[string]string{
 			"verify passed": "✗ verify skipped boot-bios-cdrom",
+		}},
+		{"unsigned", func(st *state) { delete(st.Local.Files, dist.SignatureName) }, map[string]string{
+			"SHA256SUMS is signed": "✗ SHA256SUMS.gpg does not exist: a release must be signed",
+		}},
+		{"signed by another key", func(st *state) {
+			st.Local.Files[dist.SignatureName] = dataAsset(dist.SignatureName, signOnce(t, otherKey(t), st.Local.Files[dist.SHA256SumsName].Data), "")
+		}, map[string]string{
+			"SHA256SUMS is signed": "✗ SHA256SUMS.gpg does not verify with configs/keys/novasphere-release.asc",
+		}},
+		{"no committed release key", func(st *state) { st.ReleaseKey, st.ReleaseKeyErr = nil, errors.New("file does not exist") }, map[string]string{
+			"SHA256SUMS is signed": "✗ the release public key configs/keys/novasphere-release.asc cannot be read",
+		}},
+		{"SBOM changed after its digest was listed", func(st *state) {
+			st.Local.Files[dist.SBOMName("v1.0.0")] = dataAsset(dist.SBOMName("v1.0.0"), []byte(`{"changed": true}`), "")
+		}, map[string]string{
+			"SHA256SUMS, MD5SUMS": "✗ SHA256SUMS gives",
 		}},
 		{"MD5SUMS of another ISO", func(st *state) { st.Local.MD5 = strings.Repeat("0", 32) }, map[string]string{
 			"SHA256SUMS, MD5SUMS": "✗ MD5SUMS gives bbbb",
@@ -150,7 +204,7 @@ func TestLinesReadOnlyTheState(t *testing.T) {
 		}},
 	}
 	for _, tc := range cases {
-		st, snapshot := goodState(), goodState()
+		st, snapshot := goodState(t), goodState(t)
 		tc.edit(st)
 		tc.edit(snapshot)
 		lines := st.evaluate()
@@ -169,8 +223,8 @@ func TestLinesReadOnlyTheState(t *testing.T) {
 		if !reflect.DeepEqual(st, snapshot) {
 			t.Errorf("%s: evaluating the lines changed the state", tc.name)
 		}
-		if len(lines) != 11 {
-			t.Errorf("%s: %d lines, want 11", tc.name, len(lines))
+		if len(lines) != 12 {
+			t.Errorf("%s: %d lines, want 12", tc.name, len(lines))
 		}
 		matched := map[string]bool{}
 		for _, l := range lines {

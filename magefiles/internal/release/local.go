@@ -102,6 +102,9 @@ func readLocal(ctx context.Context, layout dist.Layout, sz sizing, show func(str
 	l := &localBuild{Layout: layout, Files: map[string]asset{}, FileErrs: map[string]error{}}
 	for _, name := range layout.Published() {
 		a, err := readSmallFile(layout.Path(name), name, show)
+		if err != nil && dist.Optional(name) && errors.Is(err, os.ErrNotExist) {
+			continue // the signature line decides whether it may be missing
+		}
 		if err != nil {
 			l.FileErrs[name] = err
 			continue
@@ -123,12 +126,18 @@ func (l *localBuild) decode(name string, v any, show func(string) string) {
 	}
 }
 
+// missingFile says a file does not exist, as messages show its path.
+type missingFile struct{ shown string }
+
+func (m missingFile) Error() string { return m.shown + " does not exist" }
+func (m missingFile) Unwrap() error { return os.ErrNotExist }
+
 // readSmallFile reads a metadata file whole.
 func readSmallFile(path, name string, show func(string) string) (asset, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return asset{}, fmt.Errorf("%s does not exist", show(path))
+			return asset{}, missingFile{show(path)}
 		}
 		return asset{}, err
 	}
@@ -200,7 +209,9 @@ func (l *localBuild) complete() bool {
 func (l *localBuild) published() []asset {
 	var list []asset
 	for _, name := range l.Layout.Published() {
-		list = append(list, l.Files[name])
+		if a, ok := l.Files[name]; ok {
+			list = append(list, a)
+		}
 	}
 	return list
 }

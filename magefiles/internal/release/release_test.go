@@ -97,8 +97,8 @@ func TestFirstReleasePublishesEveryFile(t *testing.T) {
 			t.Errorf("upload of %s: Content-Type %q, Content-Length %d", u.Name, u.ContentType, u.ContentLength)
 		}
 	}
-	if n := strings.Count(out, "  ✓ "); n != 10 {
-		t.Errorf("%d checklist lines passed, want 10:\n%s", n, out)
+	if n := strings.Count(out, "  ✓ "); n != 11 {
+		t.Errorf("%d checklist lines passed, want 11:\n%s", n, out)
 	}
 	for _, want := range []string{"upload novasphere-installer-v1.0.0.iso:  90% (", "published v1.0.0: https://github.com/novasphere/novasphere-iso/releases/tag/v1.0.0"} {
 		if !strings.Contains(out, want) {
@@ -292,8 +292,8 @@ func TestDraftThenPublish(t *testing.T) {
 		t.Fatalf("release -draft: %v\n%s", err, out)
 	}
 	rel := fx.gh.Release("v1.0.0-rc.1")
-	if rel == nil || !rel.Draft || len(rel.Assets) != 5 {
-		t.Fatalf("after -draft: %+v, want a draft with 5 assets\n%s", rel, out)
+	if rel == nil || !rel.Draft || len(rel.Assets) != 7 {
+		t.Fatalf("after -draft: %+v, want a draft with 7 assets\n%s", rel, out)
 	}
 	if !strings.Contains(out, "publish it with: go run magefile.go release v1.0.0-rc.1") {
 		t.Errorf("-draft does not say how to publish:\n%s", out)

@@ -83,8 +83,8 @@ func TestServerCopyArrivesWithTheRightDigests(t *testing.T) {
 			}
 			assertPublished(t, fx)
 			assertServerHolds(t, remoteFiles(t, srv.Dir), wantOnServer(t, fx))
-			for _, want := range []string{"✓ server copy to " + srv.Target, "copies with " + copyTool + "; 0 of 5 files already there",
-				"copied 5 file(s), 3.0 MiB, to " + srv.Target, "sha256 checked on the server"} {
+			for _, want := range []string{"✓ server copy to " + srv.Target, "copies with " + copyTool + "; 0 of 7 files already there",
+				"copied 7 file(s), 3.0 MiB, to " + srv.Target, "sha256 checked on the server"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("output lacks %q:\n%s", want, out)
 				}
@@ -94,7 +94,7 @@ func TestServerCopyArrivesWithTheRightDigests(t *testing.T) {
 			if err != nil {
 				t.Fatalf("re-run: %v\n%s", err, out)
 			}
-			if strings.Contains(out, "  copy novasphere") || !strings.Contains(out, "5 of 5 files already there") {
+			if strings.Contains(out, "  copy novasphere") || !strings.Contains(out, "7 of 7 files already there") {
 				t.Errorf("re-run copied again:\n%s", out)
 			}
 			assertServerHolds(t, remoteFiles(t, srv.Dir), wantOnServer(t, fx))
@@ -132,7 +132,7 @@ func TestServerCopyToARelativePath(t *testing.T) {
 			if err != nil {
 				t.Fatalf("re-run: %v\n%s", err, out)
 			}
-			if !strings.Contains(out, "5 of 5 files already there") {
+			if !strings.Contains(out, "7 of 7 files already there") {
 				t.Errorf("re-run does not find the copies under the home:\n%s", out)
 			}
 		})

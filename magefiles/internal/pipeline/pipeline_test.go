@@ -1,0 +1,217 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+)
+
+const testVersion = "v1.2.3"
+
+// repoCopy copies the repository's payload directories into a new root,
+// where a test may add a release key or packages.
+func repoCopy(t *testing.T) string {
+	t.Helper()
+	root, err := config.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	for _, d := range payload.Dirs {
+		if err := tool.Command("cp", "-a", filepath.Join(root, d), dst).Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// run runs the pipeline through last on the shared test ISO, with the
+// settings env adds, and returns the Build and what it logged.
+func run(t *testing.T, root, last string, env map[string]string) (*pipeline.Build, string, error) {
+	t.Helper()
+	fx := testiso.Shared(t)
+	dir := t.TempDir()
+	fxEnv, err := fx.PipelineEnv(testVersion, dir, 1767225600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{config.EnvVerifyBoot: "0"}
+	for _, kv := range fxEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	for k, v := range env {
+		m[k] = v
+	}
+	c, err := config.Load(root, config.MapEnv(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	b := pipeline.New(c, io.Discard, tool.LockedWriter(&log), false)
+	err = b.Run(context.Background(), last)
+	return b, log.String(), err
+}
+
+// verify signs SHA256SUMS with the configured key, GnuPG and coreutils
+// accept what it wrote, and the SBOM lists exactly what the ISO holds.
+func TestVerifyWritesSignedSumsAndAnSBOMOfTheISO(t *testing.T) {
+	root := repoCopy(t)
+	key := signingtest.NewKey(t, "NovaSphere Release Test")
+	if err := os.WriteFile(filepath.Join(root, config.ReleaseKeyPath), key.Public, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, log, err := run(t, root, "sign", map[string]string{config.EnvSigningKey: string(key.Private)})
+	if err != nil {
+		t.Fatalf("verify: %v\n%s", err, log)
+	}
+	if strings.Contains(log, "PRIVATE KEY") {
+		t.Fatalf("the log shows the private key:\n%s", log)
+	}
+	l := b.Dist
+	// sha256sum -c checks the ISO and the SBOM.
+	data, err := os.ReadFile(l.SHA256Sums())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, line := range sums.Lines(data, sums.SHA256) {
+		names[line.Name] = true
+	}
+	if !names[dist.ISOName(testVersion)] || !names[dist.SBOMName(testVersion)] || len(names) != 2 {
+		t.Errorf("SHA256SUMS lists %v, want the ISO and the SBOM", names)
+	}
+	if err := tool.Command("sha256sum", "--strict", "-c", dist.SHA256SumsName).Dir(l.Dir).Run(t.Context()); err != nil {
+		t.Errorf("sha256sum -c: %v", err)
+	}
+	// gpg --verify with only the committed public key.
+	home := t.TempDir()
+	gpg := func(args ...string) error {
+		return tool.Command("gpg", append([]string{"--homedir", home, "--batch"}, args...)...).Run(t.Context())
+	}
+	if err := gpg("--import", filepath.Join(root, config.ReleaseKeyPath)); err != nil {
+		t.Fatal(err)
+	}
+	if err := gpg("--verify", l.Signature(), l.SHA256Sums()); err != nil {
+		t.Errorf("gpg --verify SHA256SUMS.gpg SHA256SUMS: %v", err)
+	}
+	// A tampered SHA256SUMS fails gpg.
+	if err := os.WriteFile(l.SHA256Sums(), append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := gpg("--verify", l.Signature(), l.SHA256Sums()); err == nil {
+		t.Error("gpg accepted a changed SHA256SUMS")
+	}
+	checkSBOMCounts(t, b)
+}
+
+// checkSBOMCounts: the SBOM lists every package of the default install
+// source's manifests (the test ISO's: 600 + 20, not the installer layer's),
+// every file of MANIFEST.sha256, and the chart.
+func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
+	t.Helper()
+	data, err := os.ReadFile(b.Dist.SBOM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components []struct {
+			Name       string `json:"name"`
+			Properties []struct{ Name, Value string }
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]int{}
+	for _, c := range doc.Components {
+		for _, p := range c.Properties {
+			if p.Name == sbom.PropRole {
+				roles[p.Value]++
+			}
+		}
+		if c.Name == "subiquity-server" {
+			t.Error("the SBOM lists a package of the installer layer, which is not installed")
+		}
+	}
+	manifestLines := len(sums.Lines(b.Packed.Manifest, sums.SHA256))
+	want := map[string]int{sbom.RoleBasePackage: 620, sbom.RolePayloadFile: manifestLines, sbom.RoleHelmChart: 1, sbom.RoleBaseISO: 1}
+	for role, n := range want {
+		if roles[role] != n {
+			t.Errorf("the SBOM has %d %s components, want %d (all: %v)", roles[role], role, n, roles)
+		}
+	}
+}
+
+// A key that is not the committed release key is refused before anything
+// else happens, and no signature is left.
+func TestSignatureByAnotherKeyFailsVerify(t *testing.T) {
+	root := repoCopy(t)
+	release, other := signingtest.NewKey(t, "Release"), signingtest.NewKey(t, "Someone Else")
+	if err := os.WriteFile(filepath.Join(root, config.ReleaseKeyPath), release.Public, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, log, err := run(t, root, "sign", map[string]string{config.EnvSigningKey: string(other.Private)})
+	if err == nil || !strings.Contains(err.Error(), "does not verify with "+config.ReleaseKeyPath) {
+		t.Fatalf("want the other key refused, got %v\n%s", err, log)
+	}
+	if _, err := os.Stat(b.Dist.Signature()); !os.IsNotExist(err) {
+		t.Errorf("a signature by the wrong key was left: %v", err)
+	}
+}
+
+// Without a key nothing is signed, and an old signature does not stay
+// beside a new SHA256SUMS.
+func TestNoKeyLeavesNoSignature(t *testing.T) {
+	b, log, err := run(t, repoCopy(t), "sign", nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if _, err := os.Stat(b.Dist.Signature()); !os.IsNotExist(err) {
+		t.Errorf("SHA256SUMS.gpg exists without a key: %v", err)
+	}
+	if !strings.Contains(log, config.EnvSigningKey+" is not set") {
+		t.Errorf("the log does not say SHA256SUMS is unsigned:\n%s", log)
+	}
+}
+
+// Stages run in the order of the list, each once.
+func TestStagesRunInOrder(t *testing.T) {
+	_, log, err := run(t, repoCopy(t), "sign", nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	last := -1
+	for _, s := range pipeline.Stages {
+		name := s.String()
+		if name == "release" || name == "verify" { // verify writes its table to Out
+			continue
+		}
+		i := strings.Index(log, "\n"+name+": ")
+		if strings.HasPrefix(log, name+": ") {
+			i = 0
+		}
+		if i < 0 || i < last {
+			t.Errorf("%s did not log, or logged out of order:\n%s", name, log)
+		}
+		last = max(last, i)
+	}
+	if n := strings.Count(log, "pack: wrote "); n != 1 {
+		t.Errorf("pack wrote %d times", n)
+	}
+}
