@@ -390,6 +390,12 @@ func (p *Plan) write(ctx context.Context, res PackResult) (int64, error) {
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	rss, err := p.runXorriso(ctx, tmp.Name())
 	if err != nil {
+		if ctx.Err() != nil {
+			// xorriso's own words when it is stopped ("MISHAP: Read error
+			// ... Filling with 0") read like a damaged base: say what
+			// happened instead.
+			return 0, fmt.Errorf("%s; no ISO written, the base ISO is untouched: %w", stopWord(ctx.Err()), ctx.Err())
+		}
 		return 0, fmt.Errorf("xorriso failed; no ISO written: %w", err)
 	}
 	written, err := os.Stat(tmp.Name())
@@ -532,6 +538,15 @@ func driveAddress(p string) string {
 // path list.
 func list(cmd, param string, paths []string) []string {
 	return append(append([]string{cmd, param}, paths...), "--")
+}
+
+// stopWord says how a run was stopped: "interrupted" (Ctrl-C) or "timed
+// out" (mage -t).
+func stopWord(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	return "interrupted"
 }
 
 // checkSpace refuses to start xorriso when dir cannot hold the new ISO:

@@ -540,8 +540,13 @@ func TestPackCancelledLeavesNothing(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	if err := <-done; err == nil {
+	err = <-done
+	if err == nil {
 		t.Fatal("cancelled pack succeeded")
+	}
+	// Said as what happened, with nothing that reads like a bad base.
+	if msg := err.Error(); !strings.Contains(msg, "interrupted") || strings.Contains(msg, "MISHAP") || strings.Contains(msg, "Read error") {
+		t.Errorf("a cancelled pack says %q; want \"interrupted\" and no xorriso read errors", msg)
 	}
 	if names := distEntries(t, o.DistDir); len(names) > 0 {
 		t.Errorf("dist holds %v after a cancelled pack", names)
