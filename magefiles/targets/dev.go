@@ -3,7 +3,9 @@ package targets
 import (
 	"context"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"os"
+	"path/filepath"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
@@ -84,4 +86,27 @@ func Settings() error {
 		return err
 	}
 	return c.DumpSettings(os.Stdout)
+}
+
+// Reproduce builds the installer ISO twice from empty build directories and proves the two are identical byte for byte.
+//
+// Both builds run fetch, extract, customize, packages and pack with the same
+// settings, in $BUILD_DIR/reproduce/build-1 and build-2 (the download cache
+// is shared). When they differ, it fails naming the first differing bytes and
+// the file inside the ISO they belong to. CI's release workflow does the same
+// on two separate runners.
+//
+// Environment: those of pack: VERSION, DIST_DIR, SOURCE_DATE_EPOCH,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
+// BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
+// NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
+func Reproduce(ctx context.Context) error {
+	c, err := loadConfig(config.OSEnv())
+	if err != nil {
+		return err
+	}
+	if _, err := pipeline.Reproduce(ctx, c, filepath.Join(c.BuildDir, "reproduce"), os.Stderr); err != nil {
+		return fmt.Errorf("reproduce: %w", err)
+	}
+	return nil
 }

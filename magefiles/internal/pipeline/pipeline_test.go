@@ -215,3 +215,30 @@ func TestStagesRunInOrder(t *testing.T) {
 		t.Errorf("pack wrote %d times", n)
 	}
 }
+
+// Two builds from empty build directories give the same ISO byte for byte.
+func TestReproduceFindsTwoBuildsIdentical(t *testing.T) {
+	fx := testiso.Shared(t)
+	dir := t.TempDir()
+	fxEnv, err := fx.PipelineEnv(testVersion, dir, 1767225600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, kv := range fxEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	c, err := config.Load(repoCopy(t), config.MapEnv(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	d, err := pipeline.Reproduce(t.Context(), c, filepath.Join(dir, "reproduce"), &log)
+	if err != nil || !d.Identical() || d.SizeA < 1<<20 {
+		t.Fatalf("reproduce: %v, %s\n%s", err, d, log.String())
+	}
+	if strings.Count(log.String(), "pack: wrote ") != 2 {
+		t.Errorf("want two packs from scratch:\n%s", log.String())
+	}
+}
