@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -215,5 +217,72 @@ func TestTruncatedISOIsNotUpToDate(t *testing.T) {
 	}
 	if got := digestOf(t, iso); got != want {
 		t.Errorf("the rebuilt ISO differs from the first: %s, want %s", got, want)
+	}
+}
+
+// inTmpfs runs script with sh in a private mount namespace (nothing stays
+// mounted) after mounting a tmpfs of size bytes on $DIST_DIR. It needs root,
+// as CI runs: without it the test says why it cannot run.
+func inTmpfs(t *testing.T, env []string, dist string, size int64, script string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs for DIST_DIR needs root (CI runs as root)")
+	}
+	if err := os.MkdirAll(dist, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root, err := config.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := "mount -t tmpfs -o size=" + strconv.FormatInt(size, 10) + " tmpfs \"$DIST\" && " + script
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", full)
+	cmd.Dir = root
+	cmd.Env = append(append(os.Environ(), env...), "DIST="+dist)
+	out, _ := cmd.CombinedOutput()
+	return string(out)
+}
+
+// A DIST_DIR too small for the ISO is refused before xorriso starts, in
+// bytes, and nothing is left in it.
+func TestPackRefusesAFullDisk(t *testing.T) {
+	bin := compiledMage(t)
+	env, dist := pipelineEnv(t, "v1.3.3")
+	out := inTmpfs(t, append(env, "MAGE="+bin), dist, 4<<20,
+		`"$MAGE" pack; echo "exit=$?"; ls -A "$DIST"`)
+	if !regexp.MustCompile(`has 4\.0 MiB free, pack needs 1\d\.\d MiB`).MatchString(out) || !strings.Contains(out, "exit=1") {
+		t.Errorf("want a refusal that says both sizes:\n%s", out)
+	}
+	if after := out[strings.Index(out, "exit="):]; strings.Contains(after, ".iso") || strings.Contains(after, ".tmp") {
+		t.Errorf("files left in dist:\n%s", out)
+	}
+}
+
+// The disk fills while xorriso writes (another program takes the space
+// after the check): pack fails saying so, and leaves no ISO and no
+// temporary file; with the space back, pack succeeds.
+func TestPackSurvivesTheDiskFillingDuringTheWrite(t *testing.T) {
+	bin := compiledMage(t)
+	env, dist := pipelineEnv(t, "v1.3.4")
+	out := inTmpfs(t, append(env, "MAGE="+bin), dist, 64<<20, `
+"$MAGE" pack > "$DIST/../pack.log" 2>&1 &
+pid=$!
+while ! ls "$DIST"/.novasphere-installer-*.iso.*.tmp >/dev/null 2>&1; do sleep 0.01; done
+dd if=/dev/zero of="$DIST/filler" bs=1M count=64 2>/dev/null
+wait $pid; echo "exit=$?"
+cat "$DIST/../pack.log"
+rm "$DIST/filler"
+echo "after:"; ls -A "$DIST"
+"$MAGE" pack >/dev/null 2>&1; echo "second exit=$?"
+`)
+	if !strings.Contains(out, "exit=1") || !regexp.MustCompile(`Error: pack: \S+/dist filled up while pack wrote the ISO \(\S+ \S+ free now; the ISO needs about 1\d\.\d MiB\): no ISO written`).MatchString(out) {
+		t.Errorf("want pack to say in one line that the disk filled up:\n%s", out)
+	}
+	after := out[strings.Index(out, "after:"):]
+	if strings.Contains(after[:strings.Index(after, "second exit")], ".iso") {
+		t.Errorf("an ISO or temporary file was left:\n%s", out)
+	}
+	if !strings.Contains(out, "second exit=0") {
+		t.Errorf("pack did not succeed once the space was back:\n%s", out)
 	}
 }

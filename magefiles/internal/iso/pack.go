@@ -23,6 +23,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/space"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // Names of the files pack writes in its work directory.
@@ -396,6 +397,11 @@ func (p *Plan) write(ctx context.Context, res PackResult) (int64, error) {
 			// happened instead.
 			return 0, fmt.Errorf("%s; no ISO written, the base ISO is untouched: %w", stopWord(ctx.Err()), ctx.Err())
 		}
+		if strings.Contains(err.Error(), "No space left on device") {
+			free, _ := space.Free(dir)
+			return 0, fmt.Errorf("%s filled up while pack wrote the ISO (%s free now; the ISO needs about %s): no ISO written; free some space and run pack again",
+				dir, units.Bytes(free), units.Bytes(p.needed()))
+		}
 		return 0, fmt.Errorf("xorriso failed; no ISO written: %w", err)
 	}
 	written, err := os.Stat(tmp.Name())
@@ -552,15 +558,19 @@ func stopWord(err error) string {
 // checkSpace refuses to start xorriso when dir cannot hold the new ISO:
 // about the base's size plus the payload.
 func (p *Plan) checkSpace(dir string) error {
-	fi, err := os.Stat(p.o.Base)
-	if err != nil {
-		return err
+	return space.Check(dir, p.needed(), "pack")
+}
+
+// needed is about what the new ISO takes: the base plus the payload.
+func (p *Plan) needed() int64 {
+	var need int64
+	if fi, err := os.Stat(p.o.Base); err == nil {
+		need = fi.Size()
 	}
-	need := fi.Size()
 	for _, e := range p.tree.Files() {
 		need += e.Size
 	}
-	return space.Check(dir, need, "pack")
+	return need
 }
 
 // writeTemp writes data to a temporary file beside target, owned by this
