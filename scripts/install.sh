@@ -26,4 +26,9 @@ fi
 
 install -d -m 0755 /etc/novasphere /var/lib/novasphere
 install -m 0644 "$NOVASPHERE_DIR/configs/novasphere.yaml" /etc/novasphere/novasphere.yaml
+
+# The first-boot check reports on the console that NovaSphere is in place.
+install -m 0644 "$NOVASPHERE_DIR/configs/systemd/novasphere-firstboot.service" \
+	/etc/systemd/system/novasphere-firstboot.service
+systemctl enable novasphere-firstboot.service
 log "NovaSphere $version installed; chart at $NOVASPHERE_DIR/charts/novasphere"

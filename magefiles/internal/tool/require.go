@@ -67,6 +67,12 @@ var (
 	SSHD          = Tool{File: "/usr/sbin/sshd", Package: "openssh-server"}
 	Rsync         = Tool{Command: "rsync", Package: "rsync"}
 	Git           = Tool{Command: "git", Package: "git"}
+	Mmdebstrap    = Tool{Command: "mmdebstrap", Package: "mmdebstrap"}
+	Tar2sqfs      = Tool{Command: "tar2sqfs", Package: "squashfs-tools-ng"}
+	DpkgQuery     = Tool{Command: "dpkg-query", Package: "dpkg"}
+	DpkgDeb       = Tool{Command: "dpkg-deb", Package: "dpkg"}
+	Debugfs       = Tool{Command: "debugfs", Package: "e2fsprogs"}
+	GrubPCBootImg = Tool{File: "/usr/lib/grub/i386-pc/boot.img", Package: "grub-pc-bin"}
 )
 
 // Installer installs missing tools. The zero value is not useful; use
