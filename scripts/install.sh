@@ -21,7 +21,12 @@ log "installing NovaSphere $version from $NOVASPHERE_DIR"
 set -- "$NOVASPHERE_DIR"/packages/*.deb
 if [ -e "$1" ]; then
 	log "installing $# offline package(s)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download "$@"
+	# Not --no-download: with it apt refuses local .deb files ("Internal
+	# Error, Pathname to install is not absolute", apt 2.6, found by the
+	# install proof). The target has no network, so nothing is downloaded:
+	# a dependency that is neither installed nor shipped here fails the
+	# install.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
 fi
 
 install -d -m 0755 /etc/novasphere /var/lib/novasphere

@@ -81,6 +81,7 @@ func curtinMain(args []string, stdout, stderr io.Writer) int {
 	}()
 	for _, m := range [][]string{
 		{"--bind", "/dev", c.Target + "/dev"},
+		{"-t", "devpts", "devpts", c.Target + "/dev/pts"},
 		{"-t", "proc", "proc", c.Target + "/proc"},
 		{"-t", "sysfs", "sysfs", c.Target + "/sys"},
 		{"-t", "tmpfs", "tmpfs", c.Target + "/run"},
