@@ -9,13 +9,16 @@ import (
 )
 
 // testTools is everything the test suite drives for real: the ISO tools, the
-// GRUB images and firmware of the test ISO, QEMU, and OpenSSH for scp.
+// GRUB images and firmware of the test ISO, QEMU, OpenSSH for scp, and for the
+// install proof mmdebstrap and tar2sqfs (the Debian root file system of the
+// installer test ISO) and dpkg-deb (its offline packages).
 var testTools = []tool.Tool{
 	tool.Xorriso, tool.Mksquashfs, tool.Unsquashfs, tool.Mformat, tool.Mcopy,
 	tool.GrubMkimage, tool.GrubPCModules, tool.GrubEFIModule,
 	tool.Qemu, tool.OVMFCode, tool.OVMFVars,
 	tool.Busybox, tool.Cpio, tool.Modinfo,
 	tool.SSH, tool.SCP, tool.SSHKeygen, tool.SSHD, tool.Rsync, tool.Git,
+	tool.Mmdebstrap, tool.Tar2sqfs, tool.DpkgQuery, tool.DpkgDeb, tool.GrubPCBootImg,
 }
 
 // Test installs what the tests need (apt packages, Go modules) and runs go vet and every test.

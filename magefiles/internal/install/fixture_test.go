@@ -54,7 +54,7 @@ type payload struct {
 	root string
 }
 
-func newPayload(t *testing.T, debs ...deb) payload {
+func newPayload(t testing.TB, debs ...deb) payload {
 	t.Helper()
 	repo, err := config.FindRoot()
 	if err != nil {
@@ -89,7 +89,7 @@ type deb struct {
 	name, version, depends string
 }
 
-func (d deb) build(t *testing.T, dir string) {
+func (d deb) build(t testing.TB, dir string) {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), d.name)
 	for _, sub := range []string{"DEBIAN", "usr/share/" + d.name} {
@@ -124,7 +124,7 @@ var goodDebs = []deb{
 // (extract, customize, pack) for version, with the payload of p and, when
 // userData is not empty, that autoinstall user-data instead of the
 // repository's.
-func remaster(t *testing.T, p payload, userData string) string {
+func remaster(t testing.TB, p payload, userData string) string {
 	t.Helper()
 	fx := fixture(t)
 	dir := t.TempDir()
@@ -177,4 +177,10 @@ func withEarlyCommand(t *testing.T, cmd string) string {
 	ud := repoUserData(t)
 	anchor := "  version: 1\n"
 	return strings.Replace(ud, anchor, anchor+"  early-commands:\n    - "+cmd+"\n", 1)
+}
+
+// remasterB is the happy path's ISO for benchmarks.
+func remasterB(b *testing.B) string {
+	b.Helper()
+	return remaster(b, newPayload(b, goodDebs...), "")
 }
