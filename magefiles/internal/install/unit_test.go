@@ -2,6 +2,7 @@ package install
 
 import (
 	"bytes"
+	"context"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -107,5 +108,39 @@ func TestConsoleLog(t *testing.T) {
 	}
 	if c.last() != "last" || !strings.Contains(c.describeTail(), "  GRUB\n  NOVASPHERE-FIRSTBOOT version v1\n  last") {
 		t.Errorf("tail %q", c.describeTail())
+	}
+}
+
+func TestRunRejectsBadInputs(t *testing.T) {
+	iso := filepath.Join(t.TempDir(), "some.iso")
+	if err := os.WriteFile(iso, []byte("not an ISO"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dist := t.TempDir()
+	for name, tc := range map[string]struct {
+		o    Options
+		want string
+	}{
+		"no ISO":          {Options{Version: "v1", DistDir: dist}, "no ISO given"},
+		"missing ISO":     {Options{ISO: iso + ".missing", Version: "v1", DistDir: dist}, "some.iso.missing"},
+		"no version":      {Options{ISO: iso, DistDir: dist}, "no version given"},
+		"no dist":         {Options{ISO: iso, Version: "v1"}, "no output directory"},
+		"bad firmware":    {Options{ISO: iso, Version: "v1", DistDir: dist, Firmware: 7}, "unknown firmware"},
+		"bad accelerator": {Options{ISO: iso, Version: "v1", DistDir: dist, Accel: "hvf"}, `unknown accelerator "hvf"`},
+		"tiny disk":       {Options{ISO: iso, Version: "v1", DistDir: dist, DiskBytes: 1 << 20}, "too small"},
+		"missing QEMU":    {Options{ISO: iso, Version: "v1", DistDir: dist, Binary: "qemu-system-nonexistent"}, "qemu-system-nonexistent is missing"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := Run(context.Background(), tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if res.Passed || len(res.Steps) != 0 {
+				t.Errorf("result %+v for bad input", res)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(dist); len(entries) != 0 {
+		t.Errorf("bad inputs left files in the output directory: %v", entries)
 	}
 }
