@@ -19,15 +19,18 @@ log "installing NovaSphere $version from $NOVASPHERE_DIR"
 
 # Offline packages, if any were shipped: all of them in one apt transaction,
 # as the build's offline-package check resolved them (Depends and
-# Pre-Depends only, against the installed base system). apt must not
-# download (--no-download), remove a package of the base system
-# (--no-remove) or pull in Recommends that the check did not look at.
-# When apt disagrees, its own message is above this script's last line.
+# Pre-Depends only, against the installed base system). apt must not remove
+# a package of the base system (--no-remove) or pull in Recommends that the
+# check did not look at. Not --no-download: with it apt refuses local .deb
+# files ("Internal Error, Pathname to install is not absolute", apt 2.6,
+# found by the install proof); the installed system has no network, so a
+# dependency that is neither installed nor shipped fails here. When apt
+# disagrees, its own message is above this script's last line.
 set -- "$NOVASPHERE_DIR"/packages/*.deb
 if [ -e "$1" ]; then
 	log "installing $# offline package(s) in one apt transaction"
 	status=0
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download --no-remove --no-install-recommends "$@" || status=$?
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-remove --no-install-recommends "$@" || status=$?
 	if [ "$status" -ne 0 ]; then
 		log "apt-get could not install the offline packages (exit status $status; apt's message is above)." >&2
 		log "packages: $*" >&2
@@ -37,4 +40,9 @@ fi
 
 install -d -m 0755 /etc/novasphere /var/lib/novasphere
 install -m 0644 "$NOVASPHERE_DIR/configs/novasphere.yaml" /etc/novasphere/novasphere.yaml
+
+# The first-boot check reports on the console that NovaSphere is in place.
+install -m 0644 "$NOVASPHERE_DIR/configs/systemd/novasphere-firstboot.service" \
+	/etc/systemd/system/novasphere-firstboot.service
+systemctl enable novasphere-firstboot.service
 log "NovaSphere $version installed; chart at $NOVASPHERE_DIR/charts/novasphere"

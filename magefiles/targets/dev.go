@@ -13,9 +13,10 @@ import (
 
 // testTools is everything the test suite drives for real: the ISO tools, the
 // GRUB images and firmware of the test ISO, QEMU, OpenSSH for scp, GnuPG
-// (gpg --verify of the release signature, keys made as README tells), and
-// dpkg-deb and apt-get (real .debs for the offline-package check and the
-// SBOM, and apt's resolver as the check's reference).
+// (gpg --verify of the release signature), dpkg-deb and apt-get (real .debs
+// for the offline-package check and the SBOM, apt's resolver as the check's
+// reference), and for the install proof mmdebstrap and tar2sqfs (the Debian
+// root file system of the installer test ISO).
 var testTools = []tool.Tool{
 	tool.Xorriso, tool.Mksquashfs, tool.Unsquashfs, tool.Mformat, tool.Mcopy,
 	tool.GrubMkimage, tool.GrubPCModules, tool.GrubEFIModule,
@@ -23,6 +24,7 @@ var testTools = []tool.Tool{
 	tool.Busybox, tool.Cpio, tool.Modinfo,
 	tool.SSH, tool.SCP, tool.SSHKeygen, tool.SSHD, tool.Rsync, tool.Git,
 	tool.GPG, tool.GPGAgent, tool.DpkgDeb, tool.AptGet,
+	tool.Mmdebstrap, tool.Tar2sqfs, tool.DpkgQuery, tool.GrubPCBootImg,
 }
 
 // Test installs what the tests need (apt packages, Go modules) and runs go vet and every test.

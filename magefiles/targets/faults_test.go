@@ -258,17 +258,19 @@ func TestPackRefusesAFullDisk(t *testing.T) {
 	}
 }
 
-// The disk fills while xorriso writes (another program takes the space
-// after the check): pack fails saying so, and leaves no ISO and no
+// The disk fills while pack writes (another program takes the space after
+// the check: pack is stopped right after it, the disk filled, pack resumed): pack fails saying so, and leaves no ISO and no
 // temporary file; with the space back, pack succeeds.
 func TestPackSurvivesTheDiskFillingDuringTheWrite(t *testing.T) {
 	bin := compiledMage(t)
 	env, dist := pipelineEnv(t, "v1.3.4")
 	out := inTmpfs(t, append(env, "MAGE="+bin), dist, 64<<20, `
-"$MAGE" pack > "$DIST/../pack.log" 2>&1 &
+setsid "$MAGE" pack > "$DIST/../pack.log" 2>&1 &
 pid=$!
-while ! ls "$DIST"/.novasphere-installer-*.iso.*.tmp >/dev/null 2>&1; do sleep 0.01; done
+while ! ls "$DIST"/.novasphere-installer-*.iso.*.tmp >/dev/null 2>&1; do sleep 0.005; done
+kill -STOP -- -$pid   # the space check has passed; hold pack while the disk fills
 dd if=/dev/zero of="$DIST/filler" bs=1M count=64 2>/dev/null
+kill -CONT -- -$pid
 wait $pid; echo "exit=$?"
 cat "$DIST/../pack.log"
 rm "$DIST/filler"

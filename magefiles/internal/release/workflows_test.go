@@ -299,3 +299,39 @@ func TestBuildISOWorkflowProvesReproducibility(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallTestWorkflowRunsTheProof: the nightly install proof runs on a
+// schedule and by hand, with KVM, runs verify with the install proof, and
+// keeps the consoles and screen pictures even when it fails.
+func TestInstallTestWorkflowRunsTheProof(t *testing.T) {
+	t.Parallel()
+	w, text := readWorkflow(t, "install-test.yml")
+	checkActionVersions(t, "install-test.yml", w)
+	if _, ok := w.On["schedule"]; !ok {
+		t.Errorf("install-test.yml triggers on %v, want a schedule", w.On)
+	}
+	if _, ok := w.On["workflow_dispatch"]; !ok {
+		t.Errorf("install-test.yml triggers on %v, want workflow_dispatch", w.On)
+	}
+	var proof, upload bool
+	for _, j := range w.Jobs {
+		for _, s := range j.Steps {
+			if strings.Contains(s.Run, "go run magefile.go verify") && s.Env["VERIFY_INSTALL"] == "1" {
+				proof = true
+			}
+			if strings.HasPrefix(s.Uses, "actions/upload-artifact@") && strings.Contains(s.With["path"], "dist/install-*.log") &&
+				strings.Contains(s.With["path"], "dist/*.png") {
+				upload = true
+			}
+		}
+	}
+	if !proof {
+		t.Error("install-test.yml: no step runs `go run magefile.go verify` with VERIFY_INSTALL=1")
+	}
+	if !upload {
+		t.Error("install-test.yml: the install consoles and screen pictures are not kept as artifacts")
+	}
+	if !strings.Contains(text, "udevadm trigger --name-match=kvm") || !strings.Contains(text, "runs-on: ubuntu-24.04") {
+		t.Error("install-test.yml: not on ubuntu-24.04 with KVM opened to the runner's user")
+	}
+}

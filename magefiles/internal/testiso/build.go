@@ -54,8 +54,9 @@ var requiredTools = []tool.Tool{
 }
 
 type builder struct {
-	opts Options
-	log  io.Writer
+	opts   Options
+	log    io.Writer
+	rootfs *Rootfs // the installer fixture's root file system
 }
 
 func (b *builder) build(ctx context.Context) (Fixture, error) {
@@ -63,12 +64,23 @@ func (b *builder) build(ctx context.Context) (Fixture, error) {
 	if err != nil {
 		return Fixture{}, err
 	}
-	if err := tool.NewInstaller(noInstall, b.log).Ensure(ctx, "testiso", requiredTools...); err != nil {
+	tools := requiredTools
+	if b.opts.Installer {
+		tools = append(append([]tool.Tool(nil), tools...), installerTools...)
+	}
+	if err := tool.NewInstaller(noInstall, b.log).Ensure(ctx, "testiso", tools...); err != nil {
 		return Fixture{}, err
 	}
 	ref, err := b.resolveKernel(ctx)
 	if err != nil {
 		return Fixture{}, err
+	}
+	if b.opts.Installer {
+		r, err := b.ensureRootfs(ctx)
+		if err != nil {
+			return Fixture{}, err
+		}
+		b.rootfs = &r
 	}
 	key, err := b.cacheKey(ctx, ref)
 	if err != nil {
@@ -115,7 +127,7 @@ func (b *builder) buildInto(ctx context.Context, ref kernelRef, key, out string)
 		{"ESP image", func() error { return b.espImage(ctx, tree, filepath.Join(out, espName)) }},
 		{"kernel", func() error { return copyFile(k.vmlinuz(), filepath.Join(tree, "casper", "vmlinuz"), 0o644) }},
 		{"initramfs", func() error { return b.initrd(ctx, k, work, filepath.Join(tree, "casper", "initrd")) }},
-		{"squashfs", func() error { return b.squashfs(ctx, work, filepath.Join(tree, SquashfsPath)) }},
+		{"squashfs", func() error { return b.squashfsLayer(ctx, work, tree) }},
 		{"md5sum.txt", func() error { return b.md5sums(tree) }},
 		{"timestamps", func() error { return setTimes(tree, b.opts.SourceDateEpoch) }},
 		{"ISO", func() error { return b.xorriso(ctx, tree, filepath.Join(out, espName), filepath.Join(out, isoName)) }},
@@ -138,6 +150,8 @@ func (b *builder) buildInto(ctx context.Context, ref kernelRef, key, out string)
 		Modules:              k.Modules,
 		Squashfs:             []string{SquashfsPath},
 		Silent:               b.opts.Silent,
+		Installer:            b.opts.Installer,
+		Rootfs:               b.rootfs,
 		SquashfsBytes:        b.opts.SquashfsBytes,
 		SourceDateEpoch:      b.opts.SourceDateEpoch,
 		Key:                  key,
@@ -248,6 +262,17 @@ func (b *builder) initrd(ctx context.Context, k kernel, work, out string) error 
 			return err
 		}
 	}
+	if b.opts.Installer {
+		if err := b.buildInstaller(ctx, filepath.Join(root, "bin", "novasphere-installer")); err != nil {
+			return fmt.Errorf("building the test installer: %w", err)
+		}
+		if err := os.Symlink("novasphere-installer", filepath.Join(root, "bin", "curtin")); err != nil {
+			return err
+		}
+		if err := b.installedBootImages(ctx, work, filepath.Join(root, filepath.FromSlash(installerBootDir))); err != nil {
+			return fmt.Errorf("boot images of the installed disk: %w", err)
+		}
+	}
 	if err := setTimes(root, b.opts.SourceDateEpoch); err != nil {
 		return err
 	}
@@ -287,6 +312,22 @@ func checkStatic(path string) error {
 		}
 	}
 	return nil
+}
+
+// squashfsLayer puts the squashfs layer on the ISO: the Debian root file
+// system with its manifest and install-sources.yaml for an installer
+// fixture, else the small stand-in.
+func (b *builder) squashfsLayer(ctx context.Context, work, tree string) error {
+	if b.rootfs == nil {
+		return b.squashfs(ctx, work, filepath.Join(tree, SquashfsPath))
+	}
+	if err := copyFile(b.rootfs.Squashfs, filepath.Join(tree, SquashfsPath), 0o644); err != nil {
+		return err
+	}
+	if err := copyFile(b.rootfs.Manifest, filepath.Join(tree, ManifestPath), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(tree, SourcesPath), installSources(*b.rootfs), 0o644)
 }
 
 // squashfs makes a small root filesystem image, plus the incompressible

@@ -29,6 +29,25 @@ func (b *builder) cacheKey(ctx context.Context, k kernelRef) (string, error) {
 	if err := hashTree(h, b.opts.TestdataDir); err != nil {
 		return "", fmt.Errorf("reading the static inputs: %w", err)
 	}
+	if b.rootfs != nil {
+		fmt.Fprintf(h, "installer rootfs %s\n", b.rootfs.Key)
+		if err := hashTree(h, b.installerSourceDir()); err != nil {
+			return "", fmt.Errorf("reading the test installer's source: %w", err)
+		}
+		for _, f := range []string{"go.mod", "go.sum"} {
+			if err := hashFile(h, filepath.Join(b.opts.RepoRoot, f)); err != nil {
+				return "", err
+			}
+		}
+		out, err := tool.Command("go", "version").Output(ctx)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\n", firstLine(string(out)))
+		if err := hashFile(h, grubBootImg); err != nil {
+			return "", err
+		}
+	}
 	for _, v := range [][]string{
 		{"xorriso", "-version"},
 		{"grub-mkimage", "--version"},

@@ -19,14 +19,18 @@ import (
 )
 
 // requiredModules are what /init needs to find the ISO on an IDE/SATA CD-ROM
-// or disk: in Debian's kernel all of them are modules. Their dependencies are
+// or disk, what the test installer needs to mount the squashfs layer (loop,
+// squashfs) and write ext4, and what the installed system needs to mount its
+// root: in Debian's kernel all of them are modules. Their dependencies are
 // added from modinfo.
-var requiredModules = []string{"isofs", "cdrom", "sr_mod", "ata_piix", "ahci", "sd_mod"}
+var requiredModules = []string{"isofs", "cdrom", "sr_mod", "ata_piix", "ahci", "sd_mod", "loop", "squashfs", "ext4"}
 
 // optionalModules are loaded when the kernel has them as modules: the
 // generic CRC implementations that crc-t10dif and crc64-rocksoft (sd_mod's
-// t10-pi) ask for through soft dependencies.
-var optionalModules = []string{"crct10dif_generic", "crc64_rocksoft_generic"}
+// t10-pi) ask for through soft dependencies, and the crc32c that ext4 asks
+// for by its alias crypto-crc32c (without it ext4 refuses to mount a file
+// system with metadata checksums).
+var optionalModules = []string{"crct10dif_generic", "crc64_rocksoft_generic", "crc32c_generic"}
 
 // kernelRef names a versioned Debian kernel package.
 type kernelRef struct {

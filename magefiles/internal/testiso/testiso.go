@@ -14,6 +14,15 @@
 // and powers off, so a remastered copy can be booted under QEMU (package
 // qemu) to prove that it still boots and carries the right payload.
 //
+// With Options.Installer the fixture is also an installer, as Ubuntu's ISO
+// is: its squashfs layer is a real Debian 12 root file system built with
+// mmdebstrap (listed in casper/install-sources.yaml, its packages in the
+// layer's .manifest), and its initramfs holds the test installer (package
+// installer below), which /init runs after the markers when the kernel
+// command line says autoinstall. The installed disk boots with GRUB (BIOS
+// and UEFI) into that Debian system, with the fixture's kernel and
+// initramfs.
+//
 // Builds are cached on disk under CacheDir/testiso, keyed by a hash of every
 // input, so the tests of several packages share one build. The static inputs
 // (grub.cfg, loopback.cfg, /init, ...) live in testdata/testiso.
@@ -50,13 +59,16 @@ const SquashfsPath = "/casper/ubuntu-server-minimal.squashfs"
 
 // generatorVersion is part of the cache key: bump it when the generator's
 // code changes the output.
-const generatorVersion = "testiso-2"
+const generatorVersion = "testiso-3"
 
 // Options configure Build. The zero value builds the standard fixture.
 type Options struct {
 	// Silent builds an ISO whose /init prints none of the markers and never
 	// powers off, for tests of a boot that times out.
 	Silent bool
+	// Installer makes the fixture an installer: a Debian root file system as
+	// its squashfs layer and the test installer in its initramfs.
+	Installer bool
 	// SquashfsBytes adds a file of this many incompressible, deterministic
 	// pseudo-random bytes to the squashfs (stored uncompressed), for large
 	// ISOs in benchmarks. Zero keeps the fixture small.
@@ -68,6 +80,9 @@ type Options struct {
 	// TestdataDir holds the static inputs (default testdata/testiso under the
 	// repository root).
 	TestdataDir string
+	// RepoRoot is the repository root, where the test installer's Go package
+	// is built from (default: found from the working directory).
+	RepoRoot string
 	// KernelPackage is the Debian package to take the kernel from (default
 	// DefaultKernelPackage; a metapackage is resolved to the versioned
 	// linux-image package it depends on).
@@ -108,9 +123,13 @@ type Fixture struct {
 	Modules []string `json:"modules"`
 	// Squashfs are the ISO paths of the squashfs images.
 	Squashfs []string `json:"squashfs"`
-	// Silent and SquashfsBytes are the options the fixture was built with.
+	// Silent, Installer and SquashfsBytes are the options the fixture was
+	// built with.
 	Silent        bool  `json:"silent"`
+	Installer     bool  `json:"installer"`
 	SquashfsBytes int64 `json:"squashfs_bytes"`
+	// Rootfs describes the Debian root file system of an installer fixture.
+	Rootfs *Rootfs `json:"rootfs,omitempty"`
 	// SourceDateEpoch is the time of every timestamp in the ISO.
 	SourceDateEpoch int64 `json:"source_date_epoch"`
 	// Key is the hash of the inputs that names the cache entry.
@@ -154,12 +173,18 @@ func (o Options) withDefaults() (Options, error) {
 	if o.CacheDir == "" {
 		o.CacheDir = defaultCacheDir()
 	}
-	if o.TestdataDir == "" {
+	if o.RepoRoot == "" && (o.TestdataDir == "" || o.Installer) {
 		root, err := config.FindRoot()
 		if err != nil {
 			return o, err
 		}
-		o.TestdataDir = filepath.Join(root, "testdata", "testiso")
+		o.RepoRoot = root
+	}
+	if o.TestdataDir == "" {
+		o.TestdataDir = filepath.Join(o.RepoRoot, "testdata", "testiso")
+	}
+	if o.Installer && o.SquashfsBytes > 0 {
+		return o, fmt.Errorf("SquashfsBytes and Installer cannot be combined: the installer fixture's squashfs is the Debian root file system")
 	}
 	if _, err := os.Stat(filepath.Join(o.TestdataDir, "init")); err != nil {
 		return o, fmt.Errorf("the static inputs (grub.cfg, init, ...) are not in %s: run from inside the checkout or set Options.TestdataDir: %w", o.TestdataDir, err)

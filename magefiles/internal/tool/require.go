@@ -71,6 +71,11 @@ var (
 	GPGAgent      = Tool{Command: "gpg-agent", Package: "gnupg"}
 	DpkgDeb       = Tool{Command: "dpkg-deb", Package: "dpkg"}
 	AptGet        = Tool{Command: "apt-get", Package: "apt"}
+	Mmdebstrap    = Tool{Command: "mmdebstrap", Package: "mmdebstrap"}
+	Tar2sqfs      = Tool{Command: "tar2sqfs", Package: "squashfs-tools-ng"}
+	DpkgQuery     = Tool{Command: "dpkg-query", Package: "dpkg"}
+	Debugfs       = Tool{Command: "debugfs", Package: "e2fsprogs"}
+	GrubPCBootImg = Tool{File: "/usr/lib/grub/i386-pc/boot.img", Package: "grub-pc-bin"}
 )
 
 // Installer installs missing tools. The zero value is not useful; use

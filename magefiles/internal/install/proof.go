@@ -1,0 +1,214 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// proof is one run of Run.
+type proof struct {
+	o     Options
+	accel string
+	t     Timeouts
+	fw    string // "bios" or "uefi"
+	res   Result
+
+	work string // the disk, UEFI variables, QMP socket
+	disk string
+	vars string
+	pkgs []debPackage
+}
+
+func (p *proof) run(ctx context.Context) error {
+	if err := os.MkdirAll(p.o.DistDir, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(p.o.WorkDir, "novasphere-install-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	p.work = work
+	if p.pkgs, err = offlinePackages(ctx, p.o.ISO, work); err != nil {
+		return err
+	}
+	if err := p.blankDisk(); err != nil {
+		return err
+	}
+	var report []string
+	steps := []struct {
+		name string
+		run  func(ctx context.Context, s *Step) error
+	}{
+		{StepInstall, p.install},
+		{StepFirstBoot, func(ctx context.Context, s *Step) error {
+			var err error
+			report, err = p.firstBoot(ctx, s)
+			return err
+		}},
+		{StepCheck, func(ctx context.Context, s *Step) error { return p.check(report) }},
+	}
+	for _, st := range steps {
+		s := Step{Name: st.name}
+		start := time.Now()
+		err := st.run(ctx, &s)
+		s.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
+		s.Passed = err == nil
+		if err != nil {
+			s.Error = err.Error()
+		}
+		p.res.Steps = append(p.res.Steps, s)
+		fmt.Fprintf(p.o.Progress, "install %s: step %s %s in %.1fs\n", p.fw, s.Name, map[bool]string{true: "passed", false: "FAILED"}[s.Passed], s.Seconds)
+		if err != nil {
+			return fmt.Errorf("step %s: %w", st.name, err)
+		}
+	}
+	return nil
+}
+
+// blankDisk makes the sparse virtual disk and the machine's UEFI variables.
+func (p *proof) blankDisk() error {
+	p.disk = filepath.Join(p.work, "disk.raw")
+	f, err := os.Create(p.disk)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(p.o.DiskBytes); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	p.vars = filepath.Join(p.work, "OVMF_VARS.fd")
+	data, err := os.ReadFile(p.o.OVMFVars)
+	if err != nil {
+		if p.o.Firmware.String() == "UEFI" {
+			return fmt.Errorf("copying the UEFI variables: %w", err)
+		}
+		return nil
+	}
+	return os.WriteFile(p.vars, data, 0o600)
+}
+
+func (p *proof) config(what, iso, logName string) machineConfig {
+	return machineConfig{
+		what: what, firmware: p.o.Firmware, accel: p.accel, memoryMiB: p.o.MemoryMiB,
+		binary: p.o.Binary, ovmfCode: p.o.OVMFCode, vars: p.vars,
+		iso: iso, disk: p.disk,
+		logPath: filepath.Join(p.o.DistDir, logName),
+		qmpPath: filepath.Join(p.work, "qmp.sock"),
+	}
+}
+
+// bootEnd is how a boot ended: the outcome of the wait, QEMU's exit error
+// (or ctx's) and its console.
+type bootEnd struct {
+	out     outcome
+	err     error
+	console *consoleLog
+}
+
+// boot runs one machine until match or the guest's end and saves the
+// screen.
+func (p *proof) boot(ctx context.Context, s *Step, cfg machineConfig, timeout time.Duration, match func(string) bool, screen string) bootEnd {
+	s.Log = cfg.logPath
+	p.res.Logs = append(p.res.Logs, cfg.logPath)
+	m, err := startMachine(ctx, cfg)
+	if err != nil {
+		return bootEnd{outExited, err, &consoleLog{path: cfg.logPath}}
+	}
+	tick := func(elapsed time.Duration, last string) {
+		if len(last) > 100 {
+			last = last[:100] + "…"
+		}
+		fmt.Fprintf(p.o.Progress, "install %s: %s %s of at most %s; console: %s\n",
+			p.fw, cfg.what, elapsed.Round(time.Second), timeout, last)
+	}
+	out, werr := m.waitFor(ctx, timeout, match, p.o.ProgressInterval, tick)
+	png := filepath.Join(p.o.DistDir, screen)
+	if out != outExited {
+		if err := m.screendump(ctx, png); err == nil {
+			s.Screen = png
+			p.res.Screens = append(p.res.Screens, png)
+		} else {
+			fmt.Fprintf(p.o.Progress, "install %s: no picture of the screen: %v\n", p.fw, err)
+		}
+	}
+	m.stop()
+	return bootEnd{out, werr, m.console}
+}
+
+// install boots the ISO with the blank disk until the installer powers off
+// or reboots.
+func (p *proof) install(ctx context.Context, s *Step) error {
+	cfg := p.config("install", p.o.ISO, "install-"+p.fw+".log")
+	var failure string
+	match := func(line string) bool {
+		if m := installFailed.FindString(line); m != "" {
+			failure = m
+			return true
+		}
+		return false
+	}
+	e := p.boot(ctx, s, cfg, p.t.Install, match, "install-"+p.fw+".png")
+	werr, con := e.err, e.console
+	switch e.out {
+	case outShutdown:
+		return nil
+	case outMatched:
+		return fmt.Errorf("%w: the installer failed: %s\n%s", ErrFailed, failure, con.describeTail())
+	case outExited:
+		if werr == nil {
+			return nil // guest ended and QEMU with it
+		}
+		return fmt.Errorf("QEMU ended during the install: %s\n%s", exitText(werr), con.describeTail())
+	case outTimeout:
+		return fmt.Errorf("%w: the installer did not power off or reboot within %s (%s)\n%s", ErrTimeout, p.t.Install, p.accel, con.describeTail())
+	}
+	return fmt.Errorf("install: %w\n%s", werr, con.describeTail())
+}
+
+// firstBoot boots the installed disk until the first-boot unit reports its
+// result, and returns the unit's lines.
+func (p *proof) firstBoot(ctx context.Context, s *Step) ([]string, error) {
+	cfg := p.config("first boot", "", "firstboot-"+p.fw+".log")
+	var lines []string
+	match := func(line string) bool {
+		if strings.Contains(line, FirstBootPrefix) {
+			lines = append(lines, line)
+		}
+		return firstBootResult.MatchString(line)
+	}
+	e := p.boot(ctx, s, cfg, p.t.FirstBoot, match, "firstboot-"+p.fw+".png")
+	werr, con := e.err, e.console
+	switch e.out {
+	case outMatched:
+		return lines, nil
+	case outShutdown, outExited:
+		why := "the installed system powered off or rebooted"
+		if werr != nil {
+			why = "QEMU ended: " + exitText(werr)
+		}
+		return lines, fmt.Errorf("%w: %s before NovaSphere's first-boot unit reported a result\n%s", ErrFailed, why, con.describeTail())
+	case outTimeout:
+		return lines, fmt.Errorf("%w: NovaSphere's first-boot unit reported no result within %s (%s): is the disk bootable, and the unit installed and enabled?\n%s",
+			ErrTimeout, p.t.FirstBoot, p.accel, con.describeTail())
+	}
+	return lines, fmt.Errorf("first boot: %w\n%s", werr, con.describeTail())
+}
+
+// check compares the first-boot report with the build.
+func (p *proof) check(lines []string) error {
+	r := parseReport(lines)
+	p.res.Report = &r
+	problems := checkReport(r, p.o.Version, p.pkgs)
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s\nthe installed system reported:\n  %s", ErrFailed, strings.Join(problems, "; "), strings.Join(lines, "\n  "))
+}
