@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"os"
 	"path/filepath"
 
@@ -110,5 +111,35 @@ func Reproduce(ctx context.Context) error {
 	if _, err := pipeline.Reproduce(ctx, c, filepath.Join(c.BuildDir, "reproduce"), os.Stderr); err != nil {
 		return fmt.Errorf("reproduce: %w", err)
 	}
+	return nil
+}
+
+// Testiso writes a small test ISO with Ubuntu 22.04's layout and a test installer to path and prints its SHA-256, to try the pipeline without downloading Ubuntu.
+//
+// The ISO boots like Ubuntu's (GRUB, El Torito BIOS and EFI, GPT ESP) with
+// Debian's kernel; its casper layer is a real Debian 12 root file system
+// (mmdebstrap, cached in $CACHE_DIR/testiso) with its package manifest and
+// install-sources.yaml, and its initramfs holds a test installer that does
+// what subiquity does with our autoinstall (partition, copy, late-commands,
+// GRUB, power off). Then, in a few minutes under TCG:
+//
+//	BASE_ISO_URL=<path> BASE_ISO_SHA256=<printed digest> VERIFY_INSTALL=1 go run magefile.go verify
+//
+// Environment: CACHE_DIR, NOVASPHERE_NO_INSTALL.
+func Testiso(ctx context.Context, path string) error {
+	c, err := loadConfig(config.OSEnv())
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("testiso: %w", err)
+	}
+	sum, err := testiso.WriteInstallerISO(ctx, abs, testiso.Options{CacheDir: c.CacheDir, RepoRoot: c.Root})
+	if err != nil {
+		return fmt.Errorf("testiso: %w", err)
+	}
+	fmt.Printf("%s  %s\n", sum, abs)
+	fmt.Fprintf(os.Stderr, "testiso: wrote %s; try the pipeline on it:\n  BASE_ISO_URL=%s BASE_ISO_SHA256=%s VERIFY_INSTALL=1 go run magefile.go verify\n", abs, abs, sum)
 	return nil
 }

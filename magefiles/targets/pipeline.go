@@ -106,6 +106,15 @@ func Pack(ctx context.Context) error {
 //	VERIFY_BOOT                 1 to require the QEMU boots, 0 to skip them (default: on when qemu is installed)
 //	VERIFY_BOOT_TIMEOUT         timeout per boot, a Go duration or seconds (default 5m)
 //	VERIFY_BOOT_MARKER          regular expression that proves a boot (default: the autoinstall kernel command line)
+//	VERIFY_INSTALL              1 runs the install proof: the ISO installed on a blank disk under QEMU (BIOS and UEFI,
+//	                            no network), then the installed system booted and NovaSphere checked on it
+//	                            (/opt/novasphere/VERSION, MANIFEST.sha256, /etc/novasphere, offline packages, the
+//	                            first-boot unit); consoles and screen pictures in dist/install-*, firstboot-*
+//	VERIFY_INSTALL_TIMEOUT      timeout of each install (default 30m under KVM, 3h under TCG; the installed
+//	                            system's first boot: 5m under KVM, 30m under TCG)
+//	VERIFY_FORCE                1 runs every check again; by default a report that passed for this exact ISO
+//	                            (same SHA-256) and the same settings is reused, and verify says so
+//	GITHUB_STEP_SUMMARY         GitHub Actions' job summary: the result table is appended as Markdown
 //	RELEASE_SIGNING_KEY         armored OpenPGP private key that signs SHA256SUMS (secret; unset: not signed)
 //	RELEASE_SIGNING_PASSPHRASE  its passphrase (secret)
 //
@@ -142,8 +151,10 @@ func Verify(ctx context.Context) error {
 //	RELEASE_COPY_TOOL         rsync or scp, to force one
 //	RELEASE_SPLIT             0 stops the release instead of splitting an ISO of 2 GiB or more into parts
 //
-// and those of verify and the stages before it: VERIFY_BOOT,
-// VERIFY_BOOT_TIMEOUT, VERIFY_BOOT_MARKER, RELEASE_SIGNING_KEY,
+// and those of verify and the stages before it (release always runs the
+// install proof, as VERIFY_INSTALL=1): VERIFY_BOOT, VERIFY_BOOT_TIMEOUT,
+// VERIFY_BOOT_MARKER, VERIFY_INSTALL_TIMEOUT, VERIFY_FORCE,
+// GITHUB_STEP_SUMMARY, RELEASE_SIGNING_KEY,
 // RELEASE_SIGNING_PASSPHRASE, DIST_DIR, SOURCE_DATE_EPOCH,
 // KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
@@ -154,7 +165,7 @@ func Release(ctx context.Context, version string, draft, dryrun, force *bool) er
 	}
 	// The argument is the version: an unrelated VERSION in the environment
 	// must neither block nor change the release.
-	env := config.OSEnv().WithArgument(config.EnvVersion, version)
+	env := config.OSEnv().WithArgument(config.EnvVersion, version).WithArgument(config.EnvVerifyInstall, "1")
 	flags := pipeline.ReleaseFlags{Draft: isSet(draft), DryRun: isSet(dryrun), Force: isSet(force)}
 	return runThrough(ctx, "release", env, flags)
 }

@@ -38,7 +38,7 @@ func TestListShowsEveryTargetWithADescription(t *testing.T) {
 		t.Fatalf("mage -l: %v\n%s", err, out)
 	}
 	for _, name := range []string{"fetch", "fetch:recheck", "extract", "customize", "pack", "verify",
-		"release", "release:rollback", "test", "clean", "settings", "reproduce"} {
+		"release", "release:rollback", "test", "clean", "settings", "reproduce", "testiso"} {
 		re := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `\s{2,}\S.{20,}$`)
 		if !re.MatchString(out) {
 			t.Errorf("mage -l does not list %q with a description:\n%s", name, out)

@@ -119,6 +119,15 @@ type VerifySettings struct {
 	// BootMarker proves a boot (VERIFY_BOOT_MARKER); nil means verify's
 	// default.
 	BootMarker *regexp.Regexp
+	// Install runs the install proof (VERIFY_INSTALL); InstallTimeout
+	// bounds each install (VERIFY_INSTALL_TIMEOUT; zero: per accelerator).
+	Install        bool
+	InstallTimeout time.Duration
+	// Force runs every check again instead of reusing a passing report
+	// (VERIFY_FORCE).
+	Force bool
+	// StepSummary is GitHub Actions' job summary file (GITHUB_STEP_SUMMARY).
+	StepSummary string
 }
 
 // SigningSettings hold the release signing key (RELEASE_SIGNING_KEY) and
@@ -247,6 +256,18 @@ func loadVerify(r reader) (VerifySettings, error) {
 			return v, fmt.Errorf("%s: not a regular expression: %w", EnvBootMarker, err)
 		}
 	}
+	if v.Install, err = r.bool(EnvVerifyInstall, false); err != nil {
+		return v, err
+	}
+	if s := strings.TrimSpace(r.str(EnvInstallTimeout, "")); s != "" {
+		if v.InstallTimeout, err = parseTimeout(s); err != nil {
+			return v, fmt.Errorf("%s=%q: %w", EnvInstallTimeout, s, err)
+		}
+	}
+	if v.Force, err = r.bool(EnvVerifyForce, false); err != nil {
+		return v, err
+	}
+	v.StepSummary = r.str(EnvStepSummary, "")
 	return v, nil
 }
 

@@ -49,6 +49,10 @@ const (
 	EnvVerifyBoot      = "VERIFY_BOOT"
 	EnvBootTimeout     = "VERIFY_BOOT_TIMEOUT"
 	EnvBootMarker      = "VERIFY_BOOT_MARKER"
+	EnvVerifyInstall   = "VERIFY_INSTALL"
+	EnvInstallTimeout  = "VERIFY_INSTALL_TIMEOUT"
+	EnvVerifyForce     = "VERIFY_FORCE"
+	EnvStepSummary     = "GITHUB_STEP_SUMMARY"
 	EnvGHToken         = "GH_TOKEN"
 	EnvGitHubToken     = "GITHUB_TOKEN"
 	EnvRepository      = "GITHUB_REPOSITORY"
@@ -83,6 +87,10 @@ var Settings = []Setting{
 	{EnvVerifyBoot, "boot when qemu is installed", "`1` requires the QEMU boots (installs qemu-system-x86 and ovmf), `0` skips them (reported as SKIP)", "verify", false},
 	{EnvBootTimeout, "`5m`", "timeout per boot, a Go duration (`3m`, `90s`) or seconds", "verify", false},
 	{EnvBootMarker, "the kernel command line with the autoinstall arguments", "regular expression that proves a boot on the serial console", "verify", false},
+	{EnvVerifyInstall, "`0` (`release` always runs it)", "`1` runs the install proof: the ISO installed on a blank disk under QEMU in BIOS and UEFI, offline, then NovaSphere checked on the installed system (logs and screen pictures in `dist/`)", "verify", false},
+	{EnvInstallTimeout, "30m under KVM, 3h under TCG", "timeout of each unattended install (the installed system's first boot: 5m under KVM, 30m under TCG)", "verify", false},
+	{EnvVerifyForce, "`0`", "`1` runs every check again even when `verify-report.json` already passed for this exact ISO and the same settings", "verify", false},
+	{EnvStepSummary, "unset (GitHub Actions sets it)", "file verify appends its result table to, as Markdown", "verify", false},
 	{EnvSigningKey, "unset: SHA256SUMS is not signed", "armored OpenPGP private key that signs SHA256SUMS as `SHA256SUMS.gpg` (a GitHub secret; never printed or written to disk); its public key must be `" + ReleaseKeyPath + "`", "verify", true},
 	{EnvSigningPass, "unset", "the signing key's passphrase, if it has one", "verify", true},
 	{EnvGHToken, "unset", "GitHub token with contents: write (never printed, logged or written)", "release", true},

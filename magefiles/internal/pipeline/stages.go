@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
+	"os"
 	"path/filepath"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
@@ -10,6 +12,8 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/release"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
@@ -176,20 +180,53 @@ func (verifyStage) String() string { return "verify" }
 // it).
 func (verifyStage) Outputs(b *Build) []string { return []string{b.Dist.VerifyReport()} }
 
-func (verifyStage) Run(ctx context.Context, b *Build) error {
+// options are verify's options for b.
+func (verifyStage) options(b *Build) verify.Options {
 	c := b.Config
-	o := verify.Options{
-		ISO:         b.Packed.ISO,
-		BaseISO:     b.Base.Path,
-		Version:     c.Version,
-		DistDir:     b.Dist.Dir,
-		Boot:        bootMode(c.Verify.Boot),
-		BootTimeout: c.Verify.BootTimeout,
-		BootMarker:  c.Verify.BootMarker,
-		Out:         b.Out,
+	return verify.Options{
+		ISO:             b.Packed.ISO,
+		BaseISO:         b.Base.Path,
+		Version:         c.Version,
+		DistDir:         b.Dist.Dir,
+		Boot:            bootMode(c.Verify.Boot),
+		BootTimeout:     c.Verify.BootTimeout,
+		BootMarker:      c.Verify.BootMarker,
+		Install:         c.Verify.Install,
+		InstallTimeouts: install.Timeouts{Install: c.Verify.InstallTimeout},
+		Out:             b.Out,
 	}
+}
+
+// UpToDate reuses a report that passed for this exact ISO (its SHA-256)
+// and the same verify settings, unless VERIFY_FORCE=1: an install proof of
+// the real ISO takes many minutes and proves nothing new the second time.
+func (s verifyStage) UpToDate(ctx context.Context, b *Build) (bool, error) {
+	if b.Config.Verify.Force {
+		return false, nil
+	}
+	var rep verify.Report
+	if err := atomicfile.ReadJSON(b.Dist.VerifyReport(), &rep); err != nil || !rep.Passed {
+		return false, nil
+	}
+	o := s.options(b)
+	if rep.Inputs != o.Inputs() || rep.ISO != filepath.Base(o.ISO) {
+		return false, nil
+	}
+	d, err := hashing.File(ctx, o.ISO, 0)
+	if err != nil || d.SHA256 != rep.SHA256 {
+		return false, nil
+	}
+	fmt.Fprintf(b.Out, "verify: %s passed every check at %s for this exact ISO (sha256 %s) and the same settings: reused; VERIFY_FORCE=1 runs them again\n",
+		dist.VerifyReportName, rep.Time, d.SHA256)
+	b.Report = &rep
+	b.addVerifyArtifacts(rep)
+	return true, nil
+}
+
+func (s verifyStage) Run(ctx context.Context, b *Build) error {
+	o := s.options(b)
 	tools := []tool.Tool{tool.Xorriso}
-	if o.Boot == verify.BootOn || o.Boot == verify.BootAuto && tool.Qemu.Present() {
+	if o.Install || o.Boot == verify.BootOn || o.Boot == verify.BootAuto && tool.Qemu.Present() {
 		tools = append(tools, tool.Qemu, tool.OVMFCode, tool.OVMFVars)
 	}
 	if err := b.Installer.Ensure(ctx, "verify", tools...); err != nil {
@@ -199,8 +236,29 @@ func (verifyStage) Run(ctx context.Context, b *Build) error {
 	if rep.Version != "" {
 		b.Report = &rep
 		b.addVerifyArtifacts(rep)
+		if serr := b.writeStepSummary(rep); serr != nil && err == nil {
+			err = serr
+		}
 	}
 	return err
+}
+
+// writeStepSummary appends verify's table to GitHub Actions' job summary,
+// when it runs there.
+func (b *Build) writeStepSummary(rep verify.Report) error {
+	path := b.Config.Verify.StepSummary
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.EnvStepSummary, err)
+	}
+	if _, err := f.WriteString(rep.Markdown()); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", config.EnvStepSummary, err)
+	}
+	return f.Close()
 }
 
 // addVerifyArtifacts lists what verify wrote, with the ISO's digest.
@@ -219,6 +277,11 @@ func (b *Build) addVerifyArtifacts(rep verify.Report) {
 		if ran["boot-"+t.Name()] {
 			name := dist.BootLogName(t.Name())
 			b.Artifacts.Add(dist.Artifact{Name: name, Path: b.Dist.Path(name), Kind: dist.KindLog})
+		}
+	}
+	for _, p := range rep.Install {
+		for _, f := range append(append([]string(nil), p.Logs...), p.Screens...) {
+			b.Artifacts.Add(dist.Artifact{Name: filepath.Base(f), Path: f, Kind: dist.KindLog})
 		}
 	}
 }

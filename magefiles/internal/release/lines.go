@@ -84,6 +84,10 @@ func lineVerified(st *state) line {
 		problems = append(problems, fmt.Sprintf("%s: verify skipped %s: a release must have booted (run verify with VERIFY_BOOT=1)",
 			name, strings.Join(skipped, ", ")))
 	}
+	if missing := missingInstallProofs(rep); len(missing) > 0 {
+		problems = append(problems, fmt.Sprintf("%s: no passing install proof %s: a release must have been installed and checked (run verify with %s=1; release runs it)",
+			name, strings.Join(missing, ", "), config.EnvVerifyInstall))
+	}
 	if p := bootMarkerProblem(rep); p != "" {
 		fix := "run verify again"
 		if rep.BootMarker != "" {
@@ -432,6 +436,25 @@ func bootMarkerProblem(rep verify.Report) string {
 // skippedChecks names the checks verify skipped (the boots, under
 // VERIFY_BOOT=0 or without qemu): a skipped check is reported as passed, but
 // a release must not rest on it.
+// missingInstallProofs are the install proofs (install-bios,
+// install-uefi) the report lacks or records as failed.
+func missingInstallProofs(rep verify.Report) []string {
+	var missing []string
+	for _, fw := range verify.InstallFirmwares {
+		name := verify.InstallCheckName(fw)
+		ok := false
+		for _, c := range rep.Checks {
+			if c.Name == name && c.Passed && !c.Skipped {
+				ok = true
+			}
+		}
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	return missing
+}
+
 func skippedChecks(rep verify.Report) []string {
 	var names []string
 	for _, c := range rep.Checks {

@@ -31,7 +31,8 @@ func goodState(t *testing.T) *state {
 	local := &localBuild{Layout: layout, ISO: asset{Name: name, Path: layout.ISO(), Size: 3 << 20, SHA256: isoSHA}, MD5: isoMD5,
 		Files: map[string]asset{}, FileErrs: map[string]error{},
 		Report: verify.Report{Version: version, ISO: name, SHA256: isoSHA, MD5: isoMD5, Passed: true,
-			Checks: []verify.Check{{Name: "checksums", Passed: true}, {Name: "boot-bios-cdrom", Passed: true}}, BootMarker: verify.DefaultBootMarker.String(), Time: "2026-11-27T10:00:00Z"},
+			Checks: []verify.Check{{Name: "checksums", Passed: true}, {Name: "boot-bios-cdrom", Passed: true},
+				{Name: "install-bios", Passed: true}, {Name: "install-uefi", Passed: true}}, BootMarker: verify.DefaultBootMarker.String(), Time: "2026-11-27T10:00:00Z"},
 		Build: iso.BuildRecord{Version: version, GitCommit: head, BaseISOSHA256: strings.Repeat("c", 64), XorrisoVersion: "xorriso 1.5.4", SourceDateEpoch: 1764237600}}
 	bomSHA := dataAsset("", []byte("{}"), "").SHA256
 	shaSums := isoSHA + "  " + name + "\n" + bomSHA + "  " + dist.SBOMName(version) + "\n"
@@ -122,6 +123,9 @@ func TestLinesReadOnlyTheState(t *testing.T) {
 		}},
 		{"verify skipped the boots", func(st *state) { st.Local.Report.Checks[1].Skipped = true }, map[string]string{
 			"verify passed": "✗ verify skipped boot-bios-cdrom",
+		}},
+		{"no install proof", func(st *state) { st.Local.Report.Checks = st.Local.Report.Checks[:2] }, map[string]string{
+			"verify passed for this exact ISO": "✗ verify-report.json: no passing install proof install-bios, install-uefi",
 		}},
 		{"unsigned", func(st *state) { delete(st.Local.Files, dist.SignatureName) }, map[string]string{
 			"SHA256SUMS is signed": "✗ SHA256SUMS.gpg does not exist: a release must be signed",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -68,4 +69,26 @@ func writeOutputs(o Options, rep *Report, d *hashing.Digests) error {
 	}
 	fmt.Fprintf(o.Out, "verify: wrote %s\n", path)
 	return nil
+}
+
+// Markdown renders the checks as a Markdown table with the verdict, for
+// GitHub Actions' job summary.
+func (r Report) Markdown() string {
+	var b strings.Builder
+	verdict := "PASSED"
+	if len(r.Failures()) > 0 {
+		verdict = fmt.Sprintf("FAILED (%d of %d checks)", len(r.Failures()), len(r.Checks))
+	}
+	fmt.Fprintf(&b, "### verify %s: %s\n\n| check | result | detail |\n| --- | --- | --- |\n", r.ISO, verdict)
+	for _, c := range r.Checks {
+		detail := strings.ReplaceAll(oneLine(c.Detail, 300), "|", `\|`)
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Name, c.result(), detail)
+	}
+	for _, p := range r.Install {
+		for _, s := range append(append([]string(nil), p.Logs...), p.Screens...) {
+			fmt.Fprintf(&b, "\n- %s: `%s`", p.Firmware, filepath.Base(s))
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
 }

@@ -36,6 +36,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
@@ -75,6 +76,13 @@ type Report struct {
 	// with the default marker: a weaker one (".") also matches a boot of
 	// firmware that never loaded the ISO.
 	BootMarker string `json:"boot_marker"`
+	// Install holds each install proof's steps, durations, logs and
+	// screen pictures, when verify ran the proof.
+	Install []install.Result `json:"install,omitempty"`
+	// Inputs fingerprints what verify was asked to prove (version, boots,
+	// marker, install proof): a passing report is reused only for the same
+	// ISO digest and the same inputs.
+	Inputs string `json:"inputs"`
 	// Time is when the report was made, RFC 3339.
 	Time string `json:"time"`
 }
@@ -144,6 +152,15 @@ type Options struct {
 	// BootParallel is how many boots run at once (default the number of
 	// CPUs, at most the number of boots).
 	BootParallel int
+	// Install runs the install proof (VERIFY_INSTALL=1; release always):
+	// the ISO installed on a blank disk in BIOS and UEFI, and NovaSphere
+	// checked on the installed system.
+	Install bool
+	// InstallTimeouts bound the proof's boots (zero fields: the
+	// accelerator's defaults, install.DefaultTimeouts); InstallAccel forces
+	// "kvm" or "tcg" (tests).
+	InstallTimeouts install.Timeouts
+	InstallAccel    string
 	// Out receives progress lines and the result table (nil: discarded).
 	Out io.Writer
 }
@@ -238,23 +255,26 @@ func (o Options) withDefaults() (Options, error) {
 // whose message lists every problem.
 type checkFunc func(ctx context.Context, in *inputs) (string, error)
 
+// staticChecks are the checks that read the ISO, in report order.
+var staticChecks = []struct {
+	name string
+	fn   checkFunc
+}{
+	{CheckChecksums, checkChecksums},
+	{CheckBootRecords, checkBootRecords},
+	{CheckIdentity, checkIdentity},
+	{CheckPayload, checkPayload},
+	{CheckMD5SumTxt, checkMD5SumTxt},
+	{CheckAutoinstall, checkAutoinstall},
+	{CheckOfflinePackages, checkOfflinePackages},
+}
+
 // runChecks runs the static checks and the boots concurrently and collects
 // their results in report order.
 func runChecks(ctx context.Context, o Options) (Report, *hashing.Digests) {
 	in := newInputs(ctx, o)
 	defer in.close()
-	static := []struct {
-		name string
-		fn   checkFunc
-	}{
-		{CheckChecksums, checkChecksums},
-		{CheckBootRecords, checkBootRecords},
-		{CheckIdentity, checkIdentity},
-		{CheckPayload, checkPayload},
-		{CheckMD5SumTxt, checkMD5SumTxt},
-		{CheckAutoinstall, checkAutoinstall},
-		{CheckOfflinePackages, checkOfflinePackages},
-	}
+	static := staticChecks
 	results := make([]Check, len(static))
 	var wg sync.WaitGroup
 	for i, s := range static {
@@ -262,7 +282,11 @@ func runChecks(ctx context.Context, o Options) (Report, *hashing.Digests) {
 	}
 	boots := runBoots(ctx, o)
 	wg.Wait()
-	rep := Report{Version: o.Version, ISO: filepath.Base(o.ISO), Checks: append(results, boots...), BootMarker: o.BootMarker.String()}
+	rep := Report{Version: o.Version, ISO: filepath.Base(o.ISO), Checks: append(results, boots...), BootMarker: o.BootMarker.String(), Inputs: o.Inputs()}
+	if o.Install {
+		checks, proofs := runInstalls(ctx, o)
+		rep.Checks, rep.Install = append(rep.Checks, checks...), proofs
+	}
 	return rep, in.digests
 }
 
@@ -280,4 +304,19 @@ func runOne(ctx context.Context, name string, fn checkFunc, in *inputs) (c Check
 		return Check{Name: name, Detail: err.Error()}
 	}
 	return Check{Name: name, Passed: true, Detail: detail}
+}
+
+// Inputs fingerprints what o asks verify to prove, for the reuse of a
+// passing report: the version, whether and how it boots, the boot marker,
+// and whether it runs the install proof.
+func (o Options) Inputs() string {
+	var targets []string
+	for _, t := range o.BootTargets {
+		targets = append(targets, t.Name())
+	}
+	marker := ""
+	if o.BootMarker != nil {
+		marker = o.BootMarker.String()
+	}
+	return fmt.Sprintf("version=%s boot=%d targets=%s marker=%q install=%v checks=%d", o.Version, o.Boot, strings.Join(targets, ","), marker, o.Install, len(staticChecks))
 }
