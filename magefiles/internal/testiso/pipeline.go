@@ -52,12 +52,14 @@ func (f Fixture) PipelineEnv(version, dir string, epoch int64) ([]string, error)
 
 // Pack builds the installer ISO for version from the fixture with `go run
 // magefile.go pack` (the repository's own payload and autoinstall files)
-// under dir, and returns its path.
-func (f Fixture) Pack(ctx context.Context, version, dir string, epoch int64) (string, error) {
+// under dir, with the settings extra adds ("KERNEL_ARGS="), and returns its
+// path.
+func (f Fixture) Pack(ctx context.Context, version, dir string, epoch int64, extra ...string) (string, error) {
 	env, err := f.PipelineEnv(version, dir, epoch)
 	if err != nil {
 		return "", err
 	}
+	env = append(env, extra...)
 	if out, err := RunMage(ctx, env, "pack"); err != nil {
 		return "", fmt.Errorf("go run magefile.go pack: %w\n%s", err, out)
 	}

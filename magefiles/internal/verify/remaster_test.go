@@ -76,7 +76,9 @@ func happy(tb testing.TB) (string, testiso.Fixture) {
 // repository's payload, through `go run magefile.go pack`: the chain users
 // run.
 func remaster(ctx context.Context, base testiso.Fixture, dir string) (string, error) {
-	return base.Pack(ctx, testVersion, dir, testEpoch)
+	// No KERNEL_ARGS: the fixture's own grub.cfg decides what the kernel
+	// prints on the serial console (the silent fixture prints nothing).
+	return base.Pack(ctx, testVersion, dir, testEpoch, "KERNEL_ARGS=")
 }
 
 // mutate writes out: a copy of src in which xorriso replaced the given ISO

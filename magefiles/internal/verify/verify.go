@@ -167,6 +167,8 @@ type Options struct {
 
 // Names of the checks, in report order (the boots follow).
 const (
+	// CheckVolume comes first: the file holds a whole ISO 9660 volume.
+	CheckVolume      = "volume"
 	CheckChecksums   = "checksums"
 	CheckBootRecords = "boot-records"
 	CheckIdentity    = "identity"
@@ -193,18 +195,23 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if _, err := os.Stat(o.ISO); err != nil {
 		return Report{}, fmt.Errorf("the installer ISO: %w (run pack first)", err)
 	}
-	// The first check: a truncated file or one that is not an ISO is said
-	// so before any tool fails on it with a message that hides the cause.
-	if err := checkVolume(o.ISO); err != nil {
-		return Report{}, err
-	}
 	// A report on disk always describes the last verify that ran to the
 	// end: drop the previous one before checking.
 	if err := os.Remove(o.dist().VerifyReport()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Report{}, err
 	}
 	fmt.Fprintf(o.Out, "verify: checking %s (version %s)\n", o.ISO, o.Version)
-	rep, digests := runChecks(ctx, o)
+	var rep Report
+	var digests *hashing.Digests
+	// The first check: a truncated file or one that is not an ISO is said
+	// so, alone, before any tool fails on it with a message that hides the
+	// cause.
+	if err := checkVolume(o.ISO); err != nil {
+		rep = Report{Version: o.Version, ISO: filepath.Base(o.ISO), BootMarker: o.BootMarker.String(), Inputs: o.Inputs(),
+			Checks: []Check{{Name: CheckVolume, Detail: err.Error()}}}
+	} else {
+		rep, digests = runChecks(ctx, o)
+	}
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("interrupted, no report written: %w", err)
 	}
