@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,8 +43,13 @@ func repoCopy(t *testing.T) string {
 // settings env adds, and returns the Build and what it logged.
 func run(t *testing.T, root, last string, env map[string]string) (*pipeline.Build, string, error) {
 	t.Helper()
+	return runIn(t, t.TempDir(), root, last, env)
+}
+
+// runIn is run with the build, dist and cache directories under dir.
+func runIn(t *testing.T, dir, root, last string, env map[string]string) (*pipeline.Build, string, error) {
+	t.Helper()
 	fx := testiso.Shared(t)
-	dir := t.TempDir()
 	fxEnv, err := fx.PipelineEnv(testVersion, dir, 1767225600)
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +67,29 @@ func run(t *testing.T, root, last string, env map[string]string) (*pipeline.Buil
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	b := pipeline.New(c, io.Discard, tool.LockedWriter(&log), false)
+	w := tool.LockedWriter(&log)
+	b := pipeline.New(c, w, w, false)
 	err = b.Run(context.Background(), last)
 	return b, log.String(), err
+}
+
+// A report that passed for this exact ISO and the same settings is reused
+// (and verify says so); VERIFY_FORCE=1 or another setting runs the checks.
+func TestVerifyReusesAPassingReportForTheSameISO(t *testing.T) {
+	root, dir := repoCopy(t), t.TempDir()
+	if _, log, err := runIn(t, dir, root, "verify", nil); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	_, log, err := runIn(t, dir, root, "verify", nil)
+	if err != nil || !strings.Contains(log, "for this exact ISO") || !strings.Contains(log, "reused; VERIFY_FORCE=1 runs them again") {
+		t.Fatalf("second verify did not reuse the report (%v):\n%s", err, log)
+	}
+	for _, env := range []map[string]string{{config.EnvVerifyForce: "1"}, {config.EnvBootMarker: "Linux version"}} {
+		_, log, err := runIn(t, dir, root, "verify", env)
+		if err != nil || strings.Contains(log, "reused") || !strings.Contains(log, "verify: PASSED") {
+			t.Errorf("with %v verify reused the report or failed (%v):\n%s", env, err, log)
+		}
+	}
 }
 
 // verify signs SHA256SUMS with the configured key, GnuPG and coreutils

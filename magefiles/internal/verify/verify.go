@@ -317,13 +317,16 @@ func runOne(ctx context.Context, name string, fn checkFunc, in *inputs) (c Check
 // passing report: the version, whether and how it boots, the boot marker,
 // and whether it runs the install proof.
 func (o Options) Inputs() string {
-	var targets []string
-	for _, t := range o.BootTargets {
-		targets = append(targets, t.Name())
+	boots, marker := o.BootTargets, DefaultBootMarker.String()
+	if boots == nil {
+		boots = AllBootTargets
 	}
-	marker := ""
 	if o.BootMarker != nil {
 		marker = o.BootMarker.String()
+	}
+	var targets []string
+	for _, t := range boots {
+		targets = append(targets, t.Name())
 	}
 	return fmt.Sprintf("version=%s boot=%d targets=%s marker=%q install=%v checks=%d", o.Version, o.Boot, strings.Join(targets, ","), marker, o.Install, len(staticChecks))
 }
