@@ -2,10 +2,7 @@ package targets_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,7 +63,7 @@ func TestHelpReleaseShowsUsageAndEnvironment(t *testing.T) {
 // directories.
 func pipelineEnv(t *testing.T, version string) (env []string, dist string) {
 	fx := testiso.Shared(t)
-	sum := fileSHA256(t, fx.ISO)
+	sum := digestOf(t, fx.ISO)
 	tmp := t.TempDir()
 	dist = filepath.Join(tmp, "dist")
 	return []string{
@@ -143,20 +140,6 @@ func TestReleaseRefusesABadVersionArgument(t *testing.T) {
 	if err == nil || !strings.Contains(out, `version "latest" is not accepted`) {
 		t.Fatalf("release latest: err=%v\n%s", err, out)
 	}
-}
-
-func fileSHA256(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // The version argument of release is the version: a VERSION left in the

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -314,7 +315,7 @@ type mirror struct {
 	sums    []byte
 	signer  signer
 	options Options
-	logBuf  *syncBuffer
+	logBuf  *tool.Buffer
 }
 
 const isoName = "ubuntu-22.04.9-live-server-amd64.iso"
@@ -338,7 +339,7 @@ func newMirror(t testing.TB, size int) *mirror {
 	srv.put(m.dir+isoName, iso)
 	srv.put(m.dir+"SHA256SUMS", m.sums)
 	srv.put(m.dir+"SHA256SUMS.gpg", good.sign(t, m.sums))
-	m.logBuf = &syncBuffer{}
+	m.logBuf = &tool.Buffer{}
 	m.options = Options{
 		Name:         isoName,
 		Locations:    []config.BaseLocation{m.location()},
@@ -367,22 +368,4 @@ func (m *mirror) blob() string {
 
 func (m *mirror) part() string {
 	return filepath.Join(m.options.CacheDir, "partial", m.hex+".part")
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

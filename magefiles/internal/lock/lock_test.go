@@ -2,10 +2,10 @@ package lock
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"io"
 	"os"
 	"os/exec"
@@ -109,24 +109,6 @@ func (h *holder) kill(t *testing.T) {
 	_ = h.cmd.Wait()
 }
 
-// syncBuffer collects log lines written from another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -143,7 +125,7 @@ func TestSecondProcessWaitsNamingTheHolder(t *testing.T) {
 	target := filepath.Join(t.TempDir(), "dist", "x.iso")
 	h := startHolder(t, target)
 
-	var log syncBuffer
+	var log tool.Buffer
 	got := make(chan error, 1)
 	go func() {
 		l, err := Acquire(context.Background(), target, Options{Stage: "pack", Name: "dist/x.iso", Log: &log, Poll: 10 * time.Millisecond})

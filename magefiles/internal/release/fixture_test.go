@@ -1,7 +1,6 @@
 package release
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -10,6 +9,7 @@ import (
 	"fmt"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -266,7 +266,7 @@ func (fx *fixture) run(mods ...func(*Options)) (string, error) {
 // then its error; the token must not appear in either.
 func (fx *fixture) capture(timeout time.Duration, f func(context.Context, io.Writer) error) (string, error) {
 	fx.t.Helper()
-	var out safeBuffer
+	var out tool.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := f(ctx, &out)
@@ -283,21 +283,3 @@ func (fx *fixture) capture(timeout time.Duration, f func(context.Context, io.Wri
 func force(o *Options)  { o.Force = true }
 func dryRun(o *Options) { o.DryRun = true }
 func draft(o *Options)  { o.Draft = true }
-
-// safeBuffer is a bytes.Buffer safe for concurrent writers.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -3,9 +3,8 @@ package sbom
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"io"
 	"os"
 	"strings"
@@ -88,14 +87,6 @@ func ReadDeb(ctx context.Context, file, underPayload string) (OfflineDeb, error)
 }
 
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	d, err := hashing.File(context.Background(), path, 0)
+	return d.SHA256, err
 }

@@ -2,10 +2,8 @@ package testiso
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,14 +65,6 @@ func (f Fixture) Pack(ctx context.Context, version, dir string, epoch int64, ext
 }
 
 func fileSHA256(path string) (string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	d, err := hashing.File(context.Background(), path, 0)
+	return d.SHA256, err
 }
