@@ -250,3 +250,29 @@ func TestTwoPacksAtOnceLeaveAWholeISO(t *testing.T) {
 		t.Errorf("temporary or lock files left in dist: %v", leftovers)
 	}
 }
+
+// Two verifies at once in one checkout: the second waits for the first's
+// pack and report, then reuses the report that passed for the same ISO.
+func TestTwoVerifiesAtOnce(t *testing.T) {
+	env, dist := pipelineEnv(t, "v1.2.6")
+	done := make(chan string, 2)
+	for range 2 {
+		go func() {
+			out, err := mage(t, env, "verify")
+			if err != nil {
+				out = "FAILED: " + err.Error() + "\n" + out
+			}
+			done <- out
+		}()
+	}
+	all := <-done + "\n----\n" + <-done
+	if strings.Contains(all, "FAILED: ") {
+		t.Fatalf("a concurrent verify failed:\n%s", all)
+	}
+	if strings.Count(all, "verify: PASSED") != 1 || !strings.Contains(all, "reused; VERIFY_FORCE=1 runs them again") {
+		t.Errorf("want one verify to check and the other to reuse its report:\n%s", all)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dist, ".*")); len(leftovers) > 0 {
+		t.Errorf("temporary or lock files left in dist: %v", leftovers)
+	}
+}
