@@ -32,7 +32,7 @@ func aptSimulate(t *testing.T, base Base, debs []string) (ok bool, out string) {
 
 // installShAptFlags are scripts/install.sh's apt-get install flags
 // (TestInstallSh checks that the script uses them).
-var installShAptFlags = []string{"-y", "--no-download", "--no-remove", "--no-install-recommends"}
+var installShAptFlags = []string{"-y", "--no-remove", "--no-install-recommends"}
 
 // privateApt writes an apt configuration whose only state is a dpkg status
 // file listing the base packages, and returns its path for APT_CONFIG.

@@ -75,8 +75,11 @@ func TestInstallSh(t *testing.T) {
 			writeFiles(t, bin, map[string]string{
 				"apt-get": fmt.Sprintf("#!/bin/sh\necho \"apt-get $*\" >> %q\nexec %q -s \"$@\"\n", calls, realApt),
 				"install": fmt.Sprintf("#!/bin/sh\necho \"install $*\" >> %q\n", calls),
+				// The installed system's systemd, recorded: this machine's is
+				// not touched.
+				"systemctl": fmt.Sprintf("#!/bin/sh\necho \"systemctl $*\" >> %q\n", calls),
 			})
-			for _, f := range []string{"apt-get", "install"} {
+			for _, f := range []string{"apt-get", "install", "systemctl"} {
 				if err := os.Chmod(filepath.Join(bin, f), 0o755); err != nil {
 					t.Fatal(err)
 				}
@@ -113,6 +116,9 @@ func TestInstallSh(t *testing.T) {
 			}
 			if installs := strings.Contains(string(log), "install -m 0644"); installs == c.wantErr {
 				t.Errorf("config installed: %v after a failure: %v\n%s", installs, c.wantErr, log)
+			}
+			if enabled := strings.Contains(string(log), "systemctl enable novasphere-firstboot.service"); enabled == c.wantErr {
+				t.Errorf("first-boot unit enabled: %v after a failure: %v\n%s", enabled, c.wantErr, log)
 			}
 		})
 	}
