@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -173,14 +174,23 @@ func (p *proof) install(ctx context.Context, s *Step) error {
 	return fmt.Errorf("install: %w\n%s", werr, con.describeTail())
 }
 
+// notBootable is what SeaBIOS and OVMF print on the serial console when no
+// disk boots (OVMF then starts its shell).
+var notBootable = regexp.MustCompile(`No bootable device|No bootable option or device was found|Shell> `)
+
 // firstBoot boots the installed disk until the first-boot unit reports its
 // result, and returns the unit's lines.
 func (p *proof) firstBoot(ctx context.Context, s *Step) ([]string, error) {
 	cfg := p.config("first boot", "", "firstboot-"+p.fw+".log")
 	var lines []string
+	unbootable := ""
 	match := func(line string) bool {
 		if strings.Contains(line, FirstBootPrefix) {
 			lines = append(lines, line)
+		}
+		if m := notBootable.FindString(line); m != "" {
+			unbootable = m
+			return true
 		}
 		return firstBootResult.MatchString(line)
 	}
@@ -188,6 +198,9 @@ func (p *proof) firstBoot(ctx context.Context, s *Step) ([]string, error) {
 	werr, con := e.err, e.console
 	switch e.out {
 	case outMatched:
+		if unbootable != "" {
+			return lines, fmt.Errorf("%w: the installed disk does not boot: the firmware says %q\n%s", ErrFailed, unbootable, con.describeTail())
+		}
 		return lines, nil
 	case outShutdown, outExited:
 		why := "the installed system powered off or rebooted"
