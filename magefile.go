@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/magefile/mage/mage"
-	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -20,13 +19,16 @@ func main() {
 	// `-h TARGET`.
 	args := append([]string{"-multiline"}, os.Args[1:]...)
 	cleanup := func() {}
-	if readOnlyMagefiles(args) {
-		// Mage writes its generated main file beside the magefiles, which
-		// a read-only checkout refuses. Build from a writable stand-in
-		// module instead; the targets still run in the checkout.
+	if !hasDirFlag(args) {
+		// Mage writes its generated main file beside the magefiles: a
+		// read-only checkout refuses it, and two runs at once in one
+		// checkout delete each other's ("open ./mage_output_file.go: no
+		// such file or directory"). Build from a private stand-in module
+		// instead; the targets still run in the checkout, and mage's
+		// binary cache still makes the second run instant.
 		dir, remove, err := standIn()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "magefiles/ is read-only and no writable copy could be made for mage (%v): set TMPDIR to a writable directory, or build the targets once where the checkout is writable (go run magefile.go -compile \"$PWD/novasphere-mage\") and run ./novasphere-mage <target>\n", err)
+			fmt.Fprintf(os.Stderr, "no private copy of magefiles/ could be made for mage (%v): set TMPDIR to a writable directory, or build the targets once where the checkout is writable (go run magefile.go -compile \"$PWD/novasphere-mage\") and run ./novasphere-mage <target>\n", err)
 			os.Exit(1)
 		}
 		cleanup = remove
@@ -38,19 +40,15 @@ func main() {
 	os.Exit(code)
 }
 
-// readOnlyMagefiles reports that mage would read magefiles/ (no -d flag)
-// and cannot write there.
-func readOnlyMagefiles(args []string) bool {
+// hasDirFlag reports whether the user chose mage's magefiles directory
+// (-d); then mage runs as asked.
+func hasDirFlag(args []string) bool {
 	for _, a := range args {
 		if a == "-d" || strings.HasPrefix(a, "-d=") {
-			return false
+			return true
 		}
 	}
-	fi, err := os.Stat("magefiles")
-	if err != nil || !fi.IsDir() {
-		return false
-	}
-	return unix.Access("magefiles", unix.W_OK) != nil
+	return false
 }
 
 // absCompileOut makes a relative `-compile PATH` relative to root rather
