@@ -3,10 +3,10 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"os"
 	"path/filepath"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
@@ -67,7 +68,7 @@ func (b *Build) sbomInput() (sbom.Input, error) {
 		return in, err
 	}
 	for _, p := range base {
-		in.BasePackages = append(in.BasePackages, sbom.BasePackage{Name: p.Name, Version: p.Version, Arch: p.Arch, Manifest: "/" + trimSlash(p.Manifest)})
+		in.BasePackages = append(in.BasePackages, sbom.BasePackage{Name: p.Name, Version: p.Version, Arch: p.Arch, Manifest: "/" + strings.TrimLeft(p.Manifest, "/")})
 	}
 	debs, err := debcheck.ReadDebDir(filepath.Join(c.Root, "packages"), "packages/")
 	if err != nil {
@@ -129,13 +130,6 @@ func (b *Build) writeSums(sbomDigests hashing.Digests) error {
 		}
 	}
 	return nil
-}
-
-func trimSlash(p string) string {
-	for len(p) > 0 && p[0] == '/' {
-		p = p[1:]
-	}
-	return p
 }
 
 // signStage signs SHA256SUMS with RELEASE_SIGNING_KEY (SHA256SUMS.gpg, a
