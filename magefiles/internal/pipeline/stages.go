@@ -313,5 +313,8 @@ func (releaseStage) Run(ctx context.Context, b *Build) error {
 		Force:    b.Release.Force,
 		Out:      b.Out,
 		Settings: c.Release,
+		// verify hashed the ISO in this run: the release need not read
+		// 2 GB again.
+		ISODigests: hashing.Digests{SHA256: b.Report.SHA256, MD5: b.Report.MD5, Size: b.Report.Size},
 	})
 }

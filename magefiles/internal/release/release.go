@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"io"
 	"net/http"
 	"os"
@@ -70,6 +71,11 @@ type Options struct {
 	AssetLimit, PartSize int64
 	// Retry says how requests to GitHub are retried.
 	Retry github.Retry
+	// ISODigests are the ISO's digests when the caller just computed them
+	// (verify, in the same run): the ISO is then not read again, unless it
+	// must be split (the parts need their own digests) or its size
+	// changed. Zero: the release hashes the ISO.
+	ISODigests hashing.Digests
 }
 
 // DefaultPartSize is the size of each part when an ISO over the limit is

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -356,5 +357,32 @@ func TestGitHubReportWithAWeakerMarkerIsNotKept(t *testing.T) {
 			}
 			assertPublished(t, fx)
 		})
+	}
+}
+
+// With the digests verify computed in the same run, the release does not
+// read the ISO again; with digests of another size it does, and a digest
+// that does not match SHA256SUMS still stops it.
+func TestReleaseTakesVerifysDigests(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0", 3<<20)
+	d, err := hashing.File(t.Context(), filepath.Join(fx.dist, dist.ISOName(fx.version)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := fx.run(func(o *Options) { o.ISODigests = d })
+	if err != nil {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "hashing dist/") {
+		t.Errorf("the release read the ISO again although verify's digests were given:\n%s", out)
+	}
+	assertPublished(t, fx)
+
+	other := newFixture(t, "v1.0.0", 3<<20)
+	wrong := hashing.Digests{SHA256: strings.Repeat("0", 64), MD5: strings.Repeat("0", 32), Size: 3 << 20}
+	out, err = other.run(dryRun, func(o *Options) { o.ISODigests = wrong })
+	if err == nil || !strings.Contains(out, "SHA256SUMS gives") {
+		t.Errorf("digests that disagree with SHA256SUMS did not stop the release (%v):\n%s", err, out)
 	}
 }
