@@ -91,7 +91,7 @@ func Pack(ctx context.Context) error {
 	return runThrough(ctx, "pack", config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
-// Verify builds the installer ISO and proves it right: checksums, boot records, payload, md5sum.txt, autoinstall, and real QEMU boots.
+// Verify builds the installer ISO and proves it right: checksums, boot records, payload, md5sum.txt, autoinstall, offline packages, QEMU boots and, with VERIFY_INSTALL=1, a real install.
 //
 // This is what CI runs. Every check runs and is reported in a table and in
 // dist/verify-report.json; any failure makes verify exit non-zero. Then it
