@@ -1,7 +1,8 @@
 //go:build mage
 
 // novasphere-iso builds NovaSphere's offline installer ISO from Ubuntu 22.04 live-server:
-// fetch -> extract -> customize -> pack -> verify -> release. Run "mage -h <target>" for details.
+// fetch -> extract -> customize -> packages -> pack -> verify -> sbom -> sign -> release.
+// Run "mage -h <target>" for details; "mage settings" shows every setting.
 package main
 
 import (
