@@ -212,6 +212,14 @@ func (s verifyStage) UpToDate(ctx context.Context, b *Build) (bool, error) {
 	if rep.Inputs != o.Inputs() || rep.ISO != filepath.Base(o.ISO) {
 		return false, nil
 	}
+	// An ISO pack wrote in this run, or of another size, cannot be the one
+	// the report is about: do not read it twice (here and in verify).
+	if !b.Packed.UpToDate {
+		return false, nil
+	}
+	if fi, err := os.Stat(o.ISO); err != nil || fi.Size() != rep.Size {
+		return false, nil
+	}
 	d, err := hashing.File(ctx, o.ISO, 0)
 	if err != nil || d.SHA256 != rep.SHA256 {
 		return false, nil
