@@ -123,10 +123,10 @@ type Artifact struct {
 	Name, Path string
 	// Kind says what it is.
 	Kind Kind
-	// SHA256 is its digest (lowercase hex) once a stage computed it; Size
-	// its length then.
-	SHA256 string
-	Size   int64
+	// SHA256 and MD5 are its digests (lowercase hex) once a stage
+	// computed them; Size its length then.
+	SHA256, MD5 string
+	Size        int64
 }
 
 // Artifacts is the list of what a build wrote, in the order it was added.

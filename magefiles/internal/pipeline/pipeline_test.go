@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"os"
 	"path/filepath"
 	"strings"
@@ -264,5 +265,42 @@ func TestReproduceFindsTwoBuildsIdentical(t *testing.T) {
 	}
 	if strings.Count(log.String(), "pack: wrote ") != 2 {
 		t.Errorf("want two packs from scratch:\n%s", log.String())
+	}
+}
+
+// The artifact list names every file the run wrote to dist/, each file
+// exists, and the ISO's and SBOM's digests are the files' own.
+func TestArtifactsListWhatTheRunWrote(t *testing.T) {
+	b, log, err := run(t, repoCopy(t), "sign", nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	want := map[string]dist.Kind{
+		dist.ISOName(testVersion): dist.KindISO, dist.BuildRecordName(testVersion): dist.KindRecord,
+		dist.SHA256SumsName: dist.KindChecksums, dist.MD5SumsName: dist.KindChecksums,
+		dist.VerifyReportName: dist.KindReport, dist.SBOMName(testVersion): dist.KindSBOM,
+	}
+	got := b.Artifacts.List()
+	if len(got) != len(want) {
+		t.Errorf("artifacts %+v, want %v", got, want)
+	}
+	for _, a := range got {
+		if want[a.Name] != a.Kind {
+			t.Errorf("artifact %s of kind %q, want %q", a.Name, a.Kind, want[a.Name])
+		}
+		if _, err := os.Stat(a.Path); err != nil {
+			t.Errorf("artifact %s: %v", a.Name, err)
+		}
+		if a.SHA256 != "" {
+			d, err := hashing.File(t.Context(), a.Path, 0)
+			if err != nil || d.SHA256 != a.SHA256 || d.Size != a.Size {
+				t.Errorf("artifact %s: listed sha256 %s size %d, the file has %s %d (%v)", a.Name, a.SHA256, a.Size, d.SHA256, d.Size, err)
+			}
+		}
+	}
+	for _, name := range []string{dist.ISOName(testVersion), dist.SBOMName(testVersion)} {
+		if a, _ := b.Artifacts.Get(name); a.SHA256 == "" {
+			t.Errorf("%s is listed without its digest", name)
+		}
 	}
 }

@@ -272,7 +272,7 @@ func (b *Build) writeStepSummary(rep verify.Report) error {
 // addVerifyArtifacts lists what verify wrote, with the ISO's digest.
 func (b *Build) addVerifyArtifacts(rep verify.Report) {
 	if rep.SHA256 != "" {
-		b.Artifacts.Add(dist.Artifact{Name: rep.ISO, Path: b.Dist.ISO(), Kind: dist.KindISO, SHA256: rep.SHA256, Size: rep.Size})
+		b.Artifacts.Add(dist.Artifact{Name: rep.ISO, Path: b.Dist.ISO(), Kind: dist.KindISO, SHA256: rep.SHA256, MD5: rep.MD5, Size: rep.Size})
 		b.Artifacts.Add(dist.Artifact{Name: dist.SHA256SumsName, Path: b.Dist.SHA256Sums(), Kind: dist.KindChecksums})
 		b.Artifacts.Add(dist.Artifact{Name: dist.MD5SumsName, Path: b.Dist.MD5Sums(), Kind: dist.KindChecksums})
 	}
@@ -292,6 +292,16 @@ func (b *Build) addVerifyArtifacts(rep verify.Report) {
 			b.Artifacts.Add(dist.Artifact{Name: filepath.Base(f), Path: f, Kind: dist.KindLog})
 		}
 	}
+}
+
+// isoDigests are the ISO's digests as the artifact list holds them (zero
+// when no stage computed them).
+func (b *Build) isoDigests() hashing.Digests {
+	a, ok := b.Artifacts.Get(dist.ISOName(b.Config.Version))
+	if !ok {
+		return hashing.Digests{}
+	}
+	return hashing.Digests{SHA256: a.SHA256, MD5: a.MD5, Size: a.Size}
 }
 
 // bootMode maps VERIFY_BOOT to verify's boot mode.
@@ -321,8 +331,8 @@ func (releaseStage) Run(ctx context.Context, b *Build) error {
 		Force:    b.Release.Force,
 		Out:      b.Out,
 		Settings: c.Release,
-		// verify hashed the ISO in this run: the release need not read
-		// 2 GB again.
-		ISODigests: hashing.Digests{SHA256: b.Report.SHA256, MD5: b.Report.MD5, Size: b.Report.Size},
+		// verify hashed the ISO in this run and listed it with its digests:
+		// the release need not read 2 GB again.
+		ISODigests: b.isoDigests(),
 	})
 }
