@@ -28,7 +28,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -158,7 +157,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	accel := o.Accel
 	if accel == "" {
-		accel = settleAccelerator(ctx, o)
+		accel = qemu.SettleAccelerator(ctx, o.Binary, o.ISO, o.WorkDir)
 	}
 	t := DefaultTimeouts(accel)
 	if o.Timeouts.Install > 0 {
@@ -246,33 +245,4 @@ func (o Options) check() error {
 		}
 	}
 	return nil
-}
-
-// kernelSpeaks matches the first lines a Linux kernel prints on a serial
-// console.
-var kernelSpeaks = regexp.MustCompile(`Linux version|^\[\s*\d+\.\d+\]`)
-
-// settleAccelerator returns the accelerator for the proof. When KVM is the
-// choice, the ISO is booted once until its kernel speaks: on machines whose
-// KVM runs the firmware but hangs the kernel (nested virtualisation), that
-// boot stalls, qemu falls back to TCG for the rest of the process, and the
-// proof does not wait hours for an install that never starts.
-func settleAccelerator(ctx context.Context, o Options) string {
-	accel, _ := qemu.Accelerator(ctx, o.Binary)
-	if accel != "kvm" {
-		return accel
-	}
-	log, err := os.CreateTemp(o.WorkDir, "novasphere-kvm-check-*.log")
-	if err != nil {
-		return accel
-	}
-	log.Close()
-	defer os.Remove(log.Name())
-	res, err := qemu.Boot(ctx, qemu.Options{ISO: o.ISO, Firmware: qemu.BIOS, Media: qemu.CDROM, Marker: kernelSpeaks,
-		Timeout: 3 * time.Minute, Binary: o.Binary, LogPath: log.Name()})
-	if err == nil && res.Matched {
-		return res.Accel
-	}
-	accel, _ = qemu.Accelerator(ctx, o.Binary)
-	return accel
 }

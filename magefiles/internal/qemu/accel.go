@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 
@@ -91,4 +92,35 @@ func probeKVM(ctx context.Context, binary string) (string, string) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// kernelSpeaks matches the first lines a Linux kernel prints on a serial
+// console.
+var kernelSpeaks = regexp.MustCompile(`Linux version|^\[\s*\d+\.\d+\]`)
+
+// SettleAccelerator returns the accelerator for long runs of iso (the
+// install proof), which have no stall watchdog of their own. When KVM is
+// the choice, iso is booted once until its kernel speaks: where KVM runs
+// the firmware but hangs the kernel, that boot stalls, Boot falls back to
+// TCG for the rest of the process, and the caller does not wait hours for
+// work that never starts. tmpDir holds the boot's serial log ("" for the
+// system's temporary directory).
+func SettleAccelerator(ctx context.Context, binary, iso, tmpDir string) string {
+	accel, _ := Accelerator(ctx, binary)
+	if accel != "kvm" {
+		return accel
+	}
+	log, err := os.CreateTemp(tmpDir, "novasphere-kvm-check-*.log")
+	if err != nil {
+		return accel
+	}
+	log.Close()
+	defer os.Remove(log.Name())
+	res, err := Boot(ctx, Options{ISO: iso, Firmware: BIOS, Media: CDROM, Marker: kernelSpeaks,
+		Timeout: 3 * time.Minute, Binary: binary, LogPath: log.Name()})
+	if err == nil && res.Matched {
+		return res.Accel
+	}
+	accel, _ = Accelerator(ctx, binary)
+	return accel
 }
