@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
 	"io"
 	"os"
 	"sort"
@@ -117,13 +118,10 @@ func loadKeyring(path string) (*keyring, error) {
 	return &keyring{path: path, entities: el}, nil
 }
 
-// armorBegin starts every armored OpenPGP block.
-var armorBegin = []byte("-----BEGIN PGP ")
-
 // readKeys returns the keys of every armored block in data, in file order;
 // data without armor is read as a binary keyring.
 func readKeys(data []byte) (openpgp.EntityList, error) {
-	blocks := armoredBlocks(data)
+	blocks := signing.SplitArmored(data)
 	if len(blocks) == 0 {
 		return openpgp.ReadKeyRing(bytes.NewReader(data))
 	}
@@ -138,24 +136,6 @@ func readKeys(data []byte) (openpgp.EntityList, error) {
 		el = append(el, keys...)
 	}
 	return el, nil
-}
-
-// armoredBlocks splits data into pieces that each begin with one armored
-// block's BEGIN line; text before the first block is dropped.
-func armoredBlocks(data []byte) [][]byte {
-	var blocks [][]byte
-	start := bytes.Index(data, armorBegin)
-	for start >= 0 {
-		next := bytes.Index(data[start+len(armorBegin):], armorBegin)
-		if next < 0 {
-			blocks = append(blocks, data[start:])
-			break
-		}
-		next += start + len(armorBegin)
-		blocks = append(blocks, data[start:next])
-		start = next
-	}
-	return blocks
 }
 
 // verify checks the detached signature sig (armored or binary) over sums.

@@ -92,32 +92,39 @@ func fingerprint(pk *packet.PublicKey) string {
 	return fmt.Sprintf("%X", pk.Fingerprint)
 }
 
-// armoredBlocks returns the armored blocks found in data, in order.
+// armoredBlocks decodes every armored block of data, in file order.
 func armoredBlocks(data []byte) ([]*armor.Block, error) {
 	var blocks []*armor.Block
-	const begin = "-----BEGIN PGP "
-	rest := data
-	for {
-		i := bytes.Index(rest, []byte(begin))
-		if i < 0 {
-			return blocks, nil
-		}
-		rest = rest[i:]
-		end := bytes.Index(rest[len(begin):], []byte(begin))
-		chunk := rest
-		if end >= 0 {
-			chunk = rest[:len(begin)+end]
-		}
+	for _, chunk := range SplitArmored(data) {
 		b, err := armor.Decode(bytes.NewReader(chunk))
 		if err != nil {
 			return nil, fmt.Errorf("armored block %d is damaged (%v): copy the whole block, from its BEGIN line to its END line", len(blocks)+1, err)
 		}
 		blocks = append(blocks, b)
-		if end < 0 {
-			return blocks, nil
-		}
-		rest = rest[len(begin)+end:]
 	}
+	return blocks, nil
+}
+
+// armorBegin starts every armored OpenPGP block.
+var armorBegin = []byte("-----BEGIN PGP ")
+
+// SplitArmored splits data into pieces that each begin with one armored
+// OpenPGP block's BEGIN line (as `cat a.asc b.asc` makes); text before the
+// first block is dropped. Data without armor gives none.
+func SplitArmored(data []byte) [][]byte {
+	var blocks [][]byte
+	start := bytes.Index(data, armorBegin)
+	for start >= 0 {
+		next := bytes.Index(data[start+len(armorBegin):], armorBegin)
+		if next < 0 {
+			blocks = append(blocks, data[start:])
+			break
+		}
+		next += start + len(armorBegin)
+		blocks = append(blocks, data[start:next])
+		start = next
+	}
+	return blocks
 }
 
 // timeString formats a key or signature time for messages.
