@@ -6,15 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
-	"io"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/opencontainers/go-digest"
@@ -151,7 +148,7 @@ func (kr *keyring) verify(sumsURL, sigURL string, sums, sig []byte) (*openpgp.En
 		return signer, nil
 	}
 	if errors.Is(err, pgperrors.ErrUnknownIssuer) {
-		return nil, fmt.Errorf("%s is not signed by any key in %s (it is signed by %s; the keyring has %s): this SHA256SUMS cannot be trusted; check BASE_ISO_SUMS_URL and BASE_ISO_KEYRING", sigURL, kr.path, issuers(sig), kr.describe())
+		return nil, fmt.Errorf("%s is not signed by any key in %s (it is signed by %s; the keyring has %s): this SHA256SUMS cannot be trusted; check BASE_ISO_SUMS_URL and BASE_ISO_KEYRING", sigURL, kr.path, signing.Issuers(sig), kr.describe())
 	}
 	return nil, fmt.Errorf("%s does not verify %s with %s (%v): the file was altered or the two do not belong together; do not use this location", sigURL, sumsURL, kr.path, err)
 }
@@ -163,36 +160,6 @@ func (kr *keyring) describe() string {
 		fps = append(fps, fingerprint(e))
 	}
 	return strings.Join(fps, ", ")
-}
-
-// issuers names the keys a detached signature claims to be made by.
-func issuers(sig []byte) string {
-	var body io.Reader = bytes.NewReader(sig)
-	if block, err := armor.Decode(bytes.NewReader(sig)); err == nil {
-		body = block.Body
-	}
-	var ids []string
-	pr := packet.NewReader(body)
-	for {
-		p, err := pr.Next()
-		if err != nil {
-			break
-		}
-		s, ok := p.(*packet.Signature)
-		if !ok {
-			continue
-		}
-		switch {
-		case len(s.IssuerFingerprint) > 0:
-			ids = append(ids, fmt.Sprintf("%X", s.IssuerFingerprint))
-		case s.IssuerKeyId != nil:
-			ids = append(ids, fmt.Sprintf("key ID %016X", *s.IssuerKeyId))
-		}
-	}
-	if len(ids) == 0 {
-		return "an unknown key"
-	}
-	return strings.Join(ids, ", ")
 }
 
 // fingerprint is the entity's primary key fingerprint in upper-case hex.

@@ -135,6 +135,17 @@ func readSignatures(sig []byte) ([]byte, []*packet.Signature, error) {
 	return body, sigs, nil
 }
 
+// Issuers names the key(s) a detached signature (armored or binary) says
+// made it, for messages; "an unnamed key" when it says none, and "an
+// unreadable signature" when sig is not one.
+func Issuers(sig []byte) string {
+	_, sigs, err := readSignatures(sig)
+	if err != nil {
+		return "an unreadable signature"
+	}
+	return issuer(sigs)
+}
+
 // issuer names the key(s) the signatures say made them.
 func issuer(sigs []*packet.Signature) string {
 	var ids []string
