@@ -31,39 +31,41 @@ var Stages = []string{"fetch", "extract", "customize", "pack", "verify", "releas
 
 // Environment variable names, each described in Settings.
 const (
-	EnvVersion         = "VERSION"
-	EnvBaseISOURL      = "BASE_ISO_URL"
-	EnvBaseISOSHA256   = "BASE_ISO_SHA256"
-	EnvBaseISOSumsURL  = "BASE_ISO_SUMS_URL"
-	EnvBaseISOKeyring  = "BASE_ISO_KEYRING"
-	EnvCacheDir        = "CACHE_DIR"
-	EnvXDGCacheHome    = "XDG_CACHE_HOME"
-	EnvBuildDir        = "BUILD_DIR"
-	EnvDistDir         = "DIST_DIR"
-	EnvKernelArgs      = "KERNEL_ARGS"
-	EnvGrubTimeout     = "GRUB_TIMEOUT"
-	EnvGrubTitle       = "GRUB_TITLE"
-	EnvSourceDateEpoch = "SOURCE_DATE_EPOCH"
-	EnvNoInstall       = "NOVASPHERE_NO_INSTALL"
-	EnvNoWait          = "NOVASPHERE_NO_WAIT"
-	EnvVerifyBoot      = "VERIFY_BOOT"
-	EnvBootTimeout     = "VERIFY_BOOT_TIMEOUT"
-	EnvBootMarker      = "VERIFY_BOOT_MARKER"
-	EnvVerifyInstall   = "VERIFY_INSTALL"
-	EnvInstallTimeout  = "VERIFY_INSTALL_TIMEOUT"
-	EnvVerifyForce     = "VERIFY_FORCE"
-	EnvStepSummary     = "GITHUB_STEP_SUMMARY"
-	EnvGHToken         = "GH_TOKEN"
-	EnvGitHubToken     = "GITHUB_TOKEN"
-	EnvRepository      = "GITHUB_REPOSITORY"
-	EnvAPIURL          = "GITHUB_API_URL"
-	EnvGHHost          = "GH_HOST"
-	EnvSCPTarget       = "RELEASE_SCP_TARGET"
-	EnvSSHArgs         = "RELEASE_SSH_ARGS"
-	EnvCopyTool        = "RELEASE_COPY_TOOL"
-	EnvSplit           = "RELEASE_SPLIT"
-	EnvSigningKey      = "RELEASE_SIGNING_KEY"
-	EnvSigningPass     = "RELEASE_SIGNING_PASSPHRASE"
+	EnvVersion        = "VERSION"
+	EnvBaseISOURL     = "BASE_ISO_URL"
+	EnvBaseISOSHA256  = "BASE_ISO_SHA256"
+	EnvBaseISOSumsURL = "BASE_ISO_SUMS_URL"
+	EnvBaseISOKeyring = "BASE_ISO_KEYRING"
+	EnvCacheDir       = "CACHE_DIR"
+	EnvXDGCacheHome   = "XDG_CACHE_HOME"
+	EnvBuildDir       = "BUILD_DIR"
+	EnvDistDir        = "DIST_DIR"
+	EnvKernelArgs     = "KERNEL_ARGS"
+	EnvGrubTimeout    = "GRUB_TIMEOUT"
+	EnvGrubTitle      = "GRUB_TITLE"
+	// EnvAdminAuthorizedKeys names a file of OpenSSH public keys.
+	EnvAdminAuthorizedKeys = "ADMIN_AUTHORIZED_KEYS"
+	EnvSourceDateEpoch     = "SOURCE_DATE_EPOCH"
+	EnvNoInstall           = "NOVASPHERE_NO_INSTALL"
+	EnvNoWait              = "NOVASPHERE_NO_WAIT"
+	EnvVerifyBoot          = "VERIFY_BOOT"
+	EnvBootTimeout         = "VERIFY_BOOT_TIMEOUT"
+	EnvBootMarker          = "VERIFY_BOOT_MARKER"
+	EnvVerifyInstall       = "VERIFY_INSTALL"
+	EnvInstallTimeout      = "VERIFY_INSTALL_TIMEOUT"
+	EnvVerifyForce         = "VERIFY_FORCE"
+	EnvStepSummary         = "GITHUB_STEP_SUMMARY"
+	EnvGHToken             = "GH_TOKEN"
+	EnvGitHubToken         = "GITHUB_TOKEN"
+	EnvRepository          = "GITHUB_REPOSITORY"
+	EnvAPIURL              = "GITHUB_API_URL"
+	EnvGHHost              = "GH_HOST"
+	EnvSCPTarget           = "RELEASE_SCP_TARGET"
+	EnvSSHArgs             = "RELEASE_SSH_ARGS"
+	EnvCopyTool            = "RELEASE_COPY_TOOL"
+	EnvSplit               = "RELEASE_SPLIT"
+	EnvSigningKey          = "RELEASE_SIGNING_KEY"
+	EnvSigningPass         = "RELEASE_SIGNING_PASSPHRASE"
 )
 
 // Settings is every environment variable the project reads, in the order
@@ -81,6 +83,7 @@ var Settings = []Setting{
 	{EnvKernelArgs, "`" + DefaultKernelArgs + "`", "extra installer kernel arguments; set it empty for none. The default shows kernel messages on the serial port too (servers with serial consoles, and verify's QEMU boots) while the installer stays on the screen", "customize", false},
 	{EnvGrubTimeout, "the base ISO's (30 s on Ubuntu)", "boot menu timeout in whole seconds", "customize", false},
 	{EnvGrubTitle, "`" + DefaultGrubTitle + "`", "boot menu entry title; `{version}` is replaced", "customize", false},
+	{EnvAdminAuthorizedKeys, "unset: only the keys of `configs/autoinstall/user-data`", "file of OpenSSH public keys (one a line, as in `~/.ssh/id_ed25519.pub`; `#` comments) added to user-data's `ssh.authorized-keys` for the installed machine's user (for CI secrets and per-customer builds). Each key is checked like `ssh-keygen -l` (ed25519, ECDSA, RSA of 2048 bits or more); a private key is refused without being shown. A release refuses a configuration nobody can log in with", "customize", false},
 	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO, for byte-identical rebuilds", "pack", false},
 	{EnvNoInstall, "unset", "`1`: never install missing tools, print the apt-get line", "fetch", false},
 	{EnvNoWait, "unset", "`1`: when another run is writing the same output (the cached base, `build/`, the ISO), stop at once naming it instead of waiting", "fetch", false},

@@ -112,6 +112,8 @@ type Build struct {
 
 	// packPlan is pack's plan, made once by UpToDate and used by Run.
 	packPlan *iso.Plan
+	// last is the stage Run runs up to ("release" for a release).
+	last string
 }
 
 // ReleaseFlags are the flags of `mage release`.
@@ -148,6 +150,7 @@ func (b *Build) Run(ctx context.Context, last string) error {
 	if !known(last) {
 		return fmt.Errorf("pipeline: no stage %q", last)
 	}
+	b.last = last
 	for _, s := range Stages {
 		if err := b.runStage(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)

@@ -95,20 +95,25 @@ func (customizeStage) Outputs(b *Build) []string { return []string{b.Dir("custom
 func (customizeStage) Run(_ context.Context, b *Build) error {
 	c := b.Config
 	r, err := customize.Customize(customize.Options{
-		Version:     c.Version,
-		KernelArgs:  c.KernelArgs,
-		GrubTitle:   c.GrubTitle,
-		GrubTimeout: c.GrubTimeout,
-		UserData:    filepath.Join(c.Root, "configs", "autoinstall", "user-data"),
-		MetaData:    filepath.Join(c.Root, "configs", "autoinstall", "meta-data"),
-		BaseTree:    b.Extracted.TreeDir(),
-		OutDir:      b.Dir("customize"),
-		Log:         b.Log,
+		Version:        c.Version,
+		KernelArgs:     c.KernelArgs,
+		GrubTitle:      c.GrubTitle,
+		GrubTimeout:    c.GrubTimeout,
+		UserData:       filepath.Join(c.Root, "configs", "autoinstall", "user-data"),
+		MetaData:       filepath.Join(c.Root, "configs", "autoinstall", "meta-data"),
+		AuthorizedKeys: c.AdminAuthorizedKeys,
+		BaseTree:       b.Extracted.TreeDir(),
+		OutDir:         b.Dir("customize"),
+		Log:            b.Log,
 	})
 	if err != nil {
 		return err
 	}
 	b.Customized = &r
+	if b.last == "release" && !r.Login.CanLogIn() {
+		// The release checklist's login line, said before any ISO is built.
+		return fmt.Errorf("the release checklist refuses this configuration: %s", customize.NoLoginHint(config.EnvAdminAuthorizedKeys))
+	}
 	return nil
 }
 
@@ -331,6 +336,7 @@ func (releaseStage) Run(ctx context.Context, b *Build) error {
 		Force:    b.Release.Force,
 		Out:      b.Out,
 		Settings: c.Release,
+		Login:    &b.Customized.Login,
 		// verify hashed the ISO in this run and listed it with its digests:
 		// the release need not read 2 GB again.
 		ISODigests: b.isoDigests(),

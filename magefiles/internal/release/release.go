@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
@@ -71,6 +72,9 @@ type Options struct {
 	AssetLimit, PartSize int64
 	// Retry says how requests to GitHub are retried.
 	Retry github.Retry
+	// Login is how an operator logs in to the installed machine (the
+	// customize stage's result); nil: not checked.
+	Login *customize.Login
 	// ISODigests are the ISO's digests when the caller just computed them
 	// (verify, in the same run): the ISO is then not read again, unless it
 	// must be split (the parts need their own digests) or its size

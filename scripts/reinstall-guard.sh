@@ -1,0 +1,86 @@
+#!/bin/sh
+# reinstall-guard.sh: the first autoinstall early-command
+# (configs/autoinstall/user-data). It keeps the installer medium from erasing
+# a machine that already runs NovaSphere: a USB stick or virtual CD left
+# first in the boot order boots the installer again after the install, and
+# the unattended install would erase the disk again without asking.
+#
+# Early-commands run before the installer touches any disk, and a failing one
+# stops the install there (subiquity: subiquity/server/controllers/cmdlist.py,
+# EarlyController, check=True; it then stays at its error screen). This
+# script only reads: for every block device holding an ext2/3/4 file system
+# (blkid -p) it looks with debugfs (read-only, nothing is mounted, no LVM
+# volume is activated) for the marker that scripts/install.sh writes into the
+# installed system's /boot: /novasphere-installed on a separate /boot (the
+# lvm layout) or /boot/novasphere-installed on the root file system (the
+# direct layout). When it finds one it prints why it stops on the console
+# and exits 1; the disk is left exactly as it was.
+#
+# The boot menu's second entry ("... - reinstall, ERASES the disk") adds the
+# kernel argument novasphere.reinstall=erase-disk, which lets the install go
+# on. It stands before "---", so the installed system never gets it.
+#
+# Output: lines starting with "NOVASPHERE-REINSTALL-GUARD: " on standard
+# output and on the kernel log (/dev/kmsg), which reaches every console
+# (subiquity sends early-commands' output only to the journal).
+#
+# For tests: NOVASPHERE_GUARD_CMDLINE (default /proc/cmdline),
+# NOVASPHERE_GUARD_DEVICES (default: every block device of /sys/class/block)
+# and NOVASPHERE_GUARD_KMSG (default /dev/kmsg; empty for none).
+set -u
+
+ERASE_ARG=novasphere.reinstall=erase-disk
+MARKERS="/novasphere-installed /boot/novasphere-installed"
+CMDLINE=${NOVASPHERE_GUARD_CMDLINE:-/proc/cmdline}
+KMSG=${NOVASPHERE_GUARD_KMSG-/dev/kmsg}
+
+say() {
+	echo "NOVASPHERE-REINSTALL-GUARD: $*"
+	if [ -n "$KMSG" ] && [ -w "$KMSG" ]; then
+		# <2>: critical, shown on the console whatever the loglevel.
+		printf '<2>NOVASPHERE-REINSTALL-GUARD: %s\n' "$*" >"$KMSG" 2>/dev/null || true
+	fi
+}
+
+devices() {
+	if [ -n "${NOVASPHERE_GUARD_DEVICES:-}" ]; then
+		echo "$NOVASPHERE_GUARD_DEVICES"
+		return
+	fi
+	for d in /sys/class/block/*; do
+		[ -e "$d" ] || continue
+		echo "/dev/${d##*/}"
+	done
+}
+
+for arg in $(cat "$CMDLINE" 2>/dev/null); do
+	if [ "$arg" = "$ERASE_ARG" ]; then
+		say "$ERASE_ARG is on the kernel command line: an installed NovaSphere will be ERASED"
+		exit 0
+	fi
+done
+
+if ! command -v debugfs >/dev/null 2>&1 || ! command -v blkid >/dev/null 2>&1; then
+	say "cannot look for an installed NovaSphere: debugfs or blkid is missing; nothing was changed on any disk."
+	say "To install anyway (ERASING the disk), boot the menu entry ending in \"reinstall, ERASES the disk\"."
+	exit 1
+fi
+
+for dev in $(devices); do
+	[ -b "$dev" ] || [ -f "$dev" ] || continue
+	case $(blkid -p -s TYPE -o value "$dev" 2>/dev/null) in
+	ext2 | ext3 | ext4) ;;
+	*) continue ;;
+	esac
+	for m in $MARKERS; do
+		found=$(debugfs -R "cat $m" "$dev" 2>/dev/null | head -n 1)
+		[ -n "$found" ] || continue
+		say "this machine already has NovaSphere installed: $found (marker $m on $dev)."
+		say "The installer stopped before touching any disk: nothing was changed."
+		say "To start the installed system, remove the installer medium (or boot from the disk) and restart."
+		say "To ERASE the disk and install again, boot the medium and choose the menu entry ending in \"reinstall, ERASES the disk\"."
+		exit 1
+	done
+done
+say "no installed NovaSphere found: installing"
+exit 0
