@@ -97,7 +97,7 @@ func ReadLogin(path string, data []byte) (Login, error) {
 	}
 	ssh := mapGet(ai, "ssh")
 	if s := mapGet(ssh, "install-server"); s != nil {
-		l.InstallServer = s.Value == "true"
+		l.InstallServer = scalarValue(s) == true // PyYAML's booleans, as subiquity reads them
 	}
 	var errs []error
 	if ks := mapGet(ssh, "authorized-keys"); ks != nil && ks.Kind == yaml.SequenceNode {

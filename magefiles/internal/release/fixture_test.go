@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github/githubtest"
@@ -247,7 +248,9 @@ func (fx *fixture) settings() config.ReleaseSettings {
 var testRetry = github.Retry{Attempts: 4, Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}
 
 func (fx *fixture) options(out io.Writer) Options {
-	return Options{Version: fx.version, Root: fx.root, DistDir: fx.dist, Out: out, Settings: fx.settings(), Retry: testRetry}
+	return Options{Version: fx.version, Root: fx.root, DistDir: fx.dist, Out: out, Settings: fx.settings(), Retry: testRetry,
+		Login: &customize.Login{Username: "novasphere", Keys: []customize.PublicKey{{Fingerprint: "SHA256:test"}},
+			Fingerprints: []string{"SHA256:test"}, InstallServer: true}}
 }
 
 // run runs the release and returns what it printed.
