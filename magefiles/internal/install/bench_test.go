@@ -21,7 +21,7 @@ func BenchmarkInstallProof(b *testing.B) {
 			for b.Loop() {
 				res, err := install.Run(context.Background(), install.Options{
 					ISO: isoPath, Version: testVersion, Firmware: fw, DistDir: b.TempDir(), Accel: "tcg",
-					Timeouts: testTimeouts, MemoryMiB: 1024, DiskBytes: 4 << 30, ProgressInterval: time.Hour,
+					Timeouts: testTimeouts, MemoryMiB: 1024, ProgressInterval: time.Hour, PrivateKey: testKey(b).signer,
 				})
 				if err != nil {
 					b.Fatal(err)
