@@ -71,8 +71,8 @@ func (c machineConfig) args() []string {
 	a = append(a,
 		"-monitor", "none",
 		"-parallel", "none",
-		"-qmp", "unix:" + escape(c.qmpPath) + ",server=on,wait=off",
-		"-chardev", "file,id=serial0,path=" + escape(c.logPath),
+		"-qmp", "unix:"+escape(c.qmpPath)+",server=on,wait=off",
+		"-chardev", "file,id=serial0,path="+escape(c.logPath),
 		"-serial", "chardev:serial0",
 	)
 	if c.accel == "kvm" {

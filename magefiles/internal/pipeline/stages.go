@@ -198,6 +198,7 @@ func (verifyStage) options(b *Build) verify.Options {
 		BootMarker:      c.Verify.BootMarker,
 		Install:         c.Verify.Install,
 		InstallTimeouts: install.Timeouts{Install: c.Verify.InstallTimeout},
+		InstallDiskDir:  filepath.Join(c.BuildDir, "install"),
 		Out:             b.Out,
 	}
 }
