@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -128,12 +129,16 @@ func (l *Login) add(k PublicKey) bool {
 // MergeLogin returns user-data with extra keys (ADMIN_AUTHORIZED_KEYS)
 // appended to autoinstall.ssh.authorized-keys (keys already listed are not
 // repeated) and, when identity.password is a hash, a cloud-init
-// `chpasswd: {expire: true, users: [{name, password, type: hash}]}` in
-// autoinstall.user-data, which subiquity merges into the installed system's
-// cloud-init config (merge_cloud_init_config in subiquity/models/
-// subiquity.py): cloud-init's set_passwords sets the hash again and expires
-// it, so the first login must choose a new password. It returns the login
-// the result gives. Data comes back unchanged when there is nothing to add.
+// `runcmd: [[passwd, --expire, <user>]]` in autoinstall.user-data, which
+// subiquity merges into the installed system's cloud-init config
+// (merge_cloud_init_config in subiquity/models/subiquity.py): cloud-init
+// creates the user with the hash, then (cloud-final, once) expires it, so the
+// first login must choose a new password. Not `chpasswd: {expire: true}`:
+// Ubuntu 22.04's cloud-init is patched not to expire hashed passwords
+// (debian/patches/expire-on-hashed-users.patch, EXPIRE_APPLIES_TO_HASHED_USERS
+// = False, canonical/cloud-init branch ubuntu/jammy-23.2.x), and it ignores
+// users[].passwd anyway. It returns the login the result gives. Data comes
+// back unchanged when there is nothing to add.
 func MergeLogin(path string, data []byte, extra []PublicKey) ([]byte, Login, error) {
 	l, err := ReadLogin(path, data)
 	if err != nil {
@@ -182,29 +187,31 @@ func MergeLogin(path string, data []byte, extra []PublicKey) ([]byte, Login, err
 	return merged, l, nil
 }
 
-// expirePassword adds chpasswd to autoinstall.user-data (see MergeLogin),
-// unless user-data already sets chpasswd itself.
+// expirePassword adds `passwd --expire <user>` to autoinstall.user-data's
+// runcmd (see MergeLogin), unless it is there already.
 func expirePassword(path string, ai *yaml.Node) error {
 	id := mapGet(ai, "identity")
 	user, pw := mapGet(id, "username"), mapGet(id, "password")
 	if user == nil || pw == nil {
 		return nil
 	}
-	ud := ensure(ai, "user-data", yaml.MappingNode)
-	if mapGet(ud, "chpasswd") != nil {
-		return nil
-	}
 	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
-	entry := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
-		str("name"), str(user.Value), str("password"), str(pw.Value), str("type"), str("hash")}}
-	chpasswd := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
-		str("expire"), {Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"},
-		str("users"), {Kind: yaml.SequenceNode, Content: []*yaml.Node{entry}}}}
-	chpasswd.HeadComment = "added by customize: the password hash on the ISO must be changed at first login"
-	ud.Content = append(ud.Content, str("chpasswd"), chpasswd)
+	runcmd := ensure(ensure(ai, "user-data", yaml.MappingNode), "runcmd", yaml.SequenceNode)
+	want := []string{"passwd", "--expire", user.Value}
+	for _, c := range runcmd.Content {
+		var argv []string
+		if c.Decode(&argv) == nil && slices.Equal(argv, want) {
+			return nil
+		}
+	}
+	cmd := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, a := range want {
+		cmd.Content = append(cmd.Content, str(a))
+	}
+	cmd.LineComment = "added by customize: the password hash on the ISO must be changed at first login"
+	runcmd.Content = append(runcmd.Content, cmd)
 	return nil
 }
-
 // mapGet is the value of key in a mapping node, or nil.
 func mapGet(m *yaml.Node, key string) *yaml.Node {
 	if m == nil || m.Kind != yaml.MappingNode {

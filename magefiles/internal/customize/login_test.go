@@ -177,22 +177,24 @@ func TestMergeLoginAddsKeysAndExpiresAPassword(t *testing.T) {
 	var pw struct {
 		Autoinstall struct {
 			UserData struct {
-				Chpasswd struct {
-					Expire bool                `yaml:"expire"`
-					Users  []map[string]string `yaml:"users"`
-				} `yaml:"chpasswd"`
+				Runcmd [][]string `yaml:"runcmd"`
 			} `yaml:"user-data"`
+			Identity struct {
+				Password string `yaml:"password"`
+			} `yaml:"identity"`
 		} `yaml:"autoinstall"`
 	}
 	if err := yaml.Unmarshal(merged, &pw); err != nil {
 		t.Fatal(err)
 	}
-	c := pw.Autoinstall.UserData.Chpasswd
-	if !c.Expire || len(c.Users) != 1 || c.Users[0]["name"] != "novasphere" || c.Users[0]["password"] != hash || c.Users[0]["type"] != "hash" {
-		t.Errorf("chpasswd %+v, want expire: true for novasphere's hash\n%s", c, merged)
+	if r := pw.Autoinstall.UserData.Runcmd; len(r) != 1 || strings.Join(r[0], " ") != "passwd --expire novasphere" || pw.Autoinstall.Identity.Password != hash {
+		t.Errorf("runcmd %q, password %q: want the hash kept and passwd --expire novasphere\n%s", r, pw.Autoinstall.Identity.Password, merged)
 	}
 	if err := ValidateUserData("merged", merged); err != nil {
 		t.Errorf("invalid: %v", err)
+	}
+	if again, _, err := MergeLogin("user-data", merged, nil); err != nil || strings.Count(string(again), "--expire") != 1 {
+		t.Errorf("merging twice: %v\n%s", err, again)
 	}
 
 	// A plain-text password is refused and not shown.
