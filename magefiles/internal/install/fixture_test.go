@@ -173,13 +173,16 @@ func withLateCommand(t *testing.T, cmd string) string {
 	return strings.Replace(ud, anchor, "    - "+cmd+"\n\n"+anchor, 1)
 }
 
-// withEarlyCommand is the repository's user-data with an early-commands
-// list holding cmd.
+// withEarlyCommand is the repository's user-data with cmd as its first
+// early-command (before the reinstall guard).
 func withEarlyCommand(t *testing.T, cmd string) string {
 	t.Helper()
 	ud := repoUserData(t)
-	anchor := "  version: 1\n"
-	return strings.Replace(ud, anchor, anchor+"  early-commands:\n    - "+cmd+"\n", 1)
+	anchor := "  early-commands:\n"
+	if !strings.Contains(ud, anchor) {
+		t.Fatalf("the repository's user-data has no %q line", anchor)
+	}
+	return strings.Replace(ud, anchor, anchor+"    - "+cmd+"\n", 1)
 }
 
 // runKey is the SSH key made for this test run: its public half goes into
