@@ -8,9 +8,10 @@
 # Early-commands run before the installer touches any disk, and a failing one
 # stops the install there (subiquity: subiquity/server/controllers/cmdlist.py,
 # EarlyController, check=True; it then stays at its error screen). This
-# script only reads: for every block device holding an ext2/3/4 file system
-# (blkid -p) it looks with debugfs (read-only, nothing is mounted, no LVM
-# volume is activated) for the marker that scripts/install.sh writes into the
+# script only reads: on every block device it asks debugfs (read-only;
+# nothing is mounted, no LVM volume is activated; a device that holds no
+# ext2/3/4 file system just fails to open) for the marker that
+# scripts/install.sh writes into the
 # installed system's /boot: /novasphere-installed on a separate /boot (the
 # lvm layout) or /boot/novasphere-installed on the root file system (the
 # direct layout). When it finds one it prints why it stops on the console
@@ -25,14 +26,16 @@
 # (subiquity sends early-commands' output only to the journal).
 #
 # For tests: NOVASPHERE_GUARD_CMDLINE (default /proc/cmdline),
-# NOVASPHERE_GUARD_DEVICES (default: every block device of /sys/class/block)
-# and NOVASPHERE_GUARD_KMSG (default /dev/kmsg; empty for none).
+# NOVASPHERE_GUARD_DEVICES (default: every block device of /sys/class/block),
+# NOVASPHERE_GUARD_KMSG (default /dev/kmsg; empty for none) and
+# NOVASPHERE_GUARD_DEBUGFS (default debugfs).
 set -u
 
 ERASE_ARG=novasphere.reinstall=erase-disk
 MARKERS="/novasphere-installed /boot/novasphere-installed"
 CMDLINE=${NOVASPHERE_GUARD_CMDLINE:-/proc/cmdline}
 KMSG=${NOVASPHERE_GUARD_KMSG-/dev/kmsg}
+DEBUGFS=${NOVASPHERE_GUARD_DEBUGFS:-debugfs}
 
 say() {
 	echo "NOVASPHERE-REINSTALL-GUARD: $*"
@@ -60,20 +63,17 @@ for arg in $(cat "$CMDLINE" 2>/dev/null); do
 	fi
 done
 
-if ! command -v debugfs >/dev/null 2>&1 || ! command -v blkid >/dev/null 2>&1; then
-	say "cannot look for an installed NovaSphere: debugfs or blkid is missing; nothing was changed on any disk."
+PATH=$PATH:/usr/sbin:/sbin
+if ! command -v "$DEBUGFS" >/dev/null 2>&1; then
+	say "cannot look for an installed NovaSphere: debugfs (e2fsprogs) is missing; nothing was changed on any disk."
 	say "To install anyway (ERASING the disk), boot the menu entry ending in \"reinstall, ERASES the disk\"."
 	exit 1
 fi
 
 for dev in $(devices); do
 	[ -b "$dev" ] || [ -f "$dev" ] || continue
-	case $(blkid -p -s TYPE -o value "$dev" 2>/dev/null) in
-	ext2 | ext3 | ext4) ;;
-	*) continue ;;
-	esac
 	for m in $MARKERS; do
-		found=$(debugfs -R "cat $m" "$dev" 2>/dev/null | head -n 1)
+		found=$("$DEBUGFS" -R "cat $m" "$dev" 2>/dev/null | head -n 1)
 		[ -n "$found" ] || continue
 		say "this machine already has NovaSphere installed: $found (marker $m on $dev)."
 		say "The installer stopped before touching any disk: nothing was changed."

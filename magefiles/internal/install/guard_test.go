@@ -80,7 +80,7 @@ func TestReinstallGuard(t *testing.T) {
 		name    string
 		devices []string
 		cmdline string
-		path    string // PATH; empty: the test's
+		debugfs string // NOVASPHERE_GUARD_DEBUGFS; empty: debugfs
 		stops   bool
 		want    []string
 	}{
@@ -93,8 +93,8 @@ func TestReinstallGuard(t *testing.T) {
 			want: []string{"no installed NovaSphere found: installing"}},
 		{name: "installed, erasing menu entry", devices: []string{separateBoot}, cmdline: erase,
 			want: []string{customize.EraseArg + " is on the kernel command line: an installed NovaSphere will be ERASED"}},
-		{name: "debugfs missing", devices: []string{foreign}, cmdline: plain, path: pathWithout(t, "debugfs"), stops: true,
-			want: []string{"cannot look for an installed NovaSphere: debugfs or blkid is missing"}},
+		{name: "debugfs missing", devices: []string{foreign}, cmdline: plain, debugfs: "debugfs-not-installed", stops: true,
+			want: []string{"cannot look for an installed NovaSphere: debugfs (e2fsprogs) is missing"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,12 +106,8 @@ func TestReinstallGuard(t *testing.T) {
 			if err := os.WriteFile(cmdline, []byte(tc.cmdline+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			path := tc.path
-			if path == "" {
-				path = os.Getenv("PATH") + ":/usr/sbin:/sbin"
-			}
 			cmd := exec.Command("/bin/sh", script)
-			cmd.Env = []string{"PATH=" + path, "NOVASPHERE_GUARD_CMDLINE=" + cmdline,
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "NOVASPHERE_GUARD_DEBUGFS=" + tc.debugfs, "NOVASPHERE_GUARD_CMDLINE=" + cmdline,
 				"NOVASPHERE_GUARD_DEVICES=" + strings.Join(tc.devices, " "), "NOVASPHERE_GUARD_KMSG="}
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
@@ -133,26 +129,4 @@ func TestReinstallGuard(t *testing.T) {
 			}
 		})
 	}
-}
-
-// pathWithout is a PATH of symbolic links to the guard's tools except
-// the one left out.
-func pathWithout(t *testing.T, leftOut string) string {
-	t.Helper()
-	bin := t.TempDir()
-	for _, name := range []string{"blkid", "debugfs", "cat", "head"} {
-		if name == leftOut {
-			continue
-		}
-		p, err := exec.LookPath(name)
-		if err != nil {
-			if p, err = exec.LookPath("/usr/sbin/" + name); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-		}
-		if err := os.Symlink(p, filepath.Join(bin, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return bin
 }

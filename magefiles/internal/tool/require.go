@@ -76,7 +76,6 @@ var (
 	DpkgQuery     = Tool{Command: "dpkg-query", Package: "dpkg"}
 	Debugfs       = Tool{Command: "debugfs", Package: "e2fsprogs"}
 	MkfsExt4      = Tool{Command: "mkfs.ext4", Package: "e2fsprogs"}
-	Blkid         = Tool{Command: "blkid", Package: "util-linux"}
 	GrubPCBootImg = Tool{File: "/usr/lib/grub/i386-pc/boot.img", Package: "grub-pc-bin"}
 )
 
