@@ -212,6 +212,7 @@ func expirePassword(path string, ai *yaml.Node) error {
 	runcmd.Content = append(runcmd.Content, cmd)
 	return nil
 }
+
 // mapGet is the value of key in a mapping node, or nil.
 func mapGet(m *yaml.Node, key string) *yaml.Node {
 	if m == nil || m.Kind != yaml.MappingNode {
