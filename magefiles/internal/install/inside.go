@@ -16,11 +16,6 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
-// sshWait bounds how long the login step waits for the installed system's
-// SSH server to accept the user (cloud-init creates the user and the host
-// keys at first boot, around the time the first-boot unit reports).
-const sshWait = 3 * time.Minute
-
 // isoLogin reads /nocloud/user-data of the ISO (xorriso, nothing mounted):
 // the user the installed machine gets and its authorized keys.
 func isoLogin(ctx context.Context, iso, work string) (customize.Login, error) {
@@ -42,13 +37,16 @@ func isoLogin(ctx context.Context, iso, work string) (customize.Login, error) {
 // login proves someone can log in over SSH as the configured user: with
 // Options.PrivateKey by logging in; without, by asking the server whether
 // it accepts each configured public key (AcceptsKey). It retries until the
-// server answers for the user or sshWait passes.
+// server answers for the user or the first-boot timeout passes again
+// (cloud-init makes the host keys and the user at first boot, around the
+// time the first-boot unit reports; under TCG that takes a while).
 func (p *proof) login(ctx context.Context, s *Step) error {
 	l := p.res.Login
 	if !l.CanLogIn() || len(l.Keys) == 0 {
 		return fmt.Errorf("%w: %s", ErrFailed, customize.NoLoginHint("ADMIN_AUTHORIZED_KEYS"))
 	}
-	deadline := time.Now().Add(sshWait)
+	wait := p.t.FirstBoot
+	deadline := time.Now().Add(wait)
 	var last error
 	for {
 		done, err := p.tryLogin(ctx, s)
@@ -58,7 +56,7 @@ func (p *proof) login(ctx context.Context, s *Step) error {
 		last = err
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("%w: the installed system's SSH server (127.0.0.1 port forwarded to the guest's 22) did not let %s in within %s: %v\n%s",
-				ErrFailed, l.Username, sshWait, last, p.running.console.describeTail())
+				ErrFailed, l.Username, wait, last, p.running.console.describeTail())
 		}
 		select {
 		case <-ctx.Done():
