@@ -146,6 +146,11 @@ func Customize(o Options) (Result, error) {
 		return Result{}, fmt.Errorf("writing %s: %w", o.OutDir, err)
 	}
 	fmt.Fprintf(log, "customize: %s: %d files, %d changed (volume id %q)\n", o.OutDir, len(files), changed, volid)
+	if login.CanLogIn() {
+		fmt.Fprintf(log, "customize: the installed machine's login: %s\n", login.Summary())
+	} else {
+		fmt.Fprintf(log, "customize: WARNING: %s\n", NoLoginHint(config.EnvAdminAuthorizedKeys))
+	}
 	return r, nil
 }
 
