@@ -70,8 +70,11 @@ func stepsSummary(res install.Result) string {
 	var parts []string
 	for _, s := range res.Steps {
 		mark := (time.Duration(s.Seconds * float64(time.Second))).Round(100 * time.Millisecond).String()
-		if !s.Passed {
+		switch {
+		case !s.Passed:
 			mark = "FAILED after " + mark
+		case s.Skipped:
+			mark = "skipped"
 		}
 		parts = append(parts, s.Name+" "+mark)
 	}
