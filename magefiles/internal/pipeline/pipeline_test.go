@@ -121,8 +121,10 @@ func TestVerifyWritesSignedSumsAndAnSBOMOfTheISO(t *testing.T) {
 	if !names[dist.ISOName(testVersion)] || !names[dist.SBOMName(testVersion)] || len(names) != 2 {
 		t.Errorf("SHA256SUMS lists %v, want the ISO and the SBOM", names)
 	}
-	if err := tool.Command("sha256sum", "--strict", "-c", dist.SHA256SumsName).Dir(l.Dir).Run(t.Context()); err != nil {
-		t.Errorf("sha256sum -c: %v", err)
+	for _, c := range []struct{ cmd, file string }{{"sha256sum", dist.SHA256SumsName}, {"md5sum", dist.MD5SumsName}} {
+		if err := tool.Command(c.cmd, "--strict", "-c", c.file).Dir(l.Dir).Run(t.Context()); err != nil {
+			t.Errorf("%s -c %s: %v", c.cmd, c.file, err)
+		}
 	}
 	// gpg --verify with only the committed public key.
 	home := t.TempDir()
@@ -269,7 +271,7 @@ func TestReproduceFindsTwoBuildsIdentical(t *testing.T) {
 }
 
 // The artifact list names every file the run wrote to dist/, each file
-// exists, and the ISO's and SBOM's digests are the files' own.
+// exists, and each is listed with its digests, the files' own.
 func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 	b, log, err := run(t, repoCopy(t), "sign", nil)
 	if err != nil {
@@ -298,9 +300,9 @@ func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{dist.ISOName(testVersion), dist.SBOMName(testVersion)} {
-		if a, _ := b.Artifacts.Get(name); a.SHA256 == "" {
-			t.Errorf("%s is listed without its digest", name)
+	for _, a := range got {
+		if a.SHA256 == "" || a.MD5 == "" {
+			t.Errorf("%s is listed without its digests", a.Name)
 		}
 	}
 }
