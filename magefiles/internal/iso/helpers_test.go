@@ -7,6 +7,7 @@ import (
 	"fmt"
 	. "github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"io"
 	"io/fs"
 	"os"
@@ -209,7 +210,7 @@ func remasterBuild(ctx context.Context, o RemasterOptions) (*pipeline.Build, err
 	if o.Progress != nil {
 		b.Progress = o.Progress
 	}
-	return b, b.Run(ctx, "pack")
+	return b, b.Run(ctx, stage.Pack)
 }
 
 // pinOf is the SHA-256 of the base, or a digest no file has when it cannot

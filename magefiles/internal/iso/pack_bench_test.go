@@ -3,6 +3,7 @@ package iso_test
 import (
 	"context"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,6 +138,6 @@ func bareReplayArgs(o RemasterOptions, b *pipeline.Build, out string) []string {
 		args = append(args, "-map", c.Path(p), p)
 	}
 	return append(args,
-		"-map", filepath.Join(b.Dir("pack"), "MANIFEST.sha256"), "/novasphere/MANIFEST.sha256",
-		"-map", filepath.Join(b.Dir("pack"), "md5sum.txt"), "/md5sum.txt")
+		"-map", filepath.Join(b.Dir(stage.Pack), "MANIFEST.sha256"), "/novasphere/MANIFEST.sha256",
+		"-map", filepath.Join(b.Dir(stage.Pack), "md5sum.txt"), "/md5sum.txt")
 }

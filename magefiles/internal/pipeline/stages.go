@@ -18,6 +18,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/release"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
@@ -27,7 +28,7 @@ import (
 // with a pin, a cached ISO is found without a request or a read.
 type fetchStage struct{}
 
-func (fetchStage) String() string { return "fetch" }
+func (fetchStage) Name() stage.Name { return stage.Fetch }
 
 func (fetchStage) Run(ctx context.Context, b *Build) error {
 	c := b.Config
@@ -52,10 +53,10 @@ func (fetchStage) Run(ctx context.Context, b *Build) error {
 // extractStage reads the files the remaster changes out of the base.
 type extractStage struct{}
 
-func (extractStage) String() string { return "extract" }
+func (extractStage) Name() stage.Name { return stage.Extract }
 
 func (s extractStage) UpToDate(_ context.Context, b *Build) (bool, error) {
-	x, ok := iso.Cached(b.Dir("extract"), b.Base.Path)
+	x, ok := iso.Cached(b.Dir(stage.Extract), b.Base.Path)
 	if ok {
 		fmt.Fprintf(b.Log, "extract: %s is up to date (base %s)\n", x.Dir, x.Base)
 		b.Extracted = &x
@@ -64,7 +65,7 @@ func (s extractStage) UpToDate(_ context.Context, b *Build) (bool, error) {
 }
 
 // Outputs is extract's directory.
-func (extractStage) Outputs(b *Build) []string { return []string{b.Dir("extract")} }
+func (extractStage) Outputs(b *Build) []string { return []string{b.Dir(stage.Extract)} }
 
 func (extractStage) Run(ctx context.Context, b *Build) error {
 	// A base cut short is said so before xorriso fails on it with a
@@ -76,7 +77,7 @@ func (extractStage) Run(ctx context.Context, b *Build) error {
 		return err
 	}
 	x, err := iso.Extract(ctx, iso.ExtractOptions{
-		Base: b.Base.Path, BaseSHA256: b.Base.Digest.Encoded(), Dir: b.Dir("extract"), Log: b.Log,
+		Base: b.Base.Path, BaseSHA256: b.Base.Digest.Encoded(), Dir: b.Dir(stage.Extract), Log: b.Log,
 	})
 	if err != nil {
 		return err
@@ -90,10 +91,10 @@ func (extractStage) Run(ctx context.Context, b *Build) error {
 // content changed, so pack sees what changed.
 type customizeStage struct{}
 
-func (customizeStage) String() string { return "customize" }
+func (customizeStage) Name() stage.Name { return stage.Customize }
 
 // Outputs is customize's directory for the version.
-func (customizeStage) Outputs(b *Build) []string { return []string{b.Dir("customize")} }
+func (customizeStage) Outputs(b *Build) []string { return []string{b.Dir(stage.Customize)} }
 
 func (customizeStage) Run(_ context.Context, b *Build) error {
 	c := b.Config
@@ -105,7 +106,7 @@ func (customizeStage) Run(_ context.Context, b *Build) error {
 		UserData:    filepath.Join(c.Root, "configs", "autoinstall", "user-data"),
 		MetaData:    filepath.Join(c.Root, "configs", "autoinstall", "meta-data"),
 		BaseTree:    b.Extracted.TreeDir(),
-		OutDir:      b.Dir("customize"),
+		OutDir:      b.Dir(stage.Customize),
 		Log:         b.Log,
 	})
 	if err != nil {
@@ -118,7 +119,7 @@ func (customizeStage) Run(_ context.Context, b *Build) error {
 // packStage writes the installer ISO and its build record.
 type packStage struct{}
 
-func (packStage) String() string { return "pack" }
+func (packStage) Name() stage.Name { return stage.Pack }
 
 func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 	c := b.Config
@@ -129,7 +130,7 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 		Root:            c.Root,
 		ISO:             b.Dist.ISO(),
 		Record:          b.Dist.BuildRecord(),
-		WorkDir:         b.Dir("pack"),
+		WorkDir:         b.Dir(stage.Pack),
 		Version:         c.Version,
 		SourceDateEpoch: c.SourceDateEpoch,
 		GitCommit:       git.HeadOrEmpty(ctx, c.Root),
@@ -187,7 +188,7 @@ func (b *Build) addFile(ctx context.Context, kind dist.Kind, path string) error 
 // verifyStage proves the ISO right.
 type verifyStage struct{}
 
-func (verifyStage) String() string { return "verify" }
+func (verifyStage) Name() stage.Name { return stage.Verify }
 
 // Outputs is the report (SHA256SUMS, MD5SUMS and the boot logs go with
 // it).
@@ -374,7 +375,7 @@ func bootMode(s config.Switch) verify.BootMode {
 // releaseStage publishes the verified ISO.
 type releaseStage struct{}
 
-func (releaseStage) String() string { return "release" }
+func (releaseStage) Name() stage.Name { return stage.Release }
 
 func (releaseStage) Run(ctx context.Context, b *Build) error {
 	c := b.Config

@@ -17,6 +17,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 )
 
@@ -24,7 +25,7 @@ import (
 // and lists it in SHA256SUMS and MD5SUMS with the ISO.
 type sbomStage struct{}
 
-func (sbomStage) String() string { return "sbom" }
+func (sbomStage) Name() stage.Name { return stage.SBOM }
 
 // Outputs is the SBOM (the checksum files go with it).
 func (sbomStage) Outputs(b *Build) []string { return []string{b.Dist.SBOM()} }
@@ -115,7 +116,7 @@ func (b *Build) baseSource() string {
 // the committed release key, configs/keys/novasphere-release.asc.
 type signStage struct{}
 
-func (signStage) String() string { return "sign" }
+func (signStage) Name() stage.Name { return stage.Sign }
 
 // Outputs is SHA256SUMS.gpg.
 func (signStage) Outputs(b *Build) []string { return []string{b.Dist.Signature()} }
