@@ -175,6 +175,9 @@ type RemasterOptions struct {
 	SourceDateEpoch     int64
 	// Progress and Log receive the run's progress and log.
 	Progress, Log io.Writer
+	// Trees are payload trees a stage before pack made (added to
+	// Build.Payload after the repository's).
+	Trees []payload.Source
 }
 
 // Remaster runs the pipeline through pack, exactly as `mage pack` does
@@ -210,6 +213,7 @@ func remasterBuild(ctx context.Context, o RemasterOptions) (*pipeline.Build, err
 	if o.Progress != nil {
 		b.Progress = o.Progress
 	}
+	b.Payload = append(b.Payload, o.Trees...)
 	return b, b.Run(ctx, stage.Pack)
 }
 

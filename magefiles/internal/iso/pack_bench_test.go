@@ -49,7 +49,7 @@ func BenchmarkPack(b *testing.B) {
 		b.Fatal(err)
 	}
 	first := *build.Packed
-	bareArgs := bareReplayArgs(o, build, filepath.Join(dir, "bare.iso"))
+	bareArgs, err := bareReplayArgs(build, filepath.Join(dir, "bare.iso"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -128,10 +128,14 @@ func BenchmarkPack(b *testing.B) {
 
 // bareReplayArgs is the plain xorriso command for the same change pack makes:
 // the same files mapped, the boot equipment replayed, nothing else.
-func bareReplayArgs(o RemasterOptions, b *pipeline.Build, out string) []string {
-	args := []string{"-indev", "stdio:" + o.Base, "-outdev", "stdio:" + out, "-boot_image", "any", "replay"}
-	for _, d := range payload.Dirs {
-		args = append(args, "-map", filepath.Join(o.Root, d), "/novasphere/"+d)
+func bareReplayArgs(b *pipeline.Build, out string) ([]string, error) {
+	args := []string{"-indev", "stdio:" + b.Base.Path, "-outdev", "stdio:" + out, "-boot_image", "any", "replay"}
+	tree, err := payload.WalkSources(b.Payload)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range tree.Sources {
+		args = append(args, "-map", s.Path, "/novasphere/"+s.Rel)
 	}
 	c := b.Customized
 	for _, p := range c.Files {
@@ -139,5 +143,5 @@ func bareReplayArgs(o RemasterOptions, b *pipeline.Build, out string) []string {
 	}
 	return append(args,
 		"-map", filepath.Join(b.Dir(stage.Pack), "MANIFEST.sha256"), "/novasphere/MANIFEST.sha256",
-		"-map", filepath.Join(b.Dir(stage.Pack), "md5sum.txt"), "/md5sum.txt")
+		"-map", filepath.Join(b.Dir(stage.Pack), "md5sum.txt"), "/md5sum.txt"), nil
 }

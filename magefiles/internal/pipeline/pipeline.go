@@ -10,6 +10,7 @@
 //	customize  autoinstall, GRUB, identity files      -> Build.Customized
 //	packages   packages/*.deb resolved on the base     -> Build.Packages
 //	pack       the installer ISO and its record       -> Build.Packed
+//	           (with every tree in Build.Payload under /novasphere)
 //	verify     every check, QEMU boots included       -> Build.Report
 //	sbom       the SBOM, listed in SHA256SUMS         -> Build.Artifacts
 //	sign       SHA256SUMS.gpg with the release key    -> Build.Artifacts
@@ -32,6 +33,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
@@ -105,6 +107,13 @@ type Build struct {
 	Customized *customize.Result
 	// Packages is the offline packages' install plan.
 	Packages *debcheck.Plan
+	// Payload are the trees pack puts under /novasphere, in order: the
+	// repository's charts/ scripts/ configs/ packages/ first (New puts
+	// them here), then each tree a stage before pack adds (a stage that
+	// ships container images appends {Rel: "images", Path: its directory}
+	// and is then on the ISO as /novasphere/images, in MANIFEST.sha256,
+	// md5sum.txt and the SBOM).
+	Payload []payload.Source
 	// Packed is what pack wrote.
 	Packed *iso.PackResult
 	// Report is verify's report.
@@ -131,6 +140,7 @@ func New(c config.Config, out, log io.Writer, terminal bool) *Build {
 		Progress:  log,
 		Terminal:  terminal,
 		Installer: tool.NewInstaller(c.NoInstall, log),
+		Payload:   payload.RepoSources(c.Root),
 	}
 }
 

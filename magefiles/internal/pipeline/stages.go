@@ -127,7 +127,7 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 		Base:            b.Base.Path,
 		Extracted:       *b.Extracted,
 		Customized:      *b.Customized,
-		Root:            c.Root,
+		Payload:         b.Payload,
 		ISO:             b.Dist.ISO(),
 		Record:          b.Dist.BuildRecord(),
 		WorkDir:         b.Dir(stage.Pack),
