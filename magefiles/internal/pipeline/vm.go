@@ -10,6 +10,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/qemu"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
 
@@ -23,7 +24,7 @@ func (b *Build) InstallDiskDir(fw qemu.Firmware) string {
 // to date), installs it in fw when no install proof left a disk yet, then
 // boots the installed disk interactively (install.VM).
 func (b *Build) VM(ctx context.Context, fw qemu.Firmware) error {
-	if err := b.Run(ctx, "pack"); err != nil {
+	if err := b.Run(ctx, stage.Pack); err != nil {
 		return err
 	}
 	dir := b.InstallDiskDir(fw)
