@@ -74,7 +74,13 @@ for dev in $(devices); do
 	[ -b "$dev" ] || [ -f "$dev" ] || continue
 	for m in $MARKERS; do
 		found=$("$DEBUGFS" -R "cat $m" "$dev" 2>/dev/null | head -n 1)
-		[ -n "$found" ] || continue
+		# install.sh writes "NovaSphere <version>"; anything else is
+		# debugfs talking about a device it cannot read ("... contains a
+		# squashfs file system" goes to standard output).
+		case $found in
+		"NovaSphere "*) ;;
+		*) continue ;;
+		esac
 		say "this machine already has NovaSphere installed: $found (marker $m on $dev)."
 		say "The installer stopped before touching any disk: nothing was changed."
 		say "To start the installed system, remove the installer medium (or boot from the disk) and restart."

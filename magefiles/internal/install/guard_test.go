@@ -23,6 +23,22 @@ func guardScript(t *testing.T) string {
 	return filepath.Join(root, "scripts", "reinstall-guard.sh")
 }
 
+// ext4Dir is a directory tree holding files.
+func ext4Dir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	tree := filepath.Join(t.TempDir(), "tree")
+	for name, content := range files {
+		p := filepath.Join(tree, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tree
+}
+
 // ext4Image makes a small real ext4 file system image holding files
 // (mkfs.ext4 -d, no root needed), standing in for a partition.
 func ext4Image(t *testing.T, files map[string]string) string {
@@ -70,6 +86,14 @@ func TestReinstallGuard(t *testing.T) {
 	separateBoot := ext4Image(t, map[string]string{"novasphere-installed": marker, "vmlinuz": "k"})
 	rootWithBoot := ext4Image(t, map[string]string{"boot/novasphere-installed": marker, "etc/hostname": "novasphere\n"})
 	foreign := ext4Image(t, map[string]string{"etc/os-release": "ID=debian\n"})
+	// The live system's squashfs loop devices: debugfs says on standard
+	// output that they hold squashfs, which is not a marker.
+	squashfs := filepath.Join(t.TempDir(), "live.squashfs")
+	if out, err := exec.Command("mksquashfs", ext4Dir(t, map[string]string{"novasphere-installed": marker}), squashfs, "-quiet", "-noappend").CombinedOutput(); err != nil {
+		t.Fatalf("mksquashfs: %v\n%s", err, out)
+	}
+	// A file system that holds the marker path with something else in it.
+	otherMarker := ext4Image(t, map[string]string{"boot/novasphere-installed": "not ours\n"})
 	blank := filepath.Join(t.TempDir(), "blank.img")
 	if err := os.WriteFile(blank, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
@@ -89,7 +113,7 @@ func TestReinstallGuard(t *testing.T) {
 				"nothing was changed", `reinstall, ERASES the disk`}},
 		{name: "installed, direct layout (marker in the root's /boot)", devices: []string{rootWithBoot}, cmdline: plain, stops: true,
 			want: []string{"NovaSphere v1.2.3 (marker /boot/novasphere-installed on " + rootWithBoot + ")"}},
-		{name: "blank and foreign disks", devices: []string{blank, foreign}, cmdline: plain,
+		{name: "blank and foreign disks, the live squashfs", devices: []string{blank, foreign, squashfs, otherMarker}, cmdline: plain,
 			want: []string{"no installed NovaSphere found: installing"}},
 		{name: "installed, erasing menu entry", devices: []string{separateBoot}, cmdline: erase,
 			want: []string{customize.EraseArg + " is on the kernel command line: an installed NovaSphere will be ERASED"}},
