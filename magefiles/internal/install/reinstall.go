@@ -92,7 +92,7 @@ func (g guardBoot) judge() (string, error) {
 		}
 		return "", fmt.Errorf("%s without the reinstall guard stopping the install (no \"NOVASPHERE-REINSTALL-GUARD: ... nothing was changed\" line): is scripts/reinstall-guard.sh the first early-command?", why)
 	}
-	return strings.TrimPrefix(g.found, "NOVASPHERE-REINSTALL-GUARD: ") + "; the disk is unchanged", nil
+	return strings.TrimSuffix(strings.TrimPrefix(g.found, "NOVASPHERE-REINSTALL-GUARD: "), ".") + "; the disk is unchanged", nil
 }
 
 // Whence values of lseek(2) for sparse files (Linux).
