@@ -169,17 +169,28 @@ func (e Env) WithArgument(name, value string) Env {
 	return e
 }
 
+// verbatim are the settings used exactly as given: blanks at the ends of a
+// passphrase are part of it.
+var verbatim = map[string]bool{EnvSigningPass: true}
+
 // raw returns the value of name and where it came from; ok is false when
-// it is unset (an empty value counts as set).
+// it is unset (an empty value counts as set). Every value but a verbatim
+// one is trimmed of blanks (spaces, tabs, newlines) at both ends, the same
+// way for every setting: one made only of blanks is empty.
 func (e Env) raw(name string) (Origin, bool) {
-	if o, ok := e.overrides[name]; ok {
-		return o, true
+	o, ok := e.overrides[name]
+	if !ok && e.lookup != nil {
+		var v string
+		v, ok = e.lookup(name)
+		o = Origin{Name: name, Value: v, From: "environment"}
 	}
-	if e.lookup == nil {
+	if !ok {
 		return Origin{}, false
 	}
-	v, ok := e.lookup(name)
-	return Origin{Name: name, Value: v, From: "environment"}, ok
+	if !verbatim[name] {
+		o.Value = strings.TrimSpace(o.Value)
+	}
+	return o, true
 }
 
 // String is the value of name, or def when it is unset or empty.
