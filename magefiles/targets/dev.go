@@ -59,7 +59,14 @@ func Test(ctx context.Context) error {
 	return nil
 }
 
-// Clean removes the build and dist directories; the download cache is kept.
+// Clean removes what the pipeline wrote in the build and dist directories; the download cache is kept.
+//
+// A directory the pipeline created (it holds the marker file
+// .novasphere-iso-output) is removed whole; from one it did not create,
+// clean removes only the names the pipeline writes there and says what it
+// left. BUILD_DIR and DIST_DIR that are, contain or lie inside the
+// checkout's tracked files, a payload folder, the cache, / or the home
+// directory are refused before anything is removed.
 //
 // Environment: BUILD_DIR (default build), DIST_DIR (default dist). To drop
 // cached downloads too, remove $CACHE_DIR by hand.
@@ -68,13 +75,7 @@ func Clean() error {
 	if err != nil {
 		return err
 	}
-	for _, dir := range []string{c.BuildDir, c.DistDir} {
-		fmt.Fprintln(os.Stderr, "clean: removing "+dir)
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("clean: %w", err)
-		}
-	}
-	return nil
+	return pipeline.Clean(c, os.Stderr)
 }
 
 // Settings prints every setting the pipeline reads: its effective value, where it came from, and its meaning.

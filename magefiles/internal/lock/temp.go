@@ -82,6 +82,32 @@ func RemoveOrphanTemps(target string) ([]string, error) {
 	return removeOrphans(dir, OrphanAge, func(b string) bool { return b == base })
 }
 
+// RemoveOrphanTempsUnder deletes, in dir and every directory below it, the
+// temporary files made by CreateTemp (for any target) whose owner is no
+// longer running or that nobody wrote to for OrphanAge: what a killed
+// writer left. Temporary files of live runs are left alone. It returns the
+// deleted paths. A missing dir is not an error.
+func RemoveOrphanTempsUnder(dir string) ([]string, error) {
+	var removed []string
+	var errs []error
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		r, err := removeOrphans(p, OrphanAge, func(string) bool { return true })
+		removed = append(removed, r...)
+		errs = append(errs, err)
+		return nil
+	})
+	return removed, errors.Join(append(errs, err)...)
+}
+
 // CleanStale tidies dir after killed runs: it deletes lock files that no
 // process holds, and temporary files (made by CreateTemp, for any target)
 // whose owner is no longer running or that nobody wrote to for olderThan.

@@ -164,11 +164,18 @@ func (b *Build) runStage(ctx context.Context, s Stage) error {
 		return fmt.Errorf("interrupted: %w", err)
 	}
 	if w, ok := s.(Writer); ok {
-		release, err := b.lockOutputs(ctx, s.String(), w.Outputs(b))
+		outputs := w.Outputs(b)
+		if err := b.makeOutputDirs(outputs); err != nil {
+			return err
+		}
+		release, err := b.lockOutputs(ctx, s.String(), outputs)
 		if err != nil {
 			return err
 		}
 		defer release()
+		if err := b.removeOrphans(s.String(), outputs); err != nil {
+			return err
+		}
 	}
 	if c, ok := s.(Cacheable); ok {
 		fresh, err := c.UpToDate(ctx, b)

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
@@ -191,13 +193,43 @@ func TestSignatureByAnotherKeyFailsVerify(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, config.ReleaseKeyPath), release.Public, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, log, err := run(t, root, "sign", map[string]string{config.EnvSigningKey: string(other.Private)})
+	// Issue 20 items 3 and 4: a signature of an earlier SHA256SUMS, and the
+	// temporary file of a sign that was killed, are there before the run.
+	dir := t.TempDir()
+	distDir := filepath.Join(dir, "dist")
+	stale := filepath.Join(distDir, dist.SignatureName)
+	orphan := filepath.Join(distDir, fmt.Sprintf(".%s.%d.0badcafe.tmp", dist.SignatureName, deadPID(t)))
+	for _, f := range []string{stale, orphan} {
+		if err := os.MkdirAll(distDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("-----BEGIN PGP SIGNATURE-----\nstale\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, log, err := runIn(t, dir, root, "sign", map[string]string{config.EnvSigningKey: string(other.Private)})
 	if err == nil || !strings.Contains(err.Error(), "does not verify with "+config.ReleaseKeyPath) {
 		t.Fatalf("want the other key refused, got %v\n%s", err, log)
 	}
 	if _, err := os.Stat(b.Dist.Signature()); !os.IsNotExist(err) {
-		t.Errorf("a signature by the wrong key was left: %v", err)
+		t.Errorf("a failed sign left a SHA256SUMS.gpg beside the new SHA256SUMS: %v", err)
 	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("the temporary file of a killed sign is still there: %v\n%s", err, log)
+	}
+	if !strings.Contains(log, "left by a run that was stopped") {
+		t.Errorf("the log does not say the orphan was removed:\n%s", log)
+	}
+}
+
+// deadPID is the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
 }
 
 // Without a key nothing is signed, and an old signature does not stay

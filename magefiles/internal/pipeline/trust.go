@@ -143,16 +143,17 @@ func (signStage) String() string { return "sign" }
 func (signStage) Outputs(b *Build) []string { return []string{b.Dist.Signature()} }
 
 func (signStage) Run(_ context.Context, b *Build) error {
+	// A signature of an older SHA256SUMS must not stay beside this one,
+	// whether this run signs, has no key, or fails.
+	if err := os.Remove(b.Dist.Signature()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	data, err := os.ReadFile(b.Dist.SHA256Sums())
 	if err != nil {
 		return err
 	}
 	s := b.Config.Signing
 	if s.Key == "" {
-		// A signature of an older SHA256SUMS must not stay beside this one.
-		if err := os.Remove(b.Dist.Signature()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
 		fmt.Fprintf(b.Log, "sign: %s is not set: %s is not signed (a release of a non-prerelease version needs the signature)\n", config.EnvSigningKey, dist.SHA256SumsName)
 		return nil
 	}

@@ -21,15 +21,16 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/package-url/packageurl-go"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 )
 
 // SpecVersion is the CycloneDX version written.
@@ -142,7 +143,7 @@ const (
 // WriteFile writes the SBOM to path through a temporary file in the same
 // directory, renamed into place only when complete.
 func WriteFile(path string, in Input) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := lock.CreateTemp(path)
 	if err != nil {
 		return fmt.Errorf("sbom: %w", err)
 	}
