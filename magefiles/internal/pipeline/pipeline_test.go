@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
