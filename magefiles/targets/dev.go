@@ -81,15 +81,20 @@ func Clean() error {
 // Settings prints every setting the pipeline reads: its effective value, where it came from, and its meaning.
 //
 // FROM is "default", "environment", "argument" (release's version) or "git"
-// (SOURCE_DATE_EPOCH from the commit time of HEAD). Secrets (GH_TOKEN,
+// (SOURCE_DATE_EPOCH from the commit time of HEAD); a default only known
+// later shows "-" and says where it comes from ("default: the base ISO's
+// ..."). Wrong values are listed after the table, one a line. Secrets (GH_TOKEN,
 // GITHUB_TOKEN) show only as set or unset. README's configuration table is
 // the same table, with each setting's default and meaning in full.
 func Settings() error {
 	c, err := loadConfig(config.OSEnv())
-	if err != nil {
-		return err
+	if c.Root != "" {
+		// The values are shown even when some are wrong; the problems follow.
+		if derr := c.DumpSettings(os.Stdout); derr != nil && err == nil {
+			err = derr
+		}
 	}
-	return c.DumpSettings(os.Stdout)
+	return err
 }
 
 // Reproduce builds the installer ISO twice from empty build directories and proves the two are identical byte for byte.

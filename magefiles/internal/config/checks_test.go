@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // checkout makes a small git checkout with a tracked file in each payload
@@ -183,5 +184,57 @@ func TestBlanksAreTrimmedForEverySetting(t *testing.T) {
 	}
 	if c.Signing.Passphrase != " pass " || c.Verify.BootMarker != nil {
 		t.Errorf("passphrase changed (%q) or a blank marker kept (%v)", c.Signing.Passphrase, c.Verify.BootMarker)
+	}
+}
+
+// Item 7: settings shows effective values, where each came from (a value
+// known only later says so in FROM), whole meanings in plain text, and one
+// line a setting whatever the values hold.
+func TestDumpSettingsShowsEffectiveValues(t *testing.T) {
+	c, err := load(t, map[string]string{EnvSourceDateEpoch: "1700000000", EnvGrubTitle: "a\nb"})
+	if err == nil {
+		t.Fatal("a newline in GRUB_TITLE was accepted")
+	}
+	var b strings.Builder
+	if err := c.DumpSettings(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != len(Settings)+1 {
+		t.Errorf("%d lines for %d settings:\n%s", len(lines), len(Settings), out)
+	}
+	if strings.Contains(out, "`") {
+		t.Errorf("Markdown backticks in the terminal table:\n%s", out)
+	}
+	row := func(name string) []string {
+		for _, l := range lines {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == name {
+				return f
+			}
+		}
+		t.Fatalf("no row for %s:\n%s", name, out)
+		return nil
+	}
+	today := time.Now().UTC().Format("20060102")
+	for name, want := range map[string][]string{
+		EnvVersion:         {today, "default"},
+		EnvBuildDir:        {"/repo/build", "default"},
+		EnvKernelArgs:      {"console=ttyS0,115200n8", "console=tty0", "default"},
+		EnvGrubTimeout:     {"-", "default:", "the", "base", "ISO's"},
+		EnvGrubTitle:       {`"a\nb"`, "environment"},
+		EnvBootTimeout:     {"5m", "default"},
+		EnvNoInstall:       {"0", "default"},
+		EnvRepository:      {"-", "default:", "the", "origin", "remote"},
+		EnvSigningKey:      {"unset", "default"},
+		EnvBaseISOURL:      {"https://releases.ubuntu.com/22.04.3/" + DefaultBaseISOName, "default"},
+		EnvSourceDateEpoch: {"1700000000", "environment"},
+	} {
+		if got := row(name)[1:]; strings.Join(got[:len(want)], " ") != strings.Join(want, " ") {
+			t.Errorf("%s row %v, want it to start %v", name, got, want)
+		}
+	}
+	if !strings.Contains(out, "e.g. https://ghe.example.com/api/v3 for GitHub Enterprise Server") {
+		t.Errorf("GITHUB_API_URL's meaning is cut:\n%s", out)
 	}
 }

@@ -188,7 +188,7 @@ func TestDumpSettingsShowsOriginsAndHidesSecrets(t *testing.T) {
 		EnvGHToken:     {Value: "set", From: "environment"},
 		EnvGitHubToken: {Value: "unset", From: "default"},
 		EnvDistDir:     {Value: "/out", From: "environment"},
-		EnvBuildDir:    {Value: "`build`", From: "default"},
+		EnvBuildDir:    {Value: "/repo/build", From: "default"},
 	} {
 		if o := origin(c, name); o.Value != want.Value || o.From != want.From {
 			t.Errorf("%s: %+v, want %+v", name, o, want)

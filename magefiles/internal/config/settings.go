@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 )
 
 // Setting is one environment variable the project reads: its name, its
@@ -269,36 +271,102 @@ func ParseBool(s string) (value, ok bool) {
 }
 
 // Origins returns every setting's effective value and where it came from,
-// in the order of Settings; secrets show as "set" or "unset".
+// in the order of Settings; secrets show as "set" or "unset". A default
+// shows as the value it gives (VERSION today's date, BUILD_DIR its
+// absolute path); a default only known later says so in From ("default:
+// the base ISO's ...") with "-" as the value.
 func (c Config) Origins() []Origin {
 	out := make([]Origin, 0, len(Settings))
 	for _, s := range Settings {
 		o, ok := c.origins[s.Name]
 		if !ok {
-			o = Origin{Name: s.Name, Value: s.Default, From: "default"}
+			o = Origin{Name: s.Name, From: "default"}
+			o.Value, o.From = c.defaultValue(s)
 		}
 		if s.Secret {
 			o.Value = "unset"
 			if ok && o.From != "default" && c.origins[s.Name].Value != "" {
 				o.Value = "set"
 			}
+			o.From = strings.SplitN(o.From, ":", 2)[0]
 		}
 		out = append(out, o)
 	}
 	return out
 }
 
+// defaultValue is the value an unset setting takes, and "default"; or "-"
+// and the default's description when the value is only known later.
+func (c Config) defaultValue(s Setting) (value, from string) {
+	if v, ok := c.computed(s.Name); ok {
+		return v, "default"
+	}
+	if v, ok := strings.CutPrefix(s.Default, "`"); ok && strings.Count(v, "`") == 1 && strings.HasSuffix(v, "`") {
+		return strings.TrimSuffix(v, "`"), "default"
+	}
+	if strings.HasPrefix(s.Default, "unset") {
+		return "unset", "default"
+	}
+	return "-", "default: " + Plain(s.Default)
+}
+
+// computed are the defaults Load works out itself.
+func (c Config) computed(name string) (string, bool) {
+	yesNo := map[bool]string{true: "1", false: "0"}
+	switch name {
+	case EnvVersion:
+		return c.Version, c.Version != ""
+	case EnvBaseISOURL:
+		if len(c.BaseLocations) > 0 {
+			return c.BaseLocations[0].ISOURL, true
+		}
+	case EnvBaseISOSumsURL:
+		if len(c.BaseLocations) > 0 && c.BaseLocations[0].SumsURL != "" {
+			return c.BaseLocations[0].SumsURL, true
+		}
+	case EnvBaseISOKeyring:
+		return c.KeyringPath, c.KeyringPath != ""
+	case EnvCacheDir:
+		return c.CacheDir, c.CacheDir != ""
+	case EnvBuildDir:
+		return c.BuildDir, c.BuildDir != ""
+	case EnvDistDir:
+		return c.DistDir, c.DistDir != ""
+	case EnvKernelArgs:
+		return c.KernelArgs, true
+	case EnvGrubTitle:
+		return c.GrubTitle, c.GrubTitle != ""
+	case EnvNoInstall:
+		return yesNo[c.NoInstall], true
+	case EnvNoWait:
+		return yesNo[c.NoWait], true
+	case EnvVerifyInstall:
+		return yesNo[c.Verify.Install], true
+	case EnvVerifyForce:
+		return yesNo[c.Verify.Force], true
+	case EnvSplit:
+		return yesNo[c.Release.Split], true
+	}
+	return "", false
+}
+
+// Plain is a Markdown text of the settings table as the terminal shows it:
+// without backticks.
+func Plain(s string) string { return strings.ReplaceAll(s, "`", "") }
+
 // DumpSettings writes the table `mage settings` prints: every setting, its
-// effective value, where it came from and what it means.
+// effective value, where it came from and what it means, in plain text.
+// A value with a control character (a newline) is shown quoted, so each
+// setting stays one line.
 func (c Config) DumpSettings(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SETTING\tVALUE\tFROM\tMEANING")
 	for i, o := range c.Origins() {
 		v := o.Value
-		if v == "" {
-			v = `""`
+		if v == "" || strings.ContainsFunc(v, unicode.IsControl) || strings.Contains(v, "\t") {
+			v = strconv.Quote(v)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Name, v, o.From, firstSentence(Settings[i].Meaning))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Name, v, o.From, Plain(Settings[i].Meaning))
 	}
 	return tw.Flush()
 }
@@ -320,13 +388,4 @@ func MarkdownTable() string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Name, s.Default, s.Meaning, by)
 	}
 	return b.String()
-}
-
-// firstSentence shortens a meaning for the terminal table.
-func firstSentence(s string) string {
-	s = strings.ReplaceAll(s, "`", "")
-	if i := strings.Index(s, ". "); i > 0 {
-		return s[:i]
-	}
-	return s
 }
