@@ -56,8 +56,20 @@ func (s extractStage) UpToDate(_ context.Context, b *Build) (bool, error) {
 	if ok {
 		fmt.Fprintf(b.Log, "extract: %s is up to date (base %s)\n", x.Dir, x.Base)
 		b.Extracted = &x
+		return true, b.checkBasePackages()
 	}
-	return ok, nil
+	return false, nil
+}
+
+// checkBasePackages reads the base's package list as soon as extract has
+// its manifests, so that a base whose packages cannot be listed stops the
+// run here, naming what is missing, instead of failing the SBOM after
+// verify passed: a run has one verdict.
+func (b *Build) checkBasePackages() error {
+	if _, err := b.basePackages(); err != nil {
+		return fmt.Errorf("the base's installed packages cannot be listed (the offline-package check and the SBOM need them): %w", err)
+	}
+	return nil
 }
 
 // Outputs is extract's directory.
@@ -79,7 +91,7 @@ func (extractStage) Run(ctx context.Context, b *Build) error {
 		return err
 	}
 	b.Extracted = &x
-	return nil
+	return b.checkBasePackages()
 }
 
 // customizeStage writes the autoinstall seed, GRUB menus and identity
