@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -160,13 +162,17 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 		Components []struct {
 			Name       string `json:"name"`
 			Properties []struct{ Name, Value string }
+			Hashes     []struct{ Content string }
 		} `json:"components"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	roles := map[string]int{}
+	roles, hashes := map[string]int{}, map[string]string{}
 	for _, c := range doc.Components {
+		if len(c.Hashes) > 0 {
+			hashes[c.Name] = c.Hashes[0].Content
+		}
 		for _, p := range c.Properties {
 			if p.Name == sbom.PropRole {
 				roles[p.Value]++
@@ -176,8 +182,12 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 			t.Error("the SBOM lists a package of the installer layer, which is not installed")
 		}
 	}
+	// MANIFEST.sha256 itself is a payload file too (issue 20 item 9).
 	manifestLines := len(sums.Lines(b.Packed.Manifest, sums.SHA256))
-	want := map[string]int{sbom.RoleBasePackage: 620, sbom.RolePayloadFile: manifestLines, sbom.RoleHelmChart: 1, sbom.RoleBaseISO: 1}
+	want := map[string]int{sbom.RoleBasePackage: 620, sbom.RolePayloadFile: manifestLines + 1, sbom.RoleHelmChart: 1, sbom.RoleBaseISO: 1}
+	if h := sha256.Sum256(b.Packed.Manifest); hashes["/novasphere/"+payload.ManifestName] != hex.EncodeToString(h[:]) {
+		t.Errorf("the SBOM lists /novasphere/%s with SHA-256 %q, want %x", payload.ManifestName, hashes["/novasphere/"+payload.ManifestName], h)
+	}
 	for role, n := range want {
 		if roles[role] != n {
 			t.Errorf("the SBOM has %d %s components, want %d (all: %v)", roles[role], role, n, roles)

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -83,8 +85,16 @@ func (b *Build) sbomInput() (sbom.Input, error) {
 		}
 		in.Files = append(in.Files, sbom.PayloadFile{Path: l.Name, SHA256: l.Sum})
 	}
+	// MANIFEST.sha256 cannot list itself; the SBOM lists it too.
+	in.Files = append(in.Files, sbom.PayloadFile{Path: payload.ManifestName, SHA256: sha256Hex(b.Packed.Manifest)})
 	in.Chart, err = sbom.ReadChart(filepath.Join(c.Root, "charts", "novasphere", "Chart.yaml"))
 	return in, err
+}
+
+// sha256Hex is the SHA-256 of data, lowercase hex.
+func sha256Hex(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
 }
 
 // basePackages are the packages the base ISO's default install source
