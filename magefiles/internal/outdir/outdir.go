@@ -57,10 +57,17 @@ func Clean(dir string, owns Owns, log io.Writer) error {
 	if err != nil {
 		return err
 	}
+	link := fi.Mode()&fs.ModeSymlink != 0
+	if link {
+		// Never removed through the link: only our names inside it.
+		if fi, err = os.Stat(dir); err != nil {
+			return err
+		}
+	}
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory: nothing of the pipeline's is there; remove it yourself if it is not needed", dir)
 	}
-	if Marked(dir) {
+	if Marked(dir) && !link {
 		fmt.Fprintf(log, "clean: removing %s (made by the pipeline)\n", dir)
 		return os.RemoveAll(dir)
 	}
@@ -79,17 +86,20 @@ func Clean(dir string, owns Owns, log io.Writer) error {
 		}
 		removed = append(removed, e.Name())
 	}
-	if len(kept) == 0 {
+	switch {
+	case link:
+		fmt.Fprintf(log, "clean: %s is a symbolic link: removed the %d entries of the pipeline's in it, left the link and %d others\n", dir, len(removed), len(kept))
+	case len(kept) == 0:
 		// Nothing but our files was there: the empty directory goes too.
 		if err := os.Remove(dir); err != nil {
 			return err
 		}
 		fmt.Fprintf(log, "clean: removed %s (%d of the pipeline's entries)\n", dir, len(removed))
-		return nil
+	default:
+		sort.Strings(kept)
+		fmt.Fprintf(log, "clean: %s was not made by the pipeline: removed its %d entries of the pipeline's, left %d others: %s\n",
+			dir, len(removed), len(kept), strings.Join(kept, ", "))
 	}
-	sort.Strings(kept)
-	fmt.Fprintf(log, "clean: %s was not made by the pipeline: removed its %d entries of the pipeline's, left %d others: %s\n",
-		dir, len(removed), len(kept), strings.Join(kept, ", "))
 	return nil
 }
 

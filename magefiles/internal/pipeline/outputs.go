@@ -53,15 +53,16 @@ func (b *Build) makeOutputDirs(outputs []string) error {
 	return nil
 }
 
-// removeOrphans removes the temporary files a killed earlier run of any
-// writer left beside the stage's outputs (those of live runs stay).
+// removeOrphans removes the temporary files and directories a killed
+// earlier run of any writer left beside the stage's outputs and, for an
+// output that is a directory, anywhere inside it (those of live runs stay).
 func (b *Build) removeOrphans(stage string, outputs []string) error {
 	for _, out := range outputs {
-		dir := out
-		if fi, err := os.Stat(out); err != nil || !fi.IsDir() {
-			dir = filepath.Dir(out)
+		removed, err := lock.RemoveOrphanTempsIn(filepath.Dir(out))
+		if fi, serr := os.Stat(out); serr == nil && fi.IsDir() {
+			inside, ierr := lock.RemoveOrphanTempsUnder(out)
+			removed, err = append(removed, inside...), errors.Join(err, ierr)
 		}
-		removed, err := lock.RemoveOrphanTempsUnder(dir)
 		for _, r := range removed {
 			fmt.Fprintf(b.Log, "%s: removed %s, left by a run that was stopped\n", stage, b.show(r))
 		}
