@@ -44,7 +44,7 @@ func (c Config) checkOutputDirs() []error {
 	} {
 		places := common
 		if s.name != EnvCacheDir {
-			places = append(places[:len(places):len(places)], protected{path: realPath(c.CacheDir), what: "the download cache (" + EnvCacheDir + "=" + c.CacheDir + ")"})
+			places = append(places[:len(places):len(places)], protected{path: realPath(c.CacheDir), what: "the download cache (" + EnvCacheDir + ")"})
 		}
 		if err := overlaps(s.name, s.dir, places); err != nil {
 			errs = append(errs, err)
@@ -59,9 +59,9 @@ func (c Config) protectedPlaces() []protected {
 	root := realPath(c.Root)
 	places := []protected{{path: "/", what: "the root directory /", inside: true}}
 	if home, err := os.UserHomeDir(); err == nil && home != "" {
-		places = append(places, protected{path: realPath(home), what: "the home directory " + home, inside: true})
+		places = append(places, protected{path: realPath(home), what: "the home directory", inside: true})
 	}
-	places = append(places, protected{path: root, what: "the repository checkout " + c.Root, inside: true})
+	places = append(places, protected{path: root, what: "the repository checkout", inside: true})
 	for _, d := range PayloadDirs {
 		places = append(places, protected{path: filepath.Join(root, d), what: "the payload folder " + d + "/ (it goes into the ISO)"})
 	}
@@ -81,7 +81,7 @@ func overlaps(name, dir string, places []protected) error {
 		case d == p.path:
 			return fmt.Errorf("%s=%s is %s: choose a directory of its own, for example the default", name, dir, p.what)
 		case within(p.path, d):
-			return fmt.Errorf("%s=%s contains %s: clean would delete it; choose a directory of its own", name, dir, p.what)
+			return fmt.Errorf("%s=%s contains %s %s: clean would delete it; choose a directory of its own", name, dir, p.what, p.path)
 		case !p.inside && within(d, p.path):
 			return fmt.Errorf("%s=%s lies inside %s: choose a directory outside it", name, dir, p.what)
 		}
