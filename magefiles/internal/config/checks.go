@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/servercopy"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
 )
 
 // problems collects every wrong setting of one Load, so that all are
@@ -204,6 +207,34 @@ func checkRelease(s ReleaseSettings) []error {
 		errs = append(errs, fmt.Errorf("%s=%w", EnvCopyTool, err))
 	}
 	return errs
+}
+
+// checkSigningKey loads RELEASE_SIGNING_KEY as sign will (armored private
+// key, passphrase, expiry, an algorithm GnuPG 2.2 verifies) and, when the
+// repository has the release public key, proves by a probe signature that
+// it is that key: a wrong key or passphrase is found before the build, not
+// after verify. Nothing of the key or the passphrase is in a message.
+func (c Config) checkSigningKey() error {
+	if c.Signing.Key == "" {
+		return nil
+	}
+	s, err := signing.LoadSigningKey([]byte(c.Signing.Key), []byte(c.Signing.Passphrase))
+	if err != nil {
+		return fmt.Errorf("%s: %w", EnvSigningKey, err)
+	}
+	pub, err := os.ReadFile(filepath.Join(c.Root, ReleaseKeyPath))
+	if err != nil {
+		return nil // not committed yet: sign says so
+	}
+	probe := []byte("novasphere-iso: RELEASE_SIGNING_KEY probe\n")
+	sig, err := s.Sign(probe)
+	if err != nil {
+		return fmt.Errorf("%s: %w", EnvSigningKey, err)
+	}
+	if _, err := signing.Verify(pub, probe, sig); err != nil {
+		return fmt.Errorf("%s: key %s is not the release key %s: %w", EnvSigningKey, s.Fingerprint(), ReleaseKeyPath, err)
+	}
+	return nil
 }
 
 // checkBaseURL accepts http(s)://, file:// or a plain path.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
 )
 
 // checkout makes a small git checkout with a tracked file in each payload
@@ -236,5 +238,36 @@ func TestDumpSettingsShowsEffectiveValues(t *testing.T) {
 	}
 	if !strings.Contains(out, "e.g. https://ghe.example.com/api/v3 for GitHub Enterprise Server") {
 		t.Errorf("GITHUB_API_URL's meaning is cut:\n%s", out)
+	}
+}
+
+// Item 6: RELEASE_SIGNING_KEY is loaded at load time as sign loads it, and
+// proven to be the committed release key, without a word of the key.
+func TestSigningKeyIsCheckedAtLoad(t *testing.T) {
+	root, _ := checkout(t)
+	release, other := signingtest.NewKey(t, "Release"), signingtest.NewKey(t, "Other")
+	if err := os.MkdirAll(filepath.Join(root, "configs", "keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, ReleaseKeyPath), release.Public, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := func(key string) Env {
+		return MapEnv(map[string]string{EnvVersion: "20261127", EnvSourceDateEpoch: "1", EnvSigningKey: key})
+	}
+	if _, err := Load(root, env(string(release.Private))); err != nil {
+		t.Errorf("the release key was refused: %v", err)
+	}
+	for key, want := range map[string]string{
+		string(other.Private):  "is not the release key " + ReleaseKeyPath,
+		string(release.Public): "public key given instead of the private key",
+		"secret-ish garbage":   "RELEASE_SIGNING_KEY: ",
+	} {
+		_, err := Load(root, env(key))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error = %v, want %q", err, want)
+		} else if strings.Contains(err.Error(), "garbage") || strings.Contains(err.Error(), "PRIVATE KEY BLOCK-----\n") {
+			t.Errorf("the message shows the key: %v", err)
+		}
 	}
 }

@@ -201,6 +201,7 @@ func Load(root string, env Env) (Config, error) {
 	c.Release = loadRelease(r)
 	p.add(checkRelease(c.Release)...)
 	c.Signing = SigningSettings{Key: r.str(EnvSigningKey, ""), Passphrase: r.strOrEmpty(EnvSigningPass, "")}
+	p.add(c.checkSigningKey())
 	return c, p.err()
 }
 

@@ -54,6 +54,25 @@ func run(t *testing.T, root, last string, env map[string]string) (*pipeline.Buil
 // runIn is run with the build, dist and cache directories under dir.
 func runIn(t *testing.T, dir, root, last string, env map[string]string) (*pipeline.Build, string, error) {
 	t.Helper()
+	c, err := loadIn(t, dir, root, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runConfig(c, last)
+}
+
+// runConfig runs the pipeline of c through last.
+func runConfig(c config.Config, last string) (*pipeline.Build, string, error) {
+	var log bytes.Buffer
+	w := tool.LockedWriter(&log)
+	b := pipeline.New(c, w, w, false)
+	err := b.Run(context.Background(), last)
+	return b, log.String(), err
+}
+
+// loadIn loads the configuration run uses, with the directories under dir.
+func loadIn(t *testing.T, dir, root string, env map[string]string) (config.Config, error) {
+	t.Helper()
 	fx := testiso.Shared(t)
 	fxEnv, err := fx.PipelineEnv(testVersion, dir, 1767225600)
 	if err != nil {
@@ -67,15 +86,7 @@ func runIn(t *testing.T, dir, root, last string, env map[string]string) (*pipeli
 	for k, v := range env {
 		m[k] = v
 	}
-	c, err := config.Load(root, config.MapEnv(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	w := tool.LockedWriter(&log)
-	b := pipeline.New(c, w, w, false)
-	err = b.Run(context.Background(), last)
-	return b, log.String(), err
+	return config.Load(root, config.MapEnv(m))
 }
 
 // A report that passed for this exact ISO and the same settings is reused
@@ -195,17 +206,33 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 	}
 }
 
-// A key that is not the committed release key is refused before anything
-// else happens, and no signature is left.
+// A key that is not the committed release key is refused when the
+// configuration loads, before any work (issue 20 item 6); a sign that
+// fails anyway leaves no signature, and no temporary file of a killed sign
+// survives the next run (items 3 and 4).
 func TestSignatureByAnotherKeyFailsVerify(t *testing.T) {
 	root := repoCopy(t)
 	release, other := signingtest.NewKey(t, "Release"), signingtest.NewKey(t, "Someone Else")
-	if err := os.WriteFile(filepath.Join(root, config.ReleaseKeyPath), release.Public, 0o644); err != nil {
+	keyPath := filepath.Join(root, config.ReleaseKeyPath)
+	env := map[string]string{config.EnvSigningKey: string(other.Private)}
+
+	// Loaded before the release key is committed, the other key passes the
+	// load; committed before the run, the sign stage refuses it.
+	dir := t.TempDir()
+	c, err := loadIn(t, dir, root, env)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Issue 20 items 3 and 4: a signature of an earlier SHA256SUMS, and the
-	// temporary file of a sign that was killed, are there before the run.
-	dir := t.TempDir()
+	if err := os.WriteFile(keyPath, release.Public, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadIn(t, t.TempDir(), root, env); err == nil || !strings.Contains(err.Error(), config.EnvSigningKey+": key ") ||
+		!strings.Contains(err.Error(), "is not the release key "+config.ReleaseKeyPath) {
+		t.Errorf("loading with another key than the release key: %v, want it refused", err)
+	}
+
+	// A signature of an earlier SHA256SUMS, and the temporary file of a sign
+	// that was killed, are there before the run.
 	distDir := filepath.Join(dir, "dist")
 	stale := filepath.Join(distDir, dist.SignatureName)
 	orphan := filepath.Join(distDir, fmt.Sprintf(".%s.%d.0badcafe.tmp", dist.SignatureName, deadPID(t)))
@@ -217,7 +244,7 @@ func TestSignatureByAnotherKeyFailsVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, log, err := runIn(t, dir, root, "sign", map[string]string{config.EnvSigningKey: string(other.Private)})
+	b, log, err := runConfig(c, "sign")
 	if err == nil || !strings.Contains(err.Error(), "does not verify with "+config.ReleaseKeyPath) {
 		t.Fatalf("want the other key refused, got %v\n%s", err, log)
 	}
