@@ -188,7 +188,12 @@ func Load(root string, env Env) (Config, error) {
 	if err := c.loadBase(r); err != nil {
 		return c, err
 	}
+	// The one check of the version in a run: release's version argument
+	// comes here too.
 	if err := ValidateVersion(c.Version); err != nil {
+		if c.origins[EnvVersion].From == "argument" {
+			return c, fmt.Errorf("config: the version argument: %w", err)
+		}
 		return c, fmt.Errorf("config: %s: %w", EnvVersion, err)
 	}
 	if err := ValidateGrubTimeout(c.GrubTimeout); err != nil {

@@ -144,6 +144,9 @@ type Build struct {
 
 	// packPlan is pack's plan, made once by UpToDate and used by Run.
 	packPlan *iso.Plan
+	// basePackagesErr says why the packages stage could not read the
+	// base's installed packages when no .deb needed them (sbom reports it).
+	basePackagesErr error
 }
 
 // ReleaseFlags are the flags of `mage release`.

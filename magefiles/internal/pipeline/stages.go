@@ -309,6 +309,7 @@ func (b *Build) addVerifyArtifacts(ctx context.Context, rep verify.Report) error
 		if err := b.writeSums(ctx); err != nil {
 			return err
 		}
+		fmt.Fprintf(b.Log, "verify: wrote %s and %s\n", b.show(b.Dist.SHA256Sums()), b.show(b.Dist.MD5Sums()))
 	}
 	if err := b.addFile(ctx, dist.KindReport, b.Dist.VerifyReport()); err != nil {
 		return err
