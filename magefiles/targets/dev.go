@@ -12,21 +12,22 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
-// testTools is everything the test suite drives for real: the ISO tools, the
-// GRUB images and firmware of the test ISO, QEMU, OpenSSH for scp, GnuPG
-// (gpg --verify of the release signature), dpkg-deb and apt-get (real .debs
-// for the offline-package check and the SBOM, apt's resolver as the check's
-// reference), and for the install proof mmdebstrap and tar2sqfs (the Debian
-// root file system of the installer test ISO).
-var testTools = []tool.Tool{
-	tool.Xorriso, tool.Mksquashfs, tool.Unsquashfs, tool.Mformat, tool.Mcopy,
-	tool.GrubMkimage, tool.GrubPCModules, tool.GrubEFIModule,
-	tool.Qemu, tool.OVMFCode, tool.OVMFVars,
-	tool.Busybox, tool.Cpio, tool.Modinfo,
+// testOnlyTools are what the tests drive for real beyond the stages' and
+// the test ISO's own tools: unsquashfs (reading the test ISO's layer back),
+// OpenSSH and rsync (the release's server copy against a real sshd), git
+// (release checkouts), GnuPG (gpg --verify of the release signature), and
+// dpkg-deb and apt-get (real .debs for the offline-package check and the
+// SBOM, apt's resolver as the check's reference).
+var testOnlyTools = []tool.Tool{
+	tool.Unsquashfs,
 	tool.SSH, tool.SCP, tool.SSHKeygen, tool.SSHD, tool.Rsync, tool.Git,
 	tool.GPG, tool.GPGAgent, tool.DpkgDeb, tool.AptGet,
-	tool.Mmdebstrap, tool.Tar2sqfs, tool.DpkgQuery, tool.GrubPCBootImg,
 }
+
+// testTools is everything the test command installs: every tool a stage
+// declares (pipeline.Tools), the test ISO builder's (testiso.Tools), and the
+// tests' own.
+func testTools() []tool.Tool { return tool.Union(pipeline.Tools(), testiso.Tools(), testOnlyTools) }
 
 // Test installs what the tests need (apt packages, Go modules) and runs go vet and every test.
 //
@@ -42,7 +43,7 @@ func Test(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := tool.NewInstaller(c.NoInstall, os.Stderr).Ensure(ctx, "test", testTools...); err != nil {
+	if err := tool.NewInstaller(c.NoInstall, os.Stderr).Ensure(ctx, "test", testTools()...); err != nil {
 		return err
 	}
 	steps := [][]string{

@@ -190,7 +190,7 @@ func Load(root string, env Env) (Config, error) {
 	c.GrubTimeout = r.str(EnvGrubTimeout, "")
 	c.GrubTitle = r.str(EnvGrubTitle, DefaultGrubTitle)
 	p.add(c.loadBase(r))
-	p.add(named(EnvVersion, ValidateVersion(c.Version)))
+	p.add(c.checkVersion())
 	p.add(named(EnvKernelArgs, CheckKernelArgs(c.KernelArgs)))
 	p.add(named(EnvGrubTimeout, ValidateGrubTimeout(c.GrubTimeout)))
 	p.add(c.checkOutputDirs()...)
@@ -203,6 +203,16 @@ func Load(root string, env Env) (Config, error) {
 	c.Signing = SigningSettings{Key: r.str(EnvSigningKey, ""), Passphrase: r.strOrEmpty(EnvSigningPass, "")}
 	p.add(c.checkSigningKey())
 	return c, p.err()
+}
+
+// checkVersion is the one check of the version in a run: release's version
+// argument comes here too, and is named as such.
+func (c Config) checkVersion() error {
+	err := ValidateVersion(c.Version)
+	if err != nil && c.origins[EnvVersion].From == "argument" {
+		return fmt.Errorf("the version argument: %w", err)
+	}
+	return named(EnvVersion, err)
 }
 
 // named prefixes err with the setting it is about.

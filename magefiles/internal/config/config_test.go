@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -249,5 +250,18 @@ func TestREADMELayoutListsEveryPackage(t *testing.T) {
 		if e.IsDir() && !bytes.Contains(readme, []byte("\nmagefiles/internal/"+e.Name()+" ")) {
 			t.Errorf("README's repository layout does not list magefiles/internal/%s", e.Name())
 		}
+	}
+}
+
+// A release's version argument is checked once, when the configuration is
+// loaded, before any stage (moved from release's
+// TestInvalidVersionIsRefusedBeforeAnything: release.Run no longer checks
+// it again); the error says it is the argument, not VERSION.
+func TestInvalidVersionArgumentIsRefusedByLoad(t *testing.T) {
+	t.Parallel()
+	env := MapEnv(map[string]string{EnvVersion: "20261127", EnvSourceDateEpoch: "1700000000"}).WithArgument(EnvVersion, "v1.0")
+	_, err := Load("/repo", env)
+	if err == nil || !errors.Is(err, ErrBadVersion) || !strings.Contains(err.Error(), `the version argument: bad version: version "v1.0" is not accepted`) {
+		t.Fatalf("Load with the version argument v1.0: %v, want the argument refused", err)
 	}
 }

@@ -401,3 +401,20 @@ func TestEverySettingsStageIsInTheList(t *testing.T) {
 		t.Errorf("%s is read from verify on, not by pack", config.EnvSigningKey)
 	}
 }
+
+// A stage's error carries its name once: the runner adds it, the stage's
+// package does not ("sbom: sbom: ..." before).
+func TestStageErrorIsPrefixedOnce(t *testing.T) {
+	root := repoCopy(t)
+	chart := filepath.Join(root, "charts", "novasphere", "Chart.yaml")
+	if err := os.WriteFile(chart, []byte("apiVersion: v2\nname: novasphere\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, log, err := run(t, root, stage.Sign, nil)
+	if err == nil {
+		t.Fatalf("a chart without a version passed the SBOM:\n%s", log)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "sbom: ") || strings.Count(msg, "sbom: ") != 1 || !strings.Contains(msg, "a chart needs both name and version") {
+		t.Errorf("error %q: want one \"sbom: \" prefix and the reason", msg)
+	}
+}

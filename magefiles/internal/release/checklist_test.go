@@ -206,15 +206,3 @@ func TestDryRunWithoutTokenStillChecksTheRest(t *testing.T) {
 		t.Errorf("GitHub was asked %d time(s) without a token", n)
 	}
 }
-
-func TestInvalidVersionIsRefusedBeforeAnything(t *testing.T) {
-	t.Parallel()
-	fx := newFixture(t, "v1.0", 1024)
-	_, err := fx.run()
-	if err == nil || !strings.Contains(err.Error(), `version "v1.0" is not accepted`) {
-		t.Fatalf("release v1.0: %v, want the version refused", err)
-	}
-	if n := fx.gh.RequestCount(); n != 0 {
-		t.Errorf("GitHub was asked %d time(s) about an invalid version", n)
-	}
-}

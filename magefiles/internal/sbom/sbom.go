@@ -150,7 +150,7 @@ const (
 func WriteFile(path string, in Input) (err error) {
 	f, err := lock.CreateTemp(path)
 	if err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -162,16 +162,16 @@ func WriteFile(path string, in Input) (err error) {
 		return err
 	}
 	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -17,15 +17,15 @@ import (
 func Write(w io.Writer, in Input) error {
 	bom, err := build(in)
 	if err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return err
 	}
 	var buf bytes.Buffer
 	enc := cdx.NewBOMEncoder(&buf, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
 	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
-		return fmt.Errorf("sbom: encoding: %w", err)
+		return fmt.Errorf("encoding the SBOM: %w", err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return fmt.Errorf("writing the SBOM: %w", err)
 	}
 	return nil
 }
