@@ -36,6 +36,7 @@ type ProblemsError struct {
 	Problems []error
 }
 
+// Error is the problem, or a heading and one problem a line.
 func (e *ProblemsError) Error() string {
 	if len(e.Problems) == 1 {
 		return "config: " + e.Problems[0].Error()
