@@ -47,6 +47,10 @@ var (
 	grubEFIModules  = append([]string{"efi_gop"}, grubCommonModules...)
 )
 
+// Tools are every tool the test ISO's builder runs (the testiso target's,
+// and the test command installs them).
+func Tools() []tool.Tool { return tool.Union(requiredTools, installerTools) }
+
 // requiredTools are what Build runs.
 var requiredTools = []tool.Tool{
 	tool.Xorriso, tool.Mksquashfs, tool.Mformat, tool.Mcopy, tool.GrubMkimage,
@@ -269,7 +273,7 @@ func (b *builder) initrd(ctx context.Context, k kernel, work, out string) error 
 		if err := os.Symlink("novasphere-installer", filepath.Join(root, "bin", "curtin")); err != nil {
 			return err
 		}
-		if err := b.installedBootImages(ctx, work, filepath.Join(root, filepath.FromSlash(installerBootDir))); err != nil {
+		if err := b.installedBootImages(ctx, filepath.Join(root, filepath.FromSlash(installerBootDir))); err != nil {
 			return fmt.Errorf("boot images of the installed disk: %w", err)
 		}
 	}

@@ -39,7 +39,7 @@ func TestWriteInstallerISO(t *testing.T) {
 	if h := sha256.Sum256(data); hex.EncodeToString(h[:]) != sum {
 		t.Errorf("returned digest %s is not the file's", sum)
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".tmp-*")); len(leftovers) > 0 {
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*.tmp")); len(leftovers) > 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 
@@ -109,7 +109,7 @@ func TestWriteInstallerISO(t *testing.T) {
 	if l, err := os.Readlink(filepath.Join(initrd, "bin", "curtin")); err != nil || l != "novasphere-installer" {
 		t.Errorf("bin/curtin -> %q, %v", l, err)
 	}
-	for _, img := range []string{"boot.img", "core.img", "esp.img"} {
+	for _, img := range []string{"boot.img", "core.img", "core-boot.img", "BOOTX64.EFI"} {
 		if _, err := os.Stat(filepath.Join(initrd, "usr", "lib", "novasphere-installer", img)); err != nil {
 			t.Error(err)
 		}
