@@ -91,6 +91,21 @@ func Settings() error {
 	return c.DumpSettings(os.Stdout)
 }
 
+// Bases lists the Ubuntu bases of configs/bases.yaml with their lock state in configs/bases.lock.
+//
+// BASE=<id> builds on one of them (the default is marked). A base is
+// locked once its first fetch took its SHA-256 from Ubuntu's signed
+// SHA256SUMS and wrote its line to configs/bases.lock (commit that line);
+// with CI=true an unlocked base is refused. QUIRKS are the ways the
+// release differs from 22.04, documented in configs/bases.yaml.
+func Bases() error {
+	c, err := loadConfig(config.OSEnv())
+	if err != nil {
+		return err
+	}
+	return c.Bases.WriteTable(os.Stdout, c.BaseLock)
+}
+
 // Reproduce builds the installer ISO twice from empty build directories and proves the two are identical byte for byte.
 //
 // Both builds run fetch, extract, customize, packages and pack with the same

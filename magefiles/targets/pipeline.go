@@ -7,7 +7,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 )
 
-// Fetch downloads the pinned Ubuntu 22.04.3 live-server base ISO into the cache and verifies it.
+// Fetch downloads the chosen Ubuntu live-server base ISO (BASE, default ubuntu-22.04.3) into the cache and verifies it.
 //
 // The download resumes after an interruption and shows progress. The file is
 // accepted only when its SHA-256 equals the pin and the line for it in

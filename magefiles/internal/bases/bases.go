@@ -14,11 +14,13 @@ package bases
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path"
 	"slices"
 	"strings"
+	"text/tabwriter"
 
 	"gopkg.in/yaml.v3"
 )
@@ -380,4 +382,35 @@ func sumsURL(isoURL, sums string) (string, error) {
 	}
 	i := strings.LastIndex(isoURL, "/")
 	return isoURL[:i+1] + sums, nil
+}
+
+// WriteTable writes the list `mage bases` prints: every base, its release,
+// whether the release workflow publishes it, and its lock state in l.
+func (s Set) WriteTable(w io.Writer, l Lock) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BASE\tUBUNTU\tRELEASED\tLOCK\tQUIRKS")
+	for _, b := range s.Bases {
+		id := b.ID
+		if s.IsDefault(b) {
+			id += " (default)"
+		}
+		rel := "no"
+		if b.Release {
+			rel = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\n", id, b.Version, b.Codename, rel, lockState(l, b), strings.Join(b.Quirks(), " "))
+	}
+	return tw.Flush()
+}
+
+// lockState says how l pins b.
+func lockState(l Lock, b Base) string {
+	e, ok, err := l.Find(b)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("MISMATCH at %s:%d (locks %s)", l.Name, e.Line, e.ISO)
+	case !ok:
+		return "unlocked: the first fetch locks it"
+	}
+	return fmt.Sprintf("sha256:%s… (%s:%d)", e.SHA256[:12], l.Name, e.Line)
 }

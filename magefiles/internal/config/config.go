@@ -5,22 +5,19 @@ package config
 
 import (
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 )
 
-// Embedded defaults for the base image: Ubuntu 22.04.3 live-server amd64.
+// Facts about the committed Ubuntu signing key and the release key.
 const (
-	// DefaultBaseISOName is the file name of the pinned base ISO, as it
-	// appears in Ubuntu's SHA256SUMS.
-	DefaultBaseISOName = "ubuntu-22.04.3-live-server-amd64.iso"
-	// DefaultBaseISOSHA256 is the pinned SHA-256 of DefaultBaseISOName.
-	DefaultBaseISOSHA256 = "a4acfda10b18da50e2ec50ccaf860d7f20b389df8765611142305c0e911d16fd"
 	// UbuntuSigningKeyFingerprint is the fingerprint of the "Ubuntu CD Image
 	// Automatic Signing Key (2012)" that signs SHA256SUMS.
 	UbuntuSigningKeyFingerprint = "843938DF228D22F7B3742BC0D94AA3F0EFE21092"
@@ -37,15 +34,6 @@ const (
 // boots of verify) see the installer's kernel command line; the last console=
 // (tty0) stays /dev/console, so the installer itself runs on the screen.
 const DefaultKernelArgs = "console=ttyS0,115200n8 console=tty0"
-
-// DefaultBaseISODirs are the locations tried in order for the default base
-// ISO. Each directory holds the ISO, SHA256SUMS and SHA256SUMS.gpg. The
-// release's own directory disappears once a newer point release replaces it,
-// so the old-releases archive follows.
-var DefaultBaseISODirs = []string{
-	"https://releases.ubuntu.com/22.04.3/",
-	"https://old-releases.ubuntu.com/releases/22.04.3/",
-}
 
 // BaseLocation is one place the base ISO can be downloaded from.
 type BaseLocation struct {
@@ -66,6 +54,21 @@ type Config struct {
 	// Version is the installer version (VERSION, or release's argument;
 	// default today's UTC date as YYYYMMDD), checked by ValidateVersion.
 	Version string
+	// Base is the Ubuntu base chosen by BASE from configs/bases.yaml
+	// (Bases); BaseIsDefault says it is the file's default, whose outputs
+	// keep their names without the base's id.
+	Base          bases.Base
+	Bases         bases.Set
+	BaseIsDefault bool
+	// BaseLock is configs/bases.lock as read; BaseLocked is Base's line in
+	// it (ok false: unlocked). BasePinned says BASE_ISO_URL or
+	// BASE_ISO_SHA256 replace the lock for this run.
+	BaseLock                 bases.Lock
+	BaseLocked               bases.Entry
+	BaseIsLocked, BasePinned bool
+	// CI is set on CI runners (CI=true): a base without a lock entry is
+	// then refused instead of locked on first use.
+	CI bool
 	// BaseISOName is the base ISO's file name, used to find its line in
 	// SHA256SUMS.
 	BaseISOName string
@@ -176,15 +179,15 @@ func Load(root string, env Env) (Config, error) {
 	c := Config{Root: root, origins: map[string]Origin{}}
 	r := reader{env: env, c: &c}
 	c.Version = r.str(EnvVersion, time.Now().UTC().Format("20060102"))
-	c.BaseISOName = DefaultBaseISOName
-	c.BaseISOSHA256 = strings.ToLower(r.str(EnvBaseISOSHA256, DefaultBaseISOSHA256))
-	c.KeyringPath = c.abs(r.str(EnvBaseISOKeyring, DefaultKeyringPath))
 	c.DistDir = c.abs(r.str(EnvDistDir, "dist"))
 	c.BuildDir = c.abs(r.str(EnvBuildDir, "build"))
 	c.CacheDir = c.abs(r.str(EnvCacheDir, defaultCacheDir(r.str(EnvXDGCacheHome, ""))))
 	c.KernelArgs = r.strOrEmpty(EnvKernelArgs, DefaultKernelArgs)
 	c.GrubTimeout = r.str(EnvGrubTimeout, "")
 	c.GrubTitle = r.str(EnvGrubTitle, DefaultGrubTitle)
+	if err := c.chooseBase(r); err != nil {
+		return c, err
+	}
 	if err := c.loadBase(r); err != nil {
 		return c, err
 	}
@@ -214,9 +217,39 @@ func Load(root string, env Env) (Config, error) {
 	return c, nil
 }
 
+// chooseBase reads configs/bases.yaml and configs/bases.lock and picks
+// BASE's entry.
+func (c *Config) chooseBase(r reader) error {
+	var err error
+	if c.Bases, err = bases.Load(c.abs(bases.File), bases.File); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if c.Base, err = c.Bases.Get(r.str(EnvBase, c.Bases.Default)); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	c.BaseIsDefault = c.Bases.IsDefault(c.Base)
+	if c.BaseLock, err = bases.ReadLock(c.abs(bases.LockFile), bases.LockFile); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if c.BaseLocked, c.BaseIsLocked, err = c.BaseLock.Find(c.Base); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if c.CI, err = r.bool(EnvCI, false); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	c.BaseISOName = c.Base.ISO
+	c.KeyringPath = c.abs(r.str(EnvBaseISOKeyring, c.Base.Keyring))
+	c.BasePinned = r.env.IsSet(EnvBaseISOURL) || r.env.IsSet(EnvBaseISOSHA256)
+	c.BaseISOSHA256 = strings.ToLower(r.str(EnvBaseISOSHA256, ""))
+	if c.BaseISOSHA256 == "" && c.BaseIsLocked {
+		c.BaseISOSHA256 = c.BaseLocked.SHA256
+	}
+	return nil
+}
+
 // loadBase reads where the base ISO comes from and how it is checked.
 func (c *Config) loadBase(r reader) error {
-	c.BaseLocations = defaultLocations()
+	c.BaseLocations = c.baseLocations()
 	if u := r.str(EnvBaseISOURL, ""); u != "" {
 		c.BaseISOName = baseName(u)
 		c.BaseLocations = []BaseLocation{{ISOURL: u, SumsURL: r.str(EnvBaseISOSumsURL, "")}}
@@ -320,10 +353,11 @@ func (c Config) abs(p string) string {
 	return filepath.Join(c.Root, p)
 }
 
-func defaultLocations() []BaseLocation {
-	locs := make([]BaseLocation, 0, len(DefaultBaseISODirs))
-	for _, d := range DefaultBaseISODirs {
-		locs = append(locs, BaseLocation{ISOURL: d + DefaultBaseISOName, SumsURL: d + "SHA256SUMS"})
+// baseLocations are the chosen base's URLs, each with its SHA256SUMS.
+func (c Config) baseLocations() []BaseLocation {
+	locs := make([]BaseLocation, 0, len(c.Base.URLs))
+	for i, u := range c.Base.URLs {
+		locs = append(locs, BaseLocation{ISOURL: u, SumsURL: c.Base.SumsURLs[i]})
 	}
 	return locs
 }

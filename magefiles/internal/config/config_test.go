@@ -10,9 +10,33 @@ import (
 	"time"
 )
 
+// testRoot is a repository root holding only the committed
+// configs/bases.yaml and configs/bases.lock.
+func testRoot(t *testing.T) string {
+	t.Helper()
+	real, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "configs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"configs/bases.yaml", "configs/bases.lock"} {
+		data, err := os.ReadFile(filepath.Join(real, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
 func load(t *testing.T, env map[string]string) (Config, error) {
 	t.Helper()
-	return Load("/repo", MapEnv(env))
+	return Load(testRoot(t), MapEnv(env))
 }
 
 func TestValidateVersion(t *testing.T) {
@@ -41,11 +65,14 @@ func TestLoadDefaults(t *testing.T) {
 	if len(c.Version) != 8 || ValidateVersion(c.Version) != nil {
 		t.Errorf("default version %q is not today's YYYYMMDD", c.Version)
 	}
-	if c.DistDir != "/repo/dist" || c.BuildDir != "/repo/build" || c.CacheDir != "/xdg/novasphere-iso" {
+	root := filepath.Dir(c.BuildDir)
+	if c.DistDir != root+"/dist" || c.CacheDir != "/xdg/novasphere-iso" {
 		t.Errorf("dirs = %q %q %q", c.DistDir, c.BuildDir, c.CacheDir)
 	}
-	if c.BaseISOSHA256 != DefaultBaseISOSHA256 || c.BaseISOName != DefaultBaseISOName {
-		t.Errorf("base = %q %q", c.BaseISOName, c.BaseISOSHA256)
+	if c.Base.ID != "ubuntu-22.04.3" || !c.BaseIsDefault || !c.BaseIsLocked || c.BasePinned ||
+		c.BaseISOSHA256 != "a4acfda10b18da50e2ec50ccaf860d7f20b389df8765611142305c0e911d16fd" ||
+		c.BaseISOName != "ubuntu-22.04.3-live-server-amd64.iso" {
+		t.Errorf("base = %s %q %q, default %v, locked %v", c.Base.ID, c.BaseISOName, c.BaseISOSHA256, c.BaseIsDefault, c.BaseIsLocked)
 	}
 	if len(c.BaseLocations) != 2 || !strings.HasSuffix(c.BaseLocations[1].SumsURL, "/22.04.3/SHA256SUMS") ||
 		!strings.Contains(c.BaseLocations[1].ISOURL, "old-releases.ubuntu.com") {
@@ -57,7 +84,7 @@ func TestLoadDefaults(t *testing.T) {
 	if c.SourceDateEpoch != 1700000000 {
 		t.Errorf("epoch = %d", c.SourceDateEpoch)
 	}
-	if c.KeyringPath != "/repo/"+DefaultKeyringPath {
+	if c.KeyringPath != root+"/"+DefaultKeyringPath {
 		t.Errorf("keyring = %q", c.KeyringPath)
 	}
 	if c.Verify.Boot != Auto || !c.Release.Split || c.NoInstall {
@@ -78,7 +105,7 @@ func TestLoadOverrides(t *testing.T) {
 	if c.Version != "v2.1.0-rc.3" || c.BaseISOName != "custom.iso" || c.DistDir != "/out" || c.KernelArgs != "" {
 		t.Errorf("got %+v", c)
 	}
-	if c.BuildDir != "/repo/tmp/build" || c.GrubTimeout != "7" || c.GrubTitle != "Go {version}" {
+	if !strings.HasSuffix(c.BuildDir, "/tmp/build") || c.GrubTimeout != "7" || c.GrubTitle != "Go {version}" {
 		t.Errorf("build dir %q, grub %q %q", c.BuildDir, c.GrubTimeout, c.GrubTitle)
 	}
 	if len(c.BaseLocations) != 1 || c.BaseLocations[0].ISOURL != "/isos/custom.iso" {
@@ -143,7 +170,7 @@ func TestParseBool(t *testing.T) {
 
 // The version argument of release wins over VERSION, and the dump says so.
 func TestArgumentOverridesTheEnvironment(t *testing.T) {
-	c, err := Load("/repo", MapEnv(map[string]string{EnvVersion: "dev"}).WithArgument(EnvVersion, "v1.2.4"))
+	c, err := Load(testRoot(t), MapEnv(map[string]string{EnvVersion: "dev"}).WithArgument(EnvVersion, "v1.2.4"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,3 +256,22 @@ func TestREADMEConfigurationTableIsTheSettingsTable(t *testing.T) {
 }
 
 var update = flag.Bool("update", false, "rewrite README's configuration table from Settings")
+
+// TestBase: BASE picks an entry of configs/bases.yaml; one the file lacks
+// is refused naming the file; a base without a lock line has no pin.
+func TestBase(t *testing.T) {
+	c, err := load(t, map[string]string{EnvBase: "ubuntu-24.04.4", EnvCI: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseIsDefault || c.BaseIsLocked || c.BaseISOSHA256 != "" || !c.CI || c.Base.SBOMDistro != "ubuntu-24.04" {
+		t.Errorf("24.04.4: default %v, locked %v, pin %q, CI %v, distro %q", c.BaseIsDefault, c.BaseIsLocked, c.BaseISOSHA256, c.CI, c.Base.SBOMDistro)
+	}
+	if len(c.BaseLocations) != 2 || c.BaseLocations[0].SumsURL != "https://releases.ubuntu.com/24.04.4/SHA256SUMS" {
+		t.Errorf("locations = %+v", c.BaseLocations)
+	}
+	_, err = load(t, map[string]string{EnvBase: "ubuntu-30.04"})
+	if err == nil || !strings.Contains(err.Error(), `BASE="ubuntu-30.04" is not in configs/bases.yaml`) {
+		t.Fatalf("unknown BASE: %v", err)
+	}
+}
