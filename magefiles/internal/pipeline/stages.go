@@ -38,6 +38,7 @@ func (fetchStage) Run(ctx context.Context, b *Build) error {
 		Terminal:    b.Terminal,
 		NoWait:      c.NoWait,
 		Command:     "mage fetch",
+		Lock:        fetch.LockFromConfig(c),
 	})
 	if err != nil {
 		return err
