@@ -123,7 +123,7 @@ type ReleaseFlags struct {
 func New(c config.Config, out, log io.Writer, terminal bool) *Build {
 	return &Build{
 		Config:    c,
-		Dist:      dist.New(c.DistDir, c.Version),
+		Dist:      dist.New(c.DistDir, c.Version).ForBase(baseSuffix(c)),
 		Out:       out,
 		Log:       log,
 		Progress:  log,
@@ -133,12 +133,23 @@ func New(c config.Config, out, log io.Writer, terminal bool) *Build {
 }
 
 // Dir is a stage's own directory under BUILD_DIR: extract/, and
-// customize/<version>/ and pack/<version>/ for the versioned stages.
+// customize/<version>/ and pack/<version>/ for the versioned stages; all
+// under BUILD_DIR/<base>/ for a base other than the default.
 func (b *Build) Dir(stage string) string {
+	root := filepath.Join(b.Config.BuildDir, baseSuffix(b.Config))
 	if stage == "extract" {
-		return filepath.Join(b.Config.BuildDir, stage)
+		return filepath.Join(root, stage)
 	}
-	return filepath.Join(b.Config.BuildDir, stage, b.Config.Version)
+	return filepath.Join(root, stage, b.Config.Version)
+}
+
+// baseSuffix is the base's id when it is not the default base, else "":
+// the default base keeps the names it always had.
+func baseSuffix(c config.Config) string {
+	if c.BaseIsDefault {
+		return ""
+	}
+	return c.Base.ID
 }
 
 // Run runs the stages in order up to and including the one called last

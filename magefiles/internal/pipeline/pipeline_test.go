@@ -269,16 +269,20 @@ func TestReproduceFindsTwoBuildsIdentical(t *testing.T) {
 }
 
 // The artifact list names every file the run wrote to dist/, each file
-// exists, and the ISO's and SBOM's digests are the files' own.
+// exists, and the ISO's and SBOM's digests are the files' own. The run is of
+// a base other than the default: every versioned output, the build
+// directory, the build record and the SBOM carry it.
 func TestArtifactsListWhatTheRunWrote(t *testing.T) {
-	b, log, err := run(t, repoCopy(t), "sign", nil)
+	const base = "ubuntu-24.04.4"
+	b, log, err := run(t, repoCopy(t), "sign", map[string]string{config.EnvBase: base})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
+	stem := testVersion + "-" + base
 	want := map[string]dist.Kind{
-		dist.ISOName(testVersion): dist.KindISO, dist.BuildRecordName(testVersion): dist.KindRecord,
+		dist.ISOName(stem): dist.KindISO, dist.BuildRecordName(stem): dist.KindRecord,
 		dist.SHA256SumsName: dist.KindChecksums, dist.MD5SumsName: dist.KindChecksums,
-		dist.VerifyReportName: dist.KindReport, dist.SBOMName(testVersion): dist.KindSBOM,
+		dist.VerifyReportName: dist.KindReport, dist.SBOMName(stem): dist.KindSBOM,
 	}
 	got := b.Artifacts.List()
 	if len(got) != len(want) {
@@ -298,9 +302,28 @@ func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{dist.ISOName(testVersion), dist.SBOMName(testVersion)} {
+	for _, name := range []string{dist.ISOName(stem), dist.SBOMName(stem)} {
 		if a, _ := b.Artifacts.Get(name); a.SHA256 == "" {
 			t.Errorf("%s is listed without its digest", name)
 		}
+	}
+	if !strings.HasSuffix(filepath.Dir(b.Dir("extract")), string(filepath.Separator)+base) {
+		t.Errorf("extract's directory %s is not under the base's", b.Dir("extract"))
+	}
+	var rec struct{ Base string }
+	if data, err := os.ReadFile(b.Dist.BuildRecord()); err != nil || json.Unmarshal(data, &rec) != nil || rec.Base != base {
+		t.Errorf("build record names base %q (%v)", rec.Base, err)
+	}
+	bom, err := os.ReadFile(b.Dist.SBOM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`"value": "` + base + `"`, "distro=ubuntu-24.04", `"value": "ubuntu-24.04"`} {
+		if !bytes.Contains(bom, []byte(s)) {
+			t.Errorf("the SBOM lacks %s", s)
+		}
+	}
+	if bytes.Contains(bom, []byte("distro=ubuntu-22.04")) {
+		t.Error("the SBOM of a 24.04 base has ubuntu-22.04 purls")
 	}
 }

@@ -122,6 +122,7 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 	c := b.Config
 	return iso.PackOptions{
 		Base:            b.Base.Path,
+		BaseID:          c.Base.ID,
 		Extracted:       *b.Extracted,
 		Customized:      *b.Customized,
 		Root:            c.Root,
@@ -298,7 +299,7 @@ func (b *Build) addVerifyArtifacts(rep verify.Report) {
 // isoDigests are the ISO's digests as the artifact list holds them (zero
 // when no stage computed them).
 func (b *Build) isoDigests() hashing.Digests {
-	a, ok := b.Artifacts.Get(dist.ISOName(b.Config.Version))
+	a, ok := b.Artifacts.Get(b.Dist.ISOName())
 	if !ok {
 		return hashing.Digests{}
 	}

@@ -59,8 +59,9 @@ func (sbomStage) Run(ctx context.Context, b *Build) error {
 func (b *Build) sbomInput() (sbom.Input, error) {
 	c := b.Config
 	in := sbom.Input{
-		ISO:     sbom.ISO{Name: dist.ISOName(c.Version), Version: c.Version, SHA256: b.isoDigests().SHA256},
-		Base:    sbom.BaseISO{Name: c.BaseISOName, SHA256: b.Base.Digest.Encoded(), SourceURL: b.baseSource()},
+		ISO: sbom.ISO{Name: b.Dist.ISOName(), Version: c.Version, SHA256: b.isoDigests().SHA256},
+		Base: sbom.BaseISO{Name: c.BaseISOName, SHA256: b.Base.Digest.Encoded(), SourceURL: b.baseSource(),
+			ID: c.Base.ID, Distro: c.Base.SBOMDistro},
 		Created: time.Unix(c.SourceDateEpoch, 0).UTC(),
 	}
 	base, err := b.basePackages()
@@ -116,12 +117,12 @@ func (b *Build) baseSource() string {
 // writeSums rewrites SHA256SUMS and MD5SUMS with the ISO's digests (from
 // verify) and the SBOM's.
 func (b *Build) writeSums(sbomDigests hashing.Digests) error {
-	name, iso := dist.SBOMName(b.Config.Version), b.isoDigests()
+	name, iso := b.Dist.SBOMName(), b.isoDigests()
 	for _, f := range []struct {
 		path     string
 		iso, bom string
 	}{{b.Dist.SHA256Sums(), iso.SHA256, sbomDigests.SHA256}, {b.Dist.MD5Sums(), iso.MD5, sbomDigests.MD5}} {
-		data, err := sums.Format(map[string]string{dist.ISOName(b.Config.Version): f.iso, name: f.bom})
+		data, err := sums.Format(map[string]string{b.Dist.ISOName(): f.iso, name: f.bom})
 		if err != nil {
 			return err
 		}

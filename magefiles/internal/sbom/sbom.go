@@ -35,8 +35,9 @@ import (
 // SpecVersion is the CycloneDX version written.
 const SpecVersion = "1.6"
 
-// Distro is the purl distro qualifier of the base system's packages.
-const Distro = "ubuntu-22.04"
+// DefaultDistro is the purl distro qualifier of the base system's
+// packages when Input.Base.Distro is empty (the seed's Ubuntu 22.04).
+const DefaultDistro = "ubuntu-22.04"
 
 // DefaultArch is the architecture of a manifest line without a qualifier.
 const DefaultArch = "amd64"
@@ -82,6 +83,20 @@ type BaseISO struct {
 	Name      string // file name, ubuntu-22.04.3-live-server-amd64.iso
 	SHA256    string
 	SourceURL string // where it was downloaded from
+	// ID is the base's id in configs/bases.yaml ("ubuntu-24.04.4").
+	ID string
+	// Distro is the SBOM's distro ("ubuntu-24.04"): the base ISO's
+	// property and the distro qualifier of every deb purl; empty means
+	// DefaultDistro.
+	Distro string
+}
+
+// distro is b's Distro or DefaultDistro.
+func (b BaseISO) distro() string {
+	if b.Distro == "" {
+		return DefaultDistro
+	}
+	return b.Distro
 }
 
 // BasePackage is one line of a casper manifest.
@@ -128,6 +143,8 @@ const (
 	PropPath     = "novasphere:path"
 	PropArch     = "novasphere:arch"
 	PropChartApp = "novasphere:helm-app-version"
+	PropBase     = "novasphere:base"
+	PropDistro   = "novasphere:distro"
 )
 
 // Roles, the value of PropRole on every component.
@@ -170,10 +187,11 @@ func WriteFile(path string, in Input) (err error) {
 	return nil
 }
 
-// debPURL is the package URL of an Ubuntu 22.04 package.
-func debPURL(name, version, arch string) string {
+// debPURL is the package URL of a package of the Ubuntu release distro
+// ("ubuntu-24.04").
+func debPURL(name, version, arch, distro string) string {
 	return packageurl.NewPackageURL(packageurl.TypeDebian, "ubuntu", name, version,
-		packageurl.Qualifiers{{Key: "arch", Value: arch}, {Key: "distro", Value: Distro}}, "").ToString()
+		packageurl.Qualifiers{{Key: "arch", Value: arch}, {Key: "distro", Value: distro}}, "").ToString()
 }
 
 // serialNumber is a name-based (version 5, RFC 4122) UUID URN of the ISO's

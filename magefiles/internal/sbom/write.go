@@ -43,11 +43,11 @@ func build(in Input) (*cdx.BOM, error) {
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err := basePackageComponents(in.BasePackages)
+	pkgs, err := basePackageComponents(in.BasePackages, in.Base.distro())
 	if err != nil {
 		return nil, err
 	}
-	debs, err := offlineDebComponents(in.OfflineDebs)
+	debs, err := offlineDebComponents(in.OfflineDebs, in.Base.distro())
 	if err != nil {
 		return nil, err
 	}
@@ -114,13 +114,23 @@ func baseComponent(b BaseISO) (cdx.Component, error) {
 			Type: cdx.ERTypeDistribution,
 			URL:  b.SourceURL,
 		}},
-		Properties: props(PropRole, RoleBaseISO),
+		Properties: props(baseProps(b)...),
 	}, nil
+}
+
+// baseProps are the base ISO's properties: its role, distro and, when
+// known, its id in configs/bases.yaml.
+func baseProps(b BaseISO) []string {
+	kv := []string{PropRole, RoleBaseISO}
+	if b.ID != "" {
+		kv = append(kv, PropBase, b.ID)
+	}
+	return append(kv, PropDistro, b.distro())
 }
 
 // basePackageComponents makes one component per distinct package (name,
 // arch, version), sorted, each naming every manifest that lists it.
-func basePackageComponents(pkgs []BasePackage) ([]cdx.Component, error) {
+func basePackageComponents(pkgs []BasePackage, distro string) ([]cdx.Component, error) {
 	type key struct{ name, arch, version string }
 	manifests := map[key][]string{}
 	for i, p := range pkgs {
@@ -155,7 +165,7 @@ func basePackageComponents(pkgs []BasePackage) ([]cdx.Component, error) {
 	})
 	out := make([]cdx.Component, 0, len(keys))
 	for _, k := range keys {
-		purl := debPURL(k.name, k.version, k.arch)
+		purl := debPURL(k.name, k.version, k.arch, distro)
 		ms := manifests[k]
 		sort.Strings(ms)
 		kv := []string{PropRole, RoleBasePackage}
@@ -174,7 +184,7 @@ func basePackageComponents(pkgs []BasePackage) ([]cdx.Component, error) {
 	return out, nil
 }
 
-func offlineDebComponents(debs []OfflineDeb) ([]cdx.Component, error) {
+func offlineDebComponents(debs []OfflineDeb, distro string) ([]cdx.Component, error) {
 	sorted := append([]OfflineDeb(nil), debs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].File < sorted[j].File })
 	out := make([]cdx.Component, 0, len(sorted))
@@ -198,7 +208,7 @@ func offlineDebComponents(debs []OfflineDeb) ([]cdx.Component, error) {
 			Name:       d.Package,
 			Version:    d.Version,
 			Hashes:     sha256Hash(d.SHA256),
-			PackageURL: debPURL(d.Package, d.Version, d.Arch),
+			PackageURL: debPURL(d.Package, d.Version, d.Arch, distro),
 			Properties: props(PropRole, RoleOfflineDeb, PropPath, isoPath, PropArch, d.Arch),
 		})
 	}
