@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
@@ -105,6 +106,10 @@ func (customizeStage) Run(_ context.Context, b *Build) error {
 		BaseTree:    b.Extracted.TreeDir(),
 		OutDir:      b.Dir("customize"),
 		Log:         b.Log,
+		// The base's quirks (configs/bases.yaml): its autoinstall schema,
+		// and /autoinstall.yaml at the root for 24.04 and later.
+		Schema:          c.Base.Quirk(bases.QuirkAutoinstallSchema),
+		RootAutoinstall: c.Base.Quirk(bases.QuirkRootAutoinstall) == bases.AutoinstallWrapped,
 	})
 	if err != nil {
 		return err
@@ -196,6 +201,9 @@ func (verifyStage) options(b *Build) verify.Options {
 		Install:         c.Verify.Install,
 		InstallTimeouts: install.Timeouts{Install: c.Verify.InstallTimeout},
 		Out:             b.Out,
+
+		AutoinstallSchema: c.Base.Quirk(bases.QuirkAutoinstallSchema),
+		RootAutoinstall:   c.Base.Quirk(bases.QuirkRootAutoinstall) == bases.AutoinstallWrapped,
 	}
 }
 
