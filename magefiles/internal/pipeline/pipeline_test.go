@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
@@ -50,7 +51,12 @@ func run(t *testing.T, root, last string, env map[string]string) (*pipeline.Buil
 // runIn is run with the build, dist and cache directories under dir.
 func runIn(t *testing.T, dir, root, last string, env map[string]string) (*pipeline.Build, string, error) {
 	t.Helper()
-	fx := testiso.Shared(t)
+	return runOn(t, testiso.Shared(t), dir, root, last, env)
+}
+
+// runOn is runIn on the fixture fx.
+func runOn(t *testing.T, fx testiso.Fixture, dir, root, last string, env map[string]string) (*pipeline.Build, string, error) {
+	t.Helper()
 	fxEnv, err := fx.PipelineEnv(testVersion, dir, 1767225600)
 	if err != nil {
 		t.Fatal(err)
@@ -268,13 +274,60 @@ func TestReproduceFindsTwoBuildsIdentical(t *testing.T) {
 	}
 }
 
+// layoutFixture is the test ISO in the layout of the base id of
+// configs/bases.yaml.
+func layoutFixture(t *testing.T, id string) testiso.Fixture {
+	t.Helper()
+	root, err := config.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := bases.Load(filepath.Join(root, bases.File), bases.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := set.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx, err := testiso.Build(t.Context(), testiso.Options{Layout: testiso.LayoutOf(b)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// TestLayoutOf2604: the 26.04 layout (install-sources.yaml as a version 2
+// catalog, kernel layers, no HWE entries) builds and verifies as
+// ubuntu-26.04.1, with /autoinstall.yaml at the root; the same ISO declared
+// as a 22.04 base stops at the packages stage naming both forms.
+func TestLayoutOf2604(t *testing.T) {
+	fx, root := layoutFixture(t, "ubuntu-26.04.1"), repoCopy(t)
+	b, log, err := runOn(t, fx, t.TempDir(), root, "sbom", map[string]string{config.EnvBase: "ubuntu-26.04.1"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	for _, want := range []string{"kernel layers ubuntu-server-minimal.ubuntu-server.installer.generic", "/autoinstall.yaml holds the same configuration", "verify: PASSED"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	if b.Report == nil || !b.Report.Passed {
+		t.Fatal("verify did not pass")
+	}
+	_, log, err = runOn(t, fx, t.TempDir(), root, "packages", map[string]string{config.EnvBase: "ubuntu-22.04.5"})
+	if err == nil || !strings.Contains(err.Error(), "expects casper/install-sources.yaml as list, but this ISO has it as catalog-v2") {
+		t.Fatalf("a 22.04 base on the 26.04 layout: %v\n%s", err, log)
+	}
+}
+
 // The artifact list names every file the run wrote to dist/, each file
 // exists, and the ISO's and SBOM's digests are the files' own. The run is of
 // a base other than the default: every versioned output, the build
 // directory, the build record and the SBOM carry it.
 func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 	const base = "ubuntu-24.04.4"
-	b, log, err := run(t, repoCopy(t), "sign", map[string]string{config.EnvBase: base})
+	b, log, err := runOn(t, layoutFixture(t, base), t.TempDir(), repoCopy(t), "sign", map[string]string{config.EnvBase: base})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
