@@ -35,10 +35,28 @@ func TestListShowsEveryTargetWithADescription(t *testing.T) {
 		t.Fatalf("mage -l: %v\n%s", err, out)
 	}
 	for _, name := range []string{"fetch", "fetch:recheck", "extract", "customize", "pack", "verify",
-		"release", "release:rollback", "test", "clean", "settings", "reproduce", "testiso"} {
+		"release", "release:rollback", "test", "clean", "settings", "reproduce", "testiso", "bases"} {
 		re := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `\s{2,}\S.{20,}$`)
 		if !re.MatchString(out) {
 			t.Errorf("mage -l does not list %q with a description:\n%s", name, out)
+		}
+	}
+}
+
+// TestBasesListsEveryBaseWithItsLockState: the committed 22.04.3 is the
+// locked default, the others wait for their first fetch.
+func TestBasesListsEveryBaseWithItsLockState(t *testing.T) {
+	out, err := mage(t, nil, "bases")
+	if err != nil {
+		t.Fatalf("mage bases: %v\n%s", err, out)
+	}
+	for _, re := range []string{
+		`(?m)^ubuntu-22\.04\.3 \(default\)\s+22\.04\.3 jammy\s+yes\s+sha256:a4acfda10b18… \(configs/bases\.lock:\d+\)`,
+		`(?m)^ubuntu-24\.04\.4\s+24\.04\.4 noble\s+yes\s+unlocked: the first fetch locks it\s+autoinstall-schema=24\.04`,
+		`(?m)^ubuntu-26\.04\.1\s+26\.04\.1 resolute\s+yes\s+unlocked`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("mage bases does not match %s:\n%s", re, out)
 		}
 	}
 }

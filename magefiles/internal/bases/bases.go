@@ -147,6 +147,24 @@ func (s Set) Get(id string) (Base, error) {
 	return Base{}, fmt.Errorf("BASE=%q is not in %s (it has %s): pick one of them or add an entry", id, s.Path, strings.Join(ids, ", "))
 }
 
+// Latest returns the base called id or, when id names a series
+// ("ubuntu-24.04"), the last entry of the file in that series.
+func (s Set) Latest(id string) (Base, error) {
+	var found *Base
+	for i, b := range s.Bases {
+		if b.ID == id {
+			return b, nil
+		}
+		if strings.HasPrefix(b.ID, id+".") {
+			found = &s.Bases[i]
+		}
+	}
+	if found != nil {
+		return *found, nil
+	}
+	return s.Get(id)
+}
+
 // IsDefault reports whether b is the file's default base (its outputs
 // then keep their names without the base's id).
 func (s Set) IsDefault(b Base) bool { return b.ID == s.Default }

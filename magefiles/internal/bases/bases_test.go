@@ -143,3 +143,18 @@ func TestCommittedLock(t *testing.T) {
 		t.Errorf("22.04.3 lock = %+v %v, want the seed's published digest", e, ok)
 	}
 }
+
+func TestLatest(t *testing.T) {
+	s, err := Load(repoFile(t), File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{"ubuntu-24.04": "ubuntu-24.04.4", "ubuntu-22.04": "ubuntu-22.04.5", "ubuntu-22.04.3": "ubuntu-22.04.3"} {
+		if b, err := s.Latest(in); err != nil || b.ID != want {
+			t.Errorf("Latest(%q) = %s, %v; want %s", in, b.ID, err, want)
+		}
+	}
+	if _, err := s.Latest("ubuntu-30.04"); err == nil {
+		t.Error("an unknown series was found")
+	}
+}
