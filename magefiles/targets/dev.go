@@ -98,10 +98,17 @@ func Settings() error {
 // SHA256SUMS and wrote its line to configs/bases.lock (commit that line);
 // with CI=true an unlocked base is refused. QUIRKS are the ways the
 // release differs from 22.04, documented in configs/bases.yaml.
-func Bases() error {
+//
+// -json prints them as one line of JSON (id, version, codename, iso,
+// release, default, suffix of the output names, locked sha256), which
+// .github/workflows reads to build its matrix.
+func Bases(json *bool) error {
 	c, err := loadConfig(config.OSEnv())
 	if err != nil {
 		return err
+	}
+	if json != nil && *json {
+		return c.Bases.WriteJSON(os.Stdout, c.BaseLock)
 	}
 	return c.Bases.WriteTable(os.Stdout, c.BaseLock)
 }

@@ -12,6 +12,7 @@
 package bases
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -431,4 +432,40 @@ func lockState(l Lock, b Base) string {
 		return "unlocked: the first fetch locks it"
 	}
 	return fmt.Sprintf("sha256:%s… (%s:%d)", e.SHA256[:12], l.Name, e.Line)
+}
+
+// Listed is one base as `mage bases -json` prints it, for workflows.
+type Listed struct {
+	ID       string `json:"id"`
+	Version  string `json:"version"`
+	Codename string `json:"codename"`
+	ISO      string `json:"iso"`
+	Release  bool   `json:"release"`
+	Default  bool   `json:"default"`
+	// Suffix is what the base adds to the versioned output names ("" for
+	// the default base, "-<id>" otherwise).
+	Suffix string `json:"suffix"`
+	// SHA256 is the locked digest, "" while the base is unlocked.
+	SHA256 string `json:"sha256"`
+}
+
+// WriteJSON writes List as one line of JSON.
+func (s Set) WriteJSON(w io.Writer, l Lock) error {
+	return json.NewEncoder(w).Encode(s.List(l))
+}
+
+// List is every base with its lock state, in file order.
+func (s Set) List(l Lock) []Listed {
+	out := make([]Listed, 0, len(s.Bases))
+	for _, b := range s.Bases {
+		e := Listed{ID: b.ID, Version: b.Version, Codename: b.Codename, ISO: b.ISO, Release: b.Release, Default: s.IsDefault(b)}
+		if !e.Default {
+			e.Suffix = "-" + b.ID
+		}
+		if le, ok, err := l.Find(b); ok && err == nil {
+			e.SHA256 = le.SHA256
+		}
+		out = append(out, e)
+	}
+	return out
 }

@@ -127,6 +127,11 @@ func TestCommittedLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, b := range s.Bases {
+		if _, ok, _ := l.Find(b); b.Release && !ok {
+			t.Errorf("%s:%d: %s is marked for release but has no line in %s: CI would refuse it", File, b.Line, b.ID, LockFile)
+		}
+	}
 	for _, e := range l.Entries {
 		b, err := s.Get(e.ID)
 		if err != nil {
