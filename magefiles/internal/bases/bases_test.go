@@ -105,8 +105,11 @@ func TestLockRecordAndRead(t *testing.T) {
 	if err != nil || !ok || got != e || got.SHA256 != sum {
 		t.Fatalf("Find = %+v %v %v, want %+v", got, ok, err, e)
 	}
-	if _, err := Record(path, "l.lock", b, strings.Repeat("cd", 32)); err == nil || !strings.Contains(err.Error(), "already locks a") {
+	if _, err := Record(path, "l.lock", b, strings.Repeat("cd", 32)); err == nil || !strings.Contains(err.Error(), "already locks a with another digest") {
 		t.Fatalf("a second record replaced the first: %v", err)
+	}
+	if again, err := Record(path, "l.lock", b, sum); err != nil || again != e {
+		t.Fatalf("recording the same digest again (a concurrent first fetch): %+v, %v", again, err)
 	}
 	// A hand-edited line is refused with its line.
 	data, _ := os.ReadFile(path)

@@ -123,7 +123,9 @@ func (l Lock) Find(b Base) (Entry, bool, error) {
 
 // Record adds the entry for b with digest sha256 and writes the file
 // atomically (a temporary file renamed over it), keeping every other line
-// as it was. It refuses to replace an existing entry of b.
+// as it was. An entry of b with the same digest (another fetch recorded it
+// meanwhile) is returned as it is; one with another digest is never
+// replaced.
 func Record(path, name string, b Base, sha256 string) (Entry, error) {
 	if !IsSHA256(sha256) {
 		return Entry{}, fmt.Errorf("refusing to lock %s: %q is not a SHA-256", b.ID, sha256)
@@ -133,8 +135,11 @@ func Record(path, name string, b Base, sha256 string) (Entry, error) {
 		return Entry{}, err
 	}
 	if e, ok, err := l.Find(b); err != nil || ok {
+		if err == nil && e.SHA256 == sha256 {
+			return e, nil
+		}
 		if err == nil {
-			err = fmt.Errorf("%s already locks %s", e.Where(name), b.ID)
+			err = fmt.Errorf("%s already locks %s with another digest than sha256:%s", e.Where(name), b.ID, sha256)
 		}
 		return Entry{}, err
 	}

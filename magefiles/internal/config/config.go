@@ -234,8 +234,11 @@ func (c *Config) chooseBase(r reader) error {
 	if c.BaseLocked, c.BaseIsLocked, err = c.BaseLock.Find(c.Base); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if c.CI, err = r.bool(EnvCI, false); err != nil {
-		return fmt.Errorf("config: %w", err)
+	// CI systems set CI to "true" or "1", some to their name (woodpecker):
+	// any value but a false one counts.
+	if v := strings.TrimSpace(r.str(EnvCI, "")); v != "" {
+		b, ok := ParseBool(v)
+		c.CI = !ok || b
 	}
 	c.BaseISOName = c.Base.ISO
 	c.KeyringPath = c.abs(r.str(EnvBaseISOKeyring, c.Base.Keyring))

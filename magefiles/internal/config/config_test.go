@@ -260,7 +260,7 @@ var update = flag.Bool("update", false, "rewrite README's configuration table fr
 // TestBase: BASE picks an entry of configs/bases.yaml; one the file lacks
 // is refused naming the file; a base without a lock line has no pin.
 func TestBase(t *testing.T) {
-	c, err := load(t, map[string]string{EnvBase: "ubuntu-24.04.4", EnvCI: "true"})
+	c, err := load(t, map[string]string{EnvBase: "ubuntu-24.04.4", EnvCI: "woodpecker"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ var Settings = []Setting{
 	{EnvBaseISOSHA256, "the base's line in `configs/bases.lock`", "pinned digest of the base ISO; replaces the lock line", "fetch", false},
 	{EnvBaseISOSumsURL, "`SHA256SUMS` beside the ISO", "Ubuntu's sums file; its signature is the same URL plus `.gpg`", "fetch", false},
 	{EnvBaseISOKeyring, "the base's `keyring` (`" + DefaultKeyringPath + "`)", "armored OpenPGP key(s) that must sign SHA256SUMS", "fetch", false},
-	{EnvCI, "unset (CI runners set `true`)", "`true`: a base without a line in `configs/bases.lock` is refused instead of locked at its first fetch", "fetch", false},
+	{EnvCI, "unset (CI runners set `true`)", "set (any value but `0`/`false`/`no`/`off`): a base without a line in `configs/bases.lock` is refused instead of locked at its first fetch", "fetch", false},
 	{EnvCacheDir, "`${XDG_CACHE_HOME:-~/.cache}/novasphere-iso`", "verified downloads, by digest", "fetch", false},
 	{EnvXDGCacheHome, "`~/.cache`", "only moves the default `CACHE_DIR`", "", false},
 	{EnvBuildDir, "`build`", "intermediate files", "extract", false},

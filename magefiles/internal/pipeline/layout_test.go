@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,5 +61,24 @@ func TestCheckLayout(t *testing.T) {
 	err = checkLayout(committedBase(t, "ubuntu-26.04.1"), bad, &log)
 	if err == nil || !strings.Contains(err.Error(), "unknown layout: expected the list of sources") || !strings.Contains(err.Error(), "version 3") {
 		t.Fatalf("unknown layout: %v", err)
+	}
+}
+
+// TestReleaseRefusesAnotherBase: a release publishes the default base's
+// ISO; asked for another base it stops before reading or publishing
+// anything, rather than publish another base's files under the version.
+func TestReleaseRefusesAnotherBase(t *testing.T) {
+	root, err := config.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(root, config.MapEnv(map[string]string{config.EnvBase: "ubuntu-24.04.4", config.EnvVersion: "v1.0.0",
+		config.EnvDistDir: t.TempDir(), config.EnvBuildDir: t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = releaseStage{}.Run(t.Context(), New(c, io.Discard, io.Discard, false))
+	if err == nil || !strings.Contains(err.Error(), "BASE=ubuntu-24.04.4: a release publishes the default base (ubuntu-22.04.3) only") {
+		t.Fatalf("release of a 24.04 base: %v", err)
 	}
 }

@@ -332,6 +332,12 @@ func (releaseStage) String() string { return "release" }
 
 func (releaseStage) Run(ctx context.Context, b *Build) error {
 	c := b.Config
+	if !c.BaseIsDefault {
+		// The release publishes one ISO and the SHA256SUMS of it; a release
+		// of several bases (one ISO each, one SHA256SUMS for all) is not
+		// built yet: never publish another base's files under this version.
+		return fmt.Errorf("BASE=%s: a release publishes the default base (%s) only; build, verify and test other bases with verify", c.Base.ID, c.Bases.Default)
+	}
 	return release.Run(ctx, release.Options{
 		Version:  c.Version,
 		Root:     c.Root,
