@@ -122,7 +122,7 @@ func Bases(json *bool) error {
 // on two separate runners.
 //
 // Environment: those of pack: VERSION, DIST_DIR, SOURCE_DATE_EPOCH,
-// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Reproduce(ctx context.Context) error {

@@ -379,4 +379,9 @@ func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 	if bytes.Contains(bom, []byte("distro=ubuntu-22.04")) {
 		t.Error("the SBOM of a 24.04 base has ubuntu-22.04 purls")
 	}
+	// The 24.04 layout's menus have HWE entries: each kernel line of
+	// grub.cfg and loopback.cfg (2 + 2) keeps the autoinstall argument.
+	if !strings.Contains(log, "/autoinstall.yaml holds the same configuration; 4 kernel lines carry") {
+		t.Errorf("verify did not check the HWE entries and /autoinstall.yaml:\n%s", log)
+	}
 }
