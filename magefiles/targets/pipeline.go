@@ -5,6 +5,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
 
 // Fetch downloads the chosen Ubuntu live-server base ISO (BASE, default ubuntu-22.04.3) into the cache and verifies it.
@@ -34,7 +35,7 @@ import (
 // Two runs in one checkout never write one output at once: the second waits
 // for the first, saying which process holds it.
 func Fetch(ctx context.Context) error {
-	return runThrough(ctx, "fetch", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Fetch, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Extract reads the files the remaster changes out of the base ISO, without root or loop mounts.
@@ -47,7 +48,7 @@ func Fetch(ctx context.Context) error {
 // BASE_ISO_SHA256, BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Extract(ctx context.Context) error {
-	return runThrough(ctx, "extract", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Extract, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Customize writes the autoinstall config, grub menu and identity files for the version being built.
@@ -60,14 +61,14 @@ func Extract(ctx context.Context) error {
 //
 //	VERSION       installer version, YYYYMMDD or vX.Y.Z[-rc.N] (default today's date, UTC); checked before any work
 //	KERNEL_ARGS   extra kernel arguments (default "console=ttyS0,115200n8 console=tty0"; empty for none)
-//	GRUB_TIMEOUT  menu timeout in whole seconds (default: the base ISO's)
+//	GRUB_TIMEOUT  menu timeout in whole seconds, 0 to 3600 (default: the base ISO's)
 //	GRUB_TITLE    menu entry title; {version} is replaced (default "Install NovaSphere {version}")
 //
 // and those of fetch and extract: BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Customize(ctx context.Context) error {
-	return runThrough(ctx, "customize", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Customize, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Pack writes dist/novasphere-installer-<version>.iso: the base ISO plus the NovaSphere payload, still bootable in BIOS and UEFI.
@@ -90,7 +91,7 @@ func Customize(ctx context.Context) error {
 // BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR, NOVASPHERE_NO_INSTALL,
 // NOVASPHERE_NO_WAIT.
 func Pack(ctx context.Context) error {
-	return runThrough(ctx, "pack", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Pack, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Verify builds the installer ISO and proves it right: checksums, boot records, payload, md5sum.txt, autoinstall, offline packages, QEMU boots and, with VERIFY_INSTALL=1, a real install.
@@ -106,7 +107,7 @@ func Pack(ctx context.Context) error {
 // Environment:
 //
 //	VERIFY_BOOT                 1 to require the QEMU boots, 0 to skip them (default: on when qemu is installed)
-//	VERIFY_BOOT_TIMEOUT         timeout per boot, a Go duration or seconds (default 5m)
+//	VERIFY_BOOT_TIMEOUT         timeout per boot, a Go duration or seconds, 1s to 24h (default 5m)
 //	VERIFY_BOOT_MARKER          regular expression that proves a boot (default: the autoinstall kernel command line)
 //	VERIFY_INSTALL              1 runs the install proof: the ISO installed on a blank disk under QEMU (BIOS and UEFI,
 //	                            no network), then the installed system booted and NovaSphere checked on it
@@ -125,7 +126,7 @@ func Pack(ctx context.Context) error {
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Verify(ctx context.Context) error {
-	return runThrough(ctx, "sign", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Sign, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Release publishes a verified installer ISO as a GitHub release and, when configured, to a server over scp.
@@ -169,7 +170,7 @@ func Release(ctx context.Context, version string, draft, dryrun, force *bool) er
 	// must neither block nor change the release.
 	env := config.OSEnv().WithArgument(config.EnvVersion, version).WithArgument(config.EnvVerifyInstall, "1")
 	flags := pipeline.ReleaseFlags{Draft: isSet(draft), DryRun: isSet(dryrun), Force: isSet(force)}
-	return runThrough(ctx, "release", env, flags)
+	return runThrough(ctx, stage.Release, env, flags)
 }
 
 func isSet(b *bool) bool { return b != nil && *b }

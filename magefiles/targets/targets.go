@@ -13,8 +13,10 @@ import (
 	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"golang.org/x/sys/unix"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
 
 // loadConfig loads the configuration once for this target, from the
@@ -28,7 +30,7 @@ func loadConfig(env config.Env) (config.Config, error) {
 }
 
 // runThrough runs the pipeline up to and including the stage last.
-func runThrough(ctx context.Context, last string, env config.Env, flags pipeline.ReleaseFlags) error {
+func runThrough(ctx context.Context, last stage.Name, env config.Env, flags pipeline.ReleaseFlags) error {
 	c, err := loadConfig(env)
 	if err != nil {
 		return err
@@ -45,14 +47,12 @@ func isTerminal(f *os.File) bool {
 	return err == nil
 }
 
-// versionArgument checks release's version argument, and says where flags
-// go when one was given in its place.
+// versionArgument says where flags go when one was given in place of
+// release's version argument. The version itself is checked once, when
+// the configuration is loaded with it.
 func versionArgument(target, v string) error {
 	if strings.HasPrefix(v, "-") {
 		return fmt.Errorf("%s: %q is a flag, not a version: flags go after the version, for example: mage %s v1.2.3 %s", target, v, target, v)
-	}
-	if err := config.ValidateVersion(v); err != nil {
-		return fmt.Errorf("%s: %w", target, err)
 	}
 	return nil
 }

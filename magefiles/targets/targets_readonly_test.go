@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/outdir"
 )
 
 // readOnlyCheckout copies the repository's tracked files to a temporary
@@ -97,11 +98,11 @@ func TestGoRunMagefileWorksInAReadOnlyCheckout(t *testing.T) {
 	}
 
 	// A target that runs: clean removes BUILD_DIR and DIST_DIR, both
-	// outside the read-only checkout.
+	// outside the read-only checkout, made as the pipeline makes them.
 	work := t.TempDir()
 	build, dist := filepath.Join(work, "build"), filepath.Join(work, "dist")
 	for _, d := range []string{build, dist} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := outdir.Make(d); err != nil {
 			t.Fatal(err)
 		}
 	}

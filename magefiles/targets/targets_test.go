@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 )
 
@@ -183,19 +184,33 @@ func TestReleaseArgumentOverridesVersionEnv(t *testing.T) {
 	}
 }
 
-// Every target's `mage -h` names every setting it reads, its own stage's and
-// those of the stages it runs first, as the settings table declares them.
+// Every target named after a stage has a `mage -h` that names every
+// setting it reads, its own stage's and those of the stages it runs first,
+// as the settings table declares them.
 func TestHelpOfEachStageNamesEverySettingItReads(t *testing.T) {
-	for _, stage := range config.Stages {
-		out, err := mage(t, nil, "-h", stage)
+	list, err := mage(t, nil, "-l")
+	if err != nil {
+		t.Fatalf("mage -l: %v\n%s", err, list)
+	}
+	targets := 0
+	for _, st := range pipeline.Stages {
+		name := st.Name().String()
+		if !regexp.MustCompile(`(?m)^  ` + name + `\s`).MatchString(list) {
+			continue // no target of its own (packages, sbom, sign)
+		}
+		targets++
+		out, err := mage(t, nil, "-h", name)
 		if err != nil {
-			t.Fatalf("mage -h %s: %v\n%s", stage, err, out)
+			t.Fatalf("mage -h %s: %v\n%s", name, err, out)
 		}
 		for _, s := range config.Settings {
-			if s.ReadsAt(stage) && !strings.Contains(out, s.Name) {
-				t.Errorf("mage -h %s does not name %s, which it reads", stage, s.Name)
+			if pipeline.Reads(s, st.Name()) && !strings.Contains(out, s.Name) {
+				t.Errorf("mage -h %s does not name %s, which it reads", name, s.Name)
 			}
 		}
+	}
+	if targets != 6 {
+		t.Errorf("%d stages have a target, want 6 (fetch, extract, customize, pack, verify, release):\n%s", targets, list)
 	}
 }
 
@@ -209,7 +224,7 @@ func TestSettingsShowsOriginsAndHidesSecrets(t *testing.T) {
 		t.Fatalf("mage settings printed the token:\n%s", out)
 	}
 	for _, re := range []string{`(?m)^GH_TOKEN\s+set\s+environment`, `(?m)^GITHUB_TOKEN\s+unset\s+default`,
-		`(?m)^DIST_DIR\s+/tmp/elsewhere\s+environment`, `(?m)^VERSION\s+v2\.0\.0\s+environment`, `(?m)^BUILD_DIR\s+` + "`build`" + `\s+default`} {
+		`(?m)^DIST_DIR\s+/tmp/elsewhere\s+environment`, `(?m)^VERSION\s+v2\.0\.0\s+environment`, `(?m)^BUILD_DIR\s+/\S+/build\s+default`} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("mage settings does not match %s:\n%s", re, out)
 		}
@@ -267,7 +282,7 @@ func TestTwoPacksAtOnceLeaveAWholeISO(t *testing.T) {
 	if !strings.Contains(string(data), fmt.Sprintf(`"iso_size": %d`, fi.Size())) || fi.Size() < 1<<20 {
 		t.Errorf("the ISO left is %d bytes; its record says:\n%s", fi.Size(), data)
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(dist, ".*")); len(leftovers) > 0 {
+	if leftovers := hiddenFiles(dist); len(leftovers) > 0 {
 		t.Errorf("temporary or lock files left in dist: %v", leftovers)
 	}
 }
@@ -293,7 +308,7 @@ func TestTwoVerifiesAtOnce(t *testing.T) {
 	if strings.Count(all, "verify: PASSED") != 1 || !strings.Contains(all, "reused; VERIFY_FORCE=1 runs them again") {
 		t.Errorf("want one verify to check and the other to reuse its report:\n%s", all)
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(dist, ".*")); len(leftovers) > 0 {
+	if leftovers := hiddenFiles(dist); len(leftovers) > 0 {
 		t.Errorf("temporary or lock files left in dist: %v", leftovers)
 	}
 }
@@ -321,4 +336,17 @@ func TestBasesJSON(t *testing.T) {
 			t.Errorf("%s: default %v, suffix %q", b.ID, b.Default, b.Suffix)
 		}
 	}
+}
+
+// hiddenFiles are the dot files in dir but the pipeline's marker:
+// temporary and lock files left behind.
+func hiddenFiles(dir string) []string {
+	all, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	var out []string
+	for _, f := range all {
+		if filepath.Base(f) != config.OutputMarker {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -10,15 +11,27 @@ import (
 	"time"
 )
 
+// seedSHA256 is the digest of the seed's base, ubuntu-22.04.3, as
+// configs/bases.lock locks it.
+const seedSHA256 = "a4acfda10b18da50e2ec50ccaf860d7f20b389df8765611142305c0e911d16fd"
+
 // testRoot is a repository root holding only the committed
 // configs/bases.yaml and configs/bases.lock.
 func testRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	copyBases(t, root)
+	return root
+}
+
+// copyBases copies the committed configs/bases.yaml and configs/bases.lock
+// into root.
+func copyBases(t *testing.T, root string) {
 	t.Helper()
 	real, err := FindRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "configs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +44,6 @@ func testRoot(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	return root
 }
 
 func load(t *testing.T, env map[string]string) (Config, error) {
@@ -70,7 +82,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Errorf("dirs = %q %q %q", c.DistDir, c.BuildDir, c.CacheDir)
 	}
 	if c.Base.ID != "ubuntu-22.04.3" || !c.BaseIsDefault || !c.BaseIsLocked || c.BasePinned ||
-		c.BaseISOSHA256 != "a4acfda10b18da50e2ec50ccaf860d7f20b389df8765611142305c0e911d16fd" ||
+		c.BaseISOSHA256 != seedSHA256 ||
 		c.BaseISOName != "ubuntu-22.04.3-live-server-amd64.iso" {
 		t.Errorf("base = %s %q %q, default %v, locked %v", c.Base.ID, c.BaseISOName, c.BaseISOSHA256, c.BaseIsDefault, c.BaseIsLocked)
 	}
@@ -215,7 +227,7 @@ func TestDumpSettingsShowsOriginsAndHidesSecrets(t *testing.T) {
 		EnvGHToken:     {Value: "set", From: "environment"},
 		EnvGitHubToken: {Value: "unset", From: "default"},
 		EnvDistDir:     {Value: "/out", From: "environment"},
-		EnvBuildDir:    {Value: "`build`", From: "default"},
+		EnvBuildDir:    {Value: c.Root + "/build", From: "default"},
 	} {
 		if o := origin(c, name); o.Value != want.Value || o.From != want.From {
 			t.Errorf("%s: %+v, want %+v", name, o, want)
@@ -273,5 +285,40 @@ func TestBase(t *testing.T) {
 	_, err = load(t, map[string]string{EnvBase: "ubuntu-30.04"})
 	if err == nil || !strings.Contains(err.Error(), `BASE="ubuntu-30.04" is not in configs/bases.yaml`) {
 		t.Fatalf("unknown BASE: %v", err)
+	}
+}
+
+// Issue 20 item 12: README's repository layout names every package under
+// magefiles/internal.
+func TestREADMELayoutListsEveryPackage(t *testing.T) {
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "magefiles", "internal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !bytes.Contains(readme, []byte("\nmagefiles/internal/"+e.Name()+" ")) {
+			t.Errorf("README's repository layout does not list magefiles/internal/%s", e.Name())
+		}
+	}
+}
+
+// A release's version argument is checked once, when the configuration is
+// loaded, before any stage (moved from release's
+// TestInvalidVersionIsRefusedBeforeAnything: release.Run no longer checks
+// it again); the error says it is the argument, not VERSION.
+func TestInvalidVersionArgumentIsRefusedByLoad(t *testing.T) {
+	t.Parallel()
+	env := MapEnv(map[string]string{EnvVersion: "20261127", EnvSourceDateEpoch: "1700000000"}).WithArgument(EnvVersion, "v1.0")
+	_, err := Load(testRoot(t), env)
+	if err == nil || !errors.Is(err, ErrBadVersion) || !strings.Contains(err.Error(), `the version argument: bad version: version "v1.0" is not accepted`) {
+		t.Fatalf("Load with the version argument v1.0: %v, want the argument refused", err)
 	}
 }

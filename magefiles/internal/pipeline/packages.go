@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
 
 // packagesStage proves, before any ISO is written, that packages/*.deb
@@ -14,7 +15,7 @@ import (
 // default install source puts on the disk.
 type packagesStage struct{}
 
-func (packagesStage) String() string { return "packages" }
+func (packagesStage) Name() stage.Name { return stage.Packages }
 
 func (packagesStage) Run(_ context.Context, b *Build) error {
 	files, err := b.baseFiles()
@@ -31,6 +32,13 @@ func (packagesStage) Run(_ context.Context, b *Build) error {
 	plan, err := debcheck.Resolve(files, debs)
 	if err != nil {
 		return fmt.Errorf("packages/ cannot be installed offline on the base system; nothing was written:\n%w", err)
+	}
+	if len(debs) == 0 && len(files) > 0 {
+		// The SBOM lists the base's packages even when no .deb needed
+		// them (extract has already refused a base whose manifests
+		// cannot be read).
+		base, err := debcheck.ReadBase(files)
+		plan.BasePackages, b.basePackagesErr = base.Packages, err
 	}
 	b.Packages = &plan
 	if len(debs) == 0 {

@@ -3,9 +3,12 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,10 +16,12 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
@@ -43,19 +48,38 @@ func repoCopy(t *testing.T) string {
 
 // run runs the pipeline through last on the shared test ISO, with the
 // settings env adds, and returns the Build and what it logged.
-func run(t *testing.T, root, last string, env map[string]string) (*pipeline.Build, string, error) {
+func run(t *testing.T, root string, last stage.Name, env map[string]string) (*pipeline.Build, string, error) {
 	t.Helper()
 	return runIn(t, t.TempDir(), root, last, env)
 }
 
 // runIn is run with the build, dist and cache directories under dir.
-func runIn(t *testing.T, dir, root, last string, env map[string]string) (*pipeline.Build, string, error) {
+func runIn(t *testing.T, dir, root string, last stage.Name, env map[string]string) (*pipeline.Build, string, error) {
 	t.Helper()
-	return runOn(t, testiso.Shared(t), dir, root, last, env)
+	c, err := loadIn(t, dir, root, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runConfig(c, last)
 }
 
-// runOn is runIn on the fixture fx.
-func runOn(t *testing.T, fx testiso.Fixture, dir, root, last string, env map[string]string) (*pipeline.Build, string, error) {
+// runConfig runs the pipeline of c through last.
+func runConfig(c config.Config, last stage.Name) (*pipeline.Build, string, error) {
+	var log bytes.Buffer
+	w := tool.LockedWriter(&log)
+	b := pipeline.New(c, w, w, false)
+	err := b.Run(context.Background(), last)
+	return b, log.String(), err
+}
+
+// loadIn loads the configuration run uses, with the directories under dir.
+func loadIn(t *testing.T, dir, root string, env map[string]string) (config.Config, error) {
+	t.Helper()
+	return loadOn(t, testiso.Shared(t), dir, root, env)
+}
+
+// loadOn is loadIn on the fixture fx.
+func loadOn(t *testing.T, fx testiso.Fixture, dir, root string, env map[string]string) (config.Config, error) {
 	t.Helper()
 	fxEnv, err := fx.PipelineEnv(testVersion, dir, 1767225600)
 	if err != nil {
@@ -69,30 +93,33 @@ func runOn(t *testing.T, fx testiso.Fixture, dir, root, last string, env map[str
 	for k, v := range env {
 		m[k] = v
 	}
-	c, err := config.Load(root, config.MapEnv(m))
+	return config.Load(root, config.MapEnv(m))
+}
+
+// runOn runs the pipeline through last on the fixture fx, with the
+// directories under dir.
+func runOn(t *testing.T, fx testiso.Fixture, dir, root string, last stage.Name, env map[string]string) (*pipeline.Build, string, error) {
+	t.Helper()
+	c, err := loadOn(t, fx, dir, root, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
-	w := tool.LockedWriter(&log)
-	b := pipeline.New(c, w, w, false)
-	err = b.Run(context.Background(), last)
-	return b, log.String(), err
+	return runConfig(c, last)
 }
 
 // A report that passed for this exact ISO and the same settings is reused
 // (and verify says so); VERIFY_FORCE=1 or another setting runs the checks.
 func TestVerifyReusesAPassingReportForTheSameISO(t *testing.T) {
 	root, dir := repoCopy(t), t.TempDir()
-	if _, log, err := runIn(t, dir, root, "verify", nil); err != nil {
+	if _, log, err := runIn(t, dir, root, stage.Verify, nil); err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	_, log, err := runIn(t, dir, root, "verify", nil)
+	_, log, err := runIn(t, dir, root, stage.Verify, nil)
 	if err != nil || !strings.Contains(log, "for this exact ISO") || !strings.Contains(log, "reused; VERIFY_FORCE=1 runs them again") {
 		t.Fatalf("second verify did not reuse the report (%v):\n%s", err, log)
 	}
 	for _, env := range []map[string]string{{config.EnvVerifyForce: "1"}, {config.EnvBootMarker: "Linux version"}} {
-		_, log, err := runIn(t, dir, root, "verify", env)
+		_, log, err := runIn(t, dir, root, stage.Verify, env)
 		if err != nil || strings.Contains(log, "reused") || !strings.Contains(log, "verify: PASSED") {
 			t.Errorf("with %v verify reused the report or failed (%v):\n%s", env, err, log)
 		}
@@ -107,7 +134,7 @@ func TestVerifyWritesSignedSumsAndAnSBOMOfTheISO(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, config.ReleaseKeyPath), key.Public, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, log, err := run(t, root, "sign", map[string]string{config.EnvSigningKey: string(key.Private)})
+	b, log, err := run(t, root, stage.Sign, map[string]string{config.EnvSigningKey: string(key.Private)})
 	if err != nil {
 		t.Fatalf("verify: %v\n%s", err, log)
 	}
@@ -127,8 +154,10 @@ func TestVerifyWritesSignedSumsAndAnSBOMOfTheISO(t *testing.T) {
 	if !names[dist.ISOName(testVersion)] || !names[dist.SBOMName(testVersion)] || len(names) != 2 {
 		t.Errorf("SHA256SUMS lists %v, want the ISO and the SBOM", names)
 	}
-	if err := tool.Command("sha256sum", "--strict", "-c", dist.SHA256SumsName).Dir(l.Dir).Run(t.Context()); err != nil {
-		t.Errorf("sha256sum -c: %v", err)
+	for _, c := range []struct{ cmd, file string }{{"sha256sum", dist.SHA256SumsName}, {"md5sum", dist.MD5SumsName}} {
+		if err := tool.Command(c.cmd, "--strict", "-c", c.file).Dir(l.Dir).Run(t.Context()); err != nil {
+			t.Errorf("%s -c %s: %v", c.cmd, c.file, err)
+		}
 	}
 	// gpg --verify with only the committed public key.
 	home := t.TempDir()
@@ -164,13 +193,17 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 		Components []struct {
 			Name       string `json:"name"`
 			Properties []struct{ Name, Value string }
+			Hashes     []struct{ Content string }
 		} `json:"components"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	roles := map[string]int{}
+	roles, hashes := map[string]int{}, map[string]string{}
 	for _, c := range doc.Components {
+		if len(c.Hashes) > 0 {
+			hashes[c.Name] = c.Hashes[0].Content
+		}
 		for _, p := range c.Properties {
 			if p.Name == sbom.PropRole {
 				roles[p.Value]++
@@ -180,8 +213,12 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 			t.Error("the SBOM lists a package of the installer layer, which is not installed")
 		}
 	}
+	// MANIFEST.sha256 itself is a payload file too (issue 20 item 9).
 	manifestLines := len(sums.Lines(b.Packed.Manifest, sums.SHA256))
-	want := map[string]int{sbom.RoleBasePackage: 620, sbom.RolePayloadFile: manifestLines, sbom.RoleHelmChart: 1, sbom.RoleBaseISO: 1}
+	want := map[string]int{sbom.RoleBasePackage: 620, sbom.RolePayloadFile: manifestLines + 1, sbom.RoleHelmChart: 1, sbom.RoleBaseISO: 1}
+	if h := sha256.Sum256(b.Packed.Manifest); hashes["/novasphere/"+payload.ManifestName] != hex.EncodeToString(h[:]) {
+		t.Errorf("the SBOM lists /novasphere/%s with SHA-256 %q, want %x", payload.ManifestName, hashes["/novasphere/"+payload.ManifestName], h)
+	}
 	for role, n := range want {
 		if roles[role] != n {
 			t.Errorf("the SBOM has %d %s components, want %d (all: %v)", roles[role], role, n, roles)
@@ -189,27 +226,73 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 	}
 }
 
-// A key that is not the committed release key is refused before anything
-// else happens, and no signature is left.
+// A key that is not the committed release key is refused when the
+// configuration loads, before any work (issue 20 item 6); a sign that
+// fails anyway leaves no signature, and no temporary file of a killed sign
+// survives the next run (items 3 and 4).
 func TestSignatureByAnotherKeyFailsVerify(t *testing.T) {
 	root := repoCopy(t)
 	release, other := signingtest.NewKey(t, "Release"), signingtest.NewKey(t, "Someone Else")
-	if err := os.WriteFile(filepath.Join(root, config.ReleaseKeyPath), release.Public, 0o644); err != nil {
+	keyPath := filepath.Join(root, config.ReleaseKeyPath)
+	env := map[string]string{config.EnvSigningKey: string(other.Private)}
+
+	// Loaded before the release key is committed, the other key passes the
+	// load; committed before the run, the sign stage refuses it.
+	dir := t.TempDir()
+	c, err := loadIn(t, dir, root, env)
+	if err != nil {
 		t.Fatal(err)
 	}
-	b, log, err := run(t, root, "sign", map[string]string{config.EnvSigningKey: string(other.Private)})
+	if err := os.WriteFile(keyPath, release.Public, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadIn(t, t.TempDir(), root, env); err == nil || !strings.Contains(err.Error(), config.EnvSigningKey+": key ") ||
+		!strings.Contains(err.Error(), "is not the release key "+config.ReleaseKeyPath) {
+		t.Errorf("loading with another key than the release key: %v, want it refused", err)
+	}
+
+	// A signature of an earlier SHA256SUMS, and the temporary file of a sign
+	// that was killed, are there before the run.
+	distDir := filepath.Join(dir, "dist")
+	stale := filepath.Join(distDir, dist.SignatureName)
+	orphan := filepath.Join(distDir, fmt.Sprintf(".%s.%d.0badcafe.tmp", dist.SignatureName, deadPID(t)))
+	for _, f := range []string{stale, orphan} {
+		if err := os.MkdirAll(distDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("-----BEGIN PGP SIGNATURE-----\nstale\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, log, err := runConfig(c, stage.Sign)
 	if err == nil || !strings.Contains(err.Error(), "does not verify with "+config.ReleaseKeyPath) {
 		t.Fatalf("want the other key refused, got %v\n%s", err, log)
 	}
 	if _, err := os.Stat(b.Dist.Signature()); !os.IsNotExist(err) {
-		t.Errorf("a signature by the wrong key was left: %v", err)
+		t.Errorf("a failed sign left a SHA256SUMS.gpg beside the new SHA256SUMS: %v", err)
 	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("the temporary file of a killed sign is still there: %v\n%s", err, log)
+	}
+	if !strings.Contains(log, "left by a run that was stopped") {
+		t.Errorf("the log does not say the orphan was removed:\n%s", log)
+	}
+}
+
+// deadPID is the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
 }
 
 // Without a key nothing is signed, and an old signature does not stay
 // beside a new SHA256SUMS.
 func TestNoKeyLeavesNoSignature(t *testing.T) {
-	b, log, err := run(t, repoCopy(t), "sign", nil)
+	b, log, err := run(t, repoCopy(t), stage.Sign, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -223,16 +306,16 @@ func TestNoKeyLeavesNoSignature(t *testing.T) {
 
 // Stages run in the order of the list, each once.
 func TestStagesRunInOrder(t *testing.T) {
-	_, log, err := run(t, repoCopy(t), "sign", nil)
+	_, log, err := run(t, repoCopy(t), stage.Sign, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
 	last := -1
 	for _, s := range pipeline.Stages {
-		name := s.String()
-		if name == "release" || name == "verify" { // verify writes its table to Out
+		if s.Name() == stage.Release || s.Name() == stage.Verify { // verify writes its table to Out
 			continue
 		}
+		name := s.Name().String()
 		i := strings.Index(log, "\n"+name+": ")
 		if strings.HasPrefix(log, name+": ") {
 			i = 0
@@ -303,7 +386,7 @@ func layoutFixture(t *testing.T, id string) testiso.Fixture {
 // as a 22.04 base stops at the packages stage naming both forms.
 func TestLayoutOf2604(t *testing.T) {
 	fx, root := layoutFixture(t, "ubuntu-26.04.1"), repoCopy(t)
-	b, log, err := runOn(t, fx, t.TempDir(), root, "sbom", map[string]string{config.EnvBase: "ubuntu-26.04.1"})
+	b, log, err := runOn(t, fx, t.TempDir(), root, stage.SBOM, map[string]string{config.EnvBase: "ubuntu-26.04.1"})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -315,7 +398,7 @@ func TestLayoutOf2604(t *testing.T) {
 	if b.Report == nil || !b.Report.Passed {
 		t.Fatal("verify did not pass")
 	}
-	_, log, err = runOn(t, fx, t.TempDir(), root, "packages", map[string]string{config.EnvBase: "ubuntu-22.04.5"})
+	_, log, err = runOn(t, fx, t.TempDir(), root, stage.Packages, map[string]string{config.EnvBase: "ubuntu-22.04.5"})
 	if err == nil || !strings.Contains(err.Error(), "expects casper/install-sources.yaml as list, but this ISO has it as catalog-v2") {
 		t.Fatalf("a 22.04 base on the 26.04 layout: %v\n%s", err, log)
 	}
@@ -327,7 +410,7 @@ func TestLayoutOf2604(t *testing.T) {
 // directory, the build record and the SBOM carry it.
 func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 	const base = "ubuntu-24.04.4"
-	b, log, err := runOn(t, layoutFixture(t, base), t.TempDir(), repoCopy(t), "sign", map[string]string{config.EnvBase: base})
+	b, log, err := runOn(t, layoutFixture(t, base), t.TempDir(), repoCopy(t), stage.Sign, map[string]string{config.EnvBase: base})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -355,13 +438,13 @@ func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{dist.ISOName(stem), dist.SBOMName(stem)} {
-		if a, _ := b.Artifacts.Get(name); a.SHA256 == "" {
-			t.Errorf("%s is listed without its digest", name)
+	for _, a := range got {
+		if a.SHA256 == "" || a.MD5 == "" {
+			t.Errorf("%s is listed without its digests", a.Name)
 		}
 	}
-	if !strings.HasSuffix(filepath.Dir(b.Dir("extract")), string(filepath.Separator)+base) {
-		t.Errorf("extract's directory %s is not under the base's", b.Dir("extract"))
+	if !strings.HasSuffix(filepath.Dir(b.Dir(stage.Extract)), string(filepath.Separator)+base) {
+		t.Errorf("extract's directory %s is not under the base's", b.Dir(stage.Extract))
 	}
 	var rec struct{ Base string }
 	if data, err := os.ReadFile(b.Dist.BuildRecord()); err != nil || json.Unmarshal(data, &rec) != nil || rec.Base != base {
@@ -383,5 +466,47 @@ func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 	// grub.cfg and loopback.cfg (2 + 2) keeps the autoinstall argument.
 	if !strings.Contains(log, "/autoinstall.yaml holds the same configuration; 4 kernel lines carry") {
 		t.Errorf("verify did not check the HWE entries and /autoinstall.yaml:\n%s", log)
+	}
+}
+
+// Every setting's stage is one of Stages (a stage value can name no
+// other, but one could be missing from the list), and each stage has its
+// own name.
+func TestEverySettingsStageIsInTheList(t *testing.T) {
+	t.Parallel()
+	seen := map[stage.Name]bool{}
+	for _, s := range pipeline.Stages {
+		if seen[s.Name()] || s.Name() == (stage.Name{}) {
+			t.Errorf("stage %q is listed twice or has no name", s.Name())
+		}
+		seen[s.Name()] = true
+	}
+	for _, s := range config.Settings {
+		if s.Stage != (stage.Name{}) && !seen[s.Stage] {
+			t.Errorf("setting %s is read from stage %q, which is not in pipeline.Stages", s.Name, s.Stage)
+		}
+		if s.Stage != (stage.Name{}) && !pipeline.Reads(s, stage.Release) {
+			t.Errorf("a release does not read %s", s.Name)
+		}
+	}
+	if s, _ := config.Lookup(config.EnvSigningKey); pipeline.Reads(s, stage.Pack) || !pipeline.Reads(s, stage.Verify) {
+		t.Errorf("%s is read from verify on, not by pack", config.EnvSigningKey)
+	}
+}
+
+// A stage's error carries its name once: the runner adds it, the stage's
+// package does not ("sbom: sbom: ..." before).
+func TestStageErrorIsPrefixedOnce(t *testing.T) {
+	root := repoCopy(t)
+	chart := filepath.Join(root, "charts", "novasphere", "Chart.yaml")
+	if err := os.WriteFile(chart, []byte("apiVersion: v2\nname: novasphere\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, log, err := run(t, root, stage.Sign, nil)
+	if err == nil {
+		t.Fatalf("a chart without a version passed the SBOM:\n%s", log)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "sbom: ") || strings.Count(msg, "sbom: ") != 1 || !strings.Contains(msg, "a chart needs both name and version") {
+		t.Errorf("error %q: want one \"sbom: \" prefix and the reason", msg)
 	}
 }

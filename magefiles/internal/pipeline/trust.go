@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,12 +14,11 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 )
 
@@ -25,7 +26,7 @@ import (
 // and lists it in SHA256SUMS and MD5SUMS with the ISO.
 type sbomStage struct{}
 
-func (sbomStage) String() string { return "sbom" }
+func (sbomStage) Name() stage.Name { return stage.SBOM }
 
 // Outputs is the SBOM (the checksum files go with it).
 func (sbomStage) Outputs(b *Build) []string { return []string{b.Dist.SBOM()} }
@@ -39,23 +40,21 @@ func (sbomStage) Run(ctx context.Context, b *Build) error {
 	if err := sbom.WriteFile(path, in); err != nil {
 		return err
 	}
-	d, err := hashing.File(ctx, path, 0)
-	if err != nil {
+	if err := b.addFile(ctx, dist.KindSBOM, path); err != nil {
 		return err
 	}
-	if err := b.writeSums(d); err != nil {
+	if err := b.writeSums(ctx); err != nil {
 		return err
 	}
-	b.Artifacts.Add(dist.Artifact{Name: filepath.Base(path), Path: path, Kind: dist.KindSBOM, SHA256: d.SHA256, Size: d.Size})
 	fmt.Fprintf(b.Log, "sbom: wrote %s: %d base packages, %d offline packages, %d payload files; listed in %s\n",
 		b.show(path), len(in.BasePackages), len(in.OfflineDebs), len(in.Files), dist.SHA256SumsName)
 	return nil
 }
 
 // sbomInput gathers what the SBOM lists from the stages' results: the ISO's
-// digest from verify, the base and its installed packages from fetch and
-// extract, the payload from pack's manifest, the offline packages and the
-// chart from the repository.
+// digest from verify, the base from fetch, its installed packages and the
+// offline packages from the packages stage, the payload from pack's
+// manifest, and the chart from the repository.
 func (b *Build) sbomInput() (sbom.Input, error) {
 	c := b.Config
 	in := sbom.Input{
@@ -64,18 +63,13 @@ func (b *Build) sbomInput() (sbom.Input, error) {
 			ID: c.Base.ID, Distro: c.Base.SBOMDistro},
 		Created: time.Unix(c.SourceDateEpoch, 0).UTC(),
 	}
-	base, err := b.basePackages()
-	if err != nil {
-		return in, err
+	if b.basePackagesErr != nil {
+		return in, b.basePackagesErr
 	}
-	for _, p := range base {
+	for _, p := range b.Packages.BasePackages {
 		in.BasePackages = append(in.BasePackages, sbom.BasePackage{Name: p.Name, Version: p.Version, Arch: p.Arch, Manifest: "/" + strings.TrimLeft(p.Manifest, "/")})
 	}
-	debs, err := debcheck.ReadDebDir(filepath.Join(c.Root, "packages"), "packages/")
-	if err != nil {
-		return in, err
-	}
-	for _, d := range debs {
+	for _, d := range b.Packages.Packages {
 		in.OfflineDebs = append(in.OfflineDebs, sbom.OfflineDeb{File: d.File, Package: d.Package, Version: d.Version, Arch: d.Architecture, SHA256: d.SHA256})
 	}
 	for _, l := range sums.Lines(b.Packed.Manifest, sums.SHA256) {
@@ -84,25 +78,17 @@ func (b *Build) sbomInput() (sbom.Input, error) {
 		}
 		in.Files = append(in.Files, sbom.PayloadFile{Path: l.Name, SHA256: l.Sum})
 	}
-	in.Chart, err = sbom.ReadChart(filepath.Join(c.Root, "charts", "novasphere", "Chart.yaml"))
+	// MANIFEST.sha256 cannot list itself; the SBOM lists it too.
+	in.Files = append(in.Files, sbom.PayloadFile{Path: payload.ManifestName, SHA256: sha256Hex(b.Packed.Manifest)})
+	chart, err := sbom.ReadChart(filepath.Join(c.Root, "charts", "novasphere", "Chart.yaml"))
+	in.Chart = chart
 	return in, err
 }
 
-// basePackages are the packages the base ISO's default install source
-// installs, from its casper manifests (none when the base has none).
-func (b *Build) basePackages() ([]debcheck.Installed, error) {
-	files, err := b.baseFiles()
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, nil
-	}
-	base, err := debcheck.ReadBase(files)
-	if err != nil {
-		return nil, err
-	}
-	return base.Packages, nil
+// sha256Hex is the SHA-256 of data, lowercase hex.
+func sha256Hex(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
 }
 
 // baseSource is where the base ISO came from: the location fetch used, or
@@ -114,46 +100,28 @@ func (b *Build) baseSource() string {
 	return b.Config.BaseLocations[0].ISOURL
 }
 
-// writeSums rewrites SHA256SUMS and MD5SUMS with the ISO's digests (from
-// verify) and the SBOM's.
-func (b *Build) writeSums(sbomDigests hashing.Digests) error {
-	name, iso := b.Dist.SBOMName(), b.isoDigests()
-	for _, f := range []struct {
-		path     string
-		iso, bom string
-	}{{b.Dist.SHA256Sums(), iso.SHA256, sbomDigests.SHA256}, {b.Dist.MD5Sums(), iso.MD5, sbomDigests.MD5}} {
-		data, err := sums.Format(map[string]string{b.Dist.ISOName(): f.iso, name: f.bom})
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.Write(f.path, data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // signStage signs SHA256SUMS with RELEASE_SIGNING_KEY (SHA256SUMS.gpg, a
 // detached armored signature as Ubuntu's) and checks the signature against
 // the committed release key, configs/keys/novasphere-release.asc.
 type signStage struct{}
 
-func (signStage) String() string { return "sign" }
+func (signStage) Name() stage.Name { return stage.Sign }
 
 // Outputs is SHA256SUMS.gpg.
 func (signStage) Outputs(b *Build) []string { return []string{b.Dist.Signature()} }
 
-func (signStage) Run(_ context.Context, b *Build) error {
+func (signStage) Run(ctx context.Context, b *Build) error {
+	// A signature of an older SHA256SUMS must not stay beside this one,
+	// whether this run signs, has no key, or fails.
+	if err := os.Remove(b.Dist.Signature()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	data, err := os.ReadFile(b.Dist.SHA256Sums())
 	if err != nil {
 		return err
 	}
 	s := b.Config.Signing
 	if s.Key == "" {
-		// A signature of an older SHA256SUMS must not stay beside this one.
-		if err := os.Remove(b.Dist.Signature()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
 		fmt.Fprintf(b.Log, "sign: %s is not set: %s is not signed (a release of a non-prerelease version needs the signature)\n", config.EnvSigningKey, dist.SHA256SumsName)
 		return nil
 	}
@@ -171,7 +139,9 @@ func (signStage) Run(_ context.Context, b *Build) error {
 	if err := atomicfile.Write(b.Dist.Signature(), sig, 0o644); err != nil {
 		return err
 	}
-	b.Artifacts.Add(dist.Artifact{Name: dist.SignatureName, Path: b.Dist.Signature(), Kind: dist.KindSignature})
+	if err := b.addFile(ctx, dist.KindSignature, b.Dist.Signature()); err != nil {
+		return err
+	}
 	fmt.Fprintf(b.Log, "sign: wrote %s, signed by %s\n", b.show(b.Dist.Signature()), signer.Fingerprint())
 	return nil
 }

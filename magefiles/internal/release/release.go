@@ -25,7 +25,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"io"
 	"net/http"
 	"os"
@@ -35,14 +34,15 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // Options configure Run.
 type Options struct {
-	// Version is the version to release (YYYYMMDD or vX.Y.Z[-rc.N]); it
-	// is also the git tag.
+	// Version is the version to release (YYYYMMDD or vX.Y.Z[-rc.N], as
+	// config.Load checked it); it is also the git tag.
 	Version string
 	// Root is the repository root (CHANGELOG.md, git); default: found from
 	// the working directory.
@@ -71,11 +71,15 @@ type Options struct {
 	AssetLimit, PartSize int64
 	// Retry says how requests to GitHub are retried.
 	Retry github.Retry
-	// ISODigests are the ISO's digests when the caller just computed them
-	// (verify, in the same run): the ISO is then not read again, unless it
-	// must be split (the parts need their own digests) or its size
-	// changed. Zero: the release hashes the ISO.
-	ISODigests hashing.Digests
+	// Artifacts are the files the build wrote that a release attaches, in
+	// upload order (the pipeline's Build.Artifacts.Published()): the ISO,
+	// SHA256SUMS, MD5SUMS, the SBOM, the report, the build record, the
+	// signature when SHA256SUMS was signed. The release publishes these
+	// and describes each in its notes by its kind. When the ISO is listed
+	// with its digests (verify computed them in the same run) it is not
+	// read again, unless it must be split (the parts need their own
+	// digests) or its size changed.
+	Artifacts []dist.Artifact
 }
 
 // DefaultPartSize is the size of each part when an ISO over the limit is
@@ -101,7 +105,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.DistDir = filepath.Join(o.Root, "dist")
 	}
 	if !filepath.IsAbs(o.DistDir) {
-		return o, fmt.Errorf("release: the output directory %q is not an absolute path", o.DistDir)
+		return o, fmt.Errorf("the output directory %q is not an absolute path", o.DistDir)
 	}
 	if o.AssetLimit <= 0 {
 		o.AssetLimit = github.AssetLimit
@@ -118,9 +122,6 @@ func (o Options) withDefaults() (Options, error) {
 // Run releases o.Version: checklist, GitHub draft, uploads, server copy,
 // publish. See the package documentation.
 func Run(ctx context.Context, o Options) (err error) {
-	if err := config.ValidateVersion(o.Version); err != nil {
-		return err
-	}
 	o, err = o.withDefaults()
 	if err != nil {
 		return err

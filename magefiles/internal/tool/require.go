@@ -78,6 +78,21 @@ var (
 	GrubPCBootImg = Tool{File: "/usr/lib/grub/i386-pc/boot.img", Package: "grub-pc-bin"}
 )
 
+// Union is every tool of the lists, in order, each once (by name).
+func Union(lists ...[]Tool) []Tool {
+	var out []Tool
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, t := range l {
+			if !seen[t.Name()] {
+				seen[t.Name()] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
 // Installer installs missing tools. The zero value is not useful; use
 // NewInstaller.
 type Installer struct {
