@@ -13,34 +13,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/outdir"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 )
 
 // gitCheckout copies the repository's tracked files to dir and makes it a
 // git work tree with them added, as a user's clone is.
 func gitCheckout(t *testing.T, dir string) {
 	t.Helper()
-	root, err := config.FindRoot()
-	if err != nil {
+	if err := testiso.CopyCheckout(dir); err != nil {
 		t.Fatal(err)
-	}
-	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
-	if err != nil {
-		t.Fatalf("git ls-files: %v", err)
-	}
-	for name := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
-		data, err := os.ReadFile(filepath.Join(root, name))
-		if err != nil {
-			continue // deleted in the work tree
-		}
-		dst := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}} {
 		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {

@@ -36,6 +36,7 @@ type ProblemsError struct {
 	Problems []error
 }
 
+// Error is the problem, or a heading and one problem a line.
 func (e *ProblemsError) Error() string {
 	if len(e.Problems) == 1 {
 		return "config: " + e.Problems[0].Error()
@@ -190,14 +191,9 @@ func checkRelease(s ReleaseSettings) []error {
 		errs = append(errs, fmt.Errorf("%s=%q is not owner/name", EnvRepository, s.Repository))
 	}
 	if s.APIURL != "" {
-		u, err := url.Parse(s.APIURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s=%q is not an http(s) URL such as https://api.github.com or https://ghe.example.com/api/v3", EnvAPIURL, s.APIURL))
-		}
+		errs = append(errs, CheckAPIURL(s.APIURL))
 	}
-	if strings.ContainsAny(s.Host, "/:@ ") {
-		errs = append(errs, fmt.Errorf("%s=%q is not a host name (for example github.com or ghe.example.com)", EnvGHHost, s.Host))
-	}
+	errs = append(errs, CheckGHHost(s.Host))
 	if s.SCPTarget != "" {
 		if _, err := servercopy.ParseTarget(s.SCPTarget); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", EnvSCPTarget, err))
@@ -233,6 +229,24 @@ func (c Config) checkSigningKey() error {
 	}
 	if _, err := signing.Verify(pub, probe, sig); err != nil {
 		return fmt.Errorf("%s: key %s is not the release key %s: %w", EnvSigningKey, s.Fingerprint(), ReleaseKeyPath, err)
+	}
+	return nil
+}
+
+// CheckAPIURL refuses a GITHUB_API_URL that is not an http(s) URL with a
+// host.
+func CheckAPIURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%s=%q is not an http(s) URL such as https://api.github.com or https://ghe.example.com/api/v3", EnvAPIURL, v)
+	}
+	return nil
+}
+
+// CheckGHHost refuses a GH_HOST that is not a host name ("" is fine).
+func CheckGHHost(h string) error {
+	if strings.ContainsAny(h, "/:@ ") {
+		return fmt.Errorf("%s=%q is not a host name (for example github.com or ghe.example.com)", EnvGHHost, h)
 	}
 	return nil
 }

@@ -8,11 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-)
 
-// PayloadDirs are the repository folders that go into the ISO under
-// /novasphere, relative to the root.
-var PayloadDirs = []string{"charts", "configs", "scripts", "packages"}
+	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
+)
 
 // OutputMarker is the file the pipeline writes into every output directory
 // it creates (BUILD_DIR, DIST_DIR): clean removes a whole directory only
@@ -62,7 +60,7 @@ func (c Config) protectedPlaces() []protected {
 		places = append(places, protected{path: realPath(home), what: "the home directory", inside: true})
 	}
 	places = append(places, protected{path: root, what: "the repository checkout", inside: true})
-	for _, d := range PayloadDirs {
+	for _, d := range payload.Dirs {
 		places = append(places, protected{path: filepath.Join(root, d), what: "the payload folder " + d + "/ (it goes into the ISO)"})
 	}
 	for _, t := range trackedTops(c.Root) {

@@ -319,15 +319,13 @@ func setTimeout(lines []string, seconds string) []string {
 func argsToAdd(extra string) ([]string, error) {
 	args := strings.Fields(AutoinstallArgs)
 	for _, f := range strings.Fields(extra) {
-		if err := checkKernelArg(f); err != nil {
+		if err := config.CheckKernelArg(f); err != nil {
 			return nil, err
 		}
 		args = append(args, escapeSemicolons(f))
 	}
 	return args, nil
 }
-
-func checkKernelArg(arg string) error { return config.CheckKernelArg(arg) }
 
 // escapeSemicolons puts a backslash before every ';' that lacks one.
 func escapeSemicolons(s string) string {
