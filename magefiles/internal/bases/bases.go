@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -179,6 +180,9 @@ func Load(path, name string) (Set, error) {
 	}
 	return Parse(data, name)
 }
+
+// LoadIn reads root's configs/bases.yaml.
+func LoadIn(root string) (Set, error) { return Load(filepath.Join(root, File), File) }
 
 // Parse reads bases.yaml from data; name is how messages call the file.
 func Parse(data []byte, name string) (Set, error) {

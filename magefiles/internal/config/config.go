@@ -231,7 +231,7 @@ func named(name string, err error) error {
 // BASE's entry.
 func (c *Config) chooseBase(r reader) error {
 	var err error
-	if c.Bases, err = bases.Load(c.abs(bases.File), bases.File); err != nil {
+	if c.Bases, err = bases.LoadIn(c.Root); err != nil {
 		return err
 	}
 	if c.Base, err = c.Bases.Get(r.str(EnvBase, c.Bases.Default)); err != nil {
@@ -279,7 +279,7 @@ func (c *Config) loadBase(r reader) error {
 			c.BaseLocations[i].SumsURL = s
 		}
 	}
-	if c.BaseISOSHA256 != "" && !isHex64(c.BaseISOSHA256) {
+	if c.BaseISOSHA256 != "" && !bases.IsSHA256(c.BaseISOSHA256) {
 		return fmt.Errorf("%s=%q is not a SHA-256 digest (64 hexadecimal characters)", EnvBaseISOSHA256, c.BaseISOSHA256)
 	}
 	if c.BaseLocations[0].SumsURL == "" && c.BaseISOSHA256 == "" {
@@ -454,18 +454,6 @@ func baseName(u string) string {
 		u = u[:i]
 	}
 	return u[strings.LastIndex(u, "/")+1:]
-}
-
-func isHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789abcdef", r) {
-			return false
-		}
-	}
-	return true
 }
 
 // ReleaseFromEnv reads only the release's settings from env, for callers

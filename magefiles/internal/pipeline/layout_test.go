@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,7 +17,7 @@ func committedBase(t *testing.T, id string) bases.Base {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := bases.Load(filepath.Join(root, bases.File), bases.File)
+	s, err := bases.LoadIn(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -365,7 +365,7 @@ func layoutFixture(t *testing.T, id string) testiso.Fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := bases.Load(filepath.Join(root, bases.File), bases.File)
+	set, err := bases.LoadIn(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func committedBase(t *testing.T, id string) bases.Base {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := bases.Load(filepath.Join(root, bases.File), bases.File)
+	s, err := bases.LoadIn(root)
 	if err != nil {
 		t.Fatal(err)
 	}
