@@ -5,7 +5,9 @@
 // subiquity 23.08.1 (Ubuntu 22.04.3's) and the curtin it pins where a user
 // would notice, each rule after the source file named:
 //
-//  1. read <dir>/user-data (cloud-config, autoinstall: version 1) from the ISO;
+//  1. read the autoinstall configuration where the medium's release reads it
+//     (selectConfig): <dir>/user-data (cloud-config, autoinstall: version 1),
+//     or /cdrom/autoinstall.yaml;
 //     identity needs username, hostname and password and nothing else
 //     (autoinstall-schema.json); storage takes layout name lvm or direct and
 //     sizing-policy scaled or all (subiquity/common/types.py SizingPolicy);
@@ -197,16 +199,12 @@ func (in *installer) readConfig() error {
 	if !in.args.Autoinstall {
 		return fmt.Errorf("the kernel command line has no autoinstall argument: %s", strings.TrimSpace(string(cmdline)))
 	}
-	data, err := os.ReadFile(in.args.Seed + "user-data")
-	if err != nil {
+	info, _ := os.ReadFile("/cdrom/.disk/info")
+	var from string
+	if in.ai, from, err = selectConfig(in.args, mediumRelease(info), os.ReadFile); err != nil {
 		return err
 	}
-	if _, err := os.Stat(in.args.Seed + "meta-data"); err != nil {
-		return fmt.Errorf("nocloud needs meta-data beside user-data: %w", err)
-	}
-	if in.ai, err = parseUserData(data); err != nil {
-		return fmt.Errorf("%suser-data: %w", in.args.Seed, err)
-	}
+	fmt.Fprintf(in.out, "installer: autoinstall configuration from %s\n", from)
 	fmt.Fprintf(in.out, "installer: %d early-commands, %d late-commands, shutdown %q\n",
 		len(in.ai.EarlyCommands), len(in.ai.LateCommands), in.ai.Shutdown)
 	return nil
