@@ -21,13 +21,15 @@ func checkAutoinstall(_ context.Context, in *inputs) (string, error) {
 	}
 	var p problems
 	warning := ""
-	if data, err := im.readFile(userDataPath); err != nil {
+	userData, err := im.readFile(userDataPath)
+	if err != nil {
 		p.add("%s: %v", userDataPath, missingOr(err))
-	} else if err := customize.ValidateUserData(userDataPath, data); err != nil {
+	} else if err := customize.ValidateUserDataFor(userDataPath, userData, in.o.AutoinstallSchema); err != nil {
 		p.add("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	} else {
-		warning = checkLoginAndGuard(&p, data)
+		warning = checkLoginAndGuard(&p, userData)
 	}
+	rootFile := checkRootAutoinstall(im, userData, in.o.RootAutoinstall, &p)
 	if !im.exists(metaDataPath) {
 		p.add("%s: missing from the ISO (the NoCloud datasource needs it, even empty)", metaDataPath)
 	}
@@ -56,8 +58,31 @@ func checkAutoinstall(_ context.Context, in *inputs) (string, error) {
 	if err := p.err(); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s%s valid; %d kernel lines carry %q; the default entry is guarded, the erasing one says so",
-		warning, userDataPath, kernels, customize.AutoinstallArgs), nil
+	return fmt.Sprintf("%s%s valid%s; %d kernel lines carry %q; the default entry is guarded, the erasing one says so",
+		warning, userDataPath, rootFile, kernels, customize.AutoinstallArgs), nil
+}
+
+// checkRootAutoinstall checks /autoinstall.yaml when the ISO has it or the
+// base requires it, and says so for the summary.
+func checkRootAutoinstall(im *isoImage, userData []byte, required bool, p *problems) string {
+	path := customize.RootAutoinstallPath
+	if !im.exists(path) {
+		if required {
+			p.add("%s: missing; this base's installer reads it at the medium's root (root-autoinstall: wrapped in configs/bases.yaml)", path)
+		}
+		return ""
+	}
+	data, err := im.readFile(path)
+	if err != nil {
+		p.add("%s: %v", path, err)
+		return ""
+	}
+	if userData != nil {
+		if err := customize.CheckRootAutoinstall(data, userData); err != nil {
+			p.add("%v", err)
+		}
+	}
+	return ", and " + path + " holds the same configuration"
 }
 
 // checkLoginAndGuard: the first early-command is the reinstall guard (a

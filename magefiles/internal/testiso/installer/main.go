@@ -5,12 +5,18 @@
 // subiquity 23.08.1 (Ubuntu 22.04.3's) and the curtin it pins where a user
 // would notice, each rule after the source file named:
 //
-//  1. read <dir>/user-data (cloud-config, autoinstall: version 1) from the ISO;
+//  1. read the autoinstall configuration where the medium's release reads it
+//     (selectConfig): <dir>/user-data (cloud-config, autoinstall: version 1),
+//     or /cdrom/autoinstall.yaml;
 //     identity needs username, hostname and password and nothing else
 //     (autoinstall-schema.json); storage takes layout name lvm or direct and
 //     sizing-policy scaled or all (subiquity/common/types.py SizingPolicy);
-//  2. run early-commands; a failure stops the install before any disk is
-//     touched;
+//  2. mount the install source and make the live system of it (the bottom
+//     layer under a writable overlay, with /dev, /proc, /sys, /run and the
+//     ISO at /cdrom), then run early-commands chrooted into it, as subiquity
+//     runs them in its live session; a failure stops the install before any
+//     disk is touched, runs error-commands the same way
+//     (subiquity/server/server.py, _run_error_cmds) and powers off;
 //  3. storage, subiquity's guided layout on the largest disk that is not the
 //     install medium (subiquity/server/controllers/filesystem.py guided,
 //     guided_lvm, guided_direct; without a storage section: lvm): GPT, a
@@ -25,7 +31,8 @@
 //     block_meta.py) run from the live layer's Debian packages (fdisk,
 //     e2fsprogs, dosfstools, lvm2);
 //  4. copy the install source of /cdrom/casper/install-sources.yaml (its
-//     squashfs layer stack) to /target;
+//     squashfs layer stack, subiquity/server/controllers/source.py) to
+//     /target;
 //  5. curthooks: fstab as curtin writes it (the LV by its dm-uuid link,
 //     partitions by UUID); hostname and hosts; the first boot's cloud-init
 //     config as subiquity writes it (subiquity/models/subiquity.py
@@ -35,7 +42,8 @@
 //     password hash, lock_passwd false, /bin/bash, subiquity's groups the
 //     target has, ssh_authorized_keys; ssh_pwauth from allow-pw, whose
 //     default is "no authorized-keys" (subiquity/server/controllers/ssh.py),
-//     when the SSH server is installed), ds-identify.cfg "policy: enabled";
+//     when the SSH server is installed; autoinstall's user-data: merged in,
+//     merge_cloud_init_config), ds-identify.cfg "policy: enabled";
 //     the installed system's real cloud-init creates the user at its first
 //     boot; the network section as /etc/netplan/00-installer-config.yaml
 //     and cloud-init's networking disabled (subiquity/models/network.py;
@@ -63,7 +71,9 @@
 // Left out: storage.config actions, match: other than the largest disk,
 // encryption, a swap file, the apt, locale, keyboard and timezone sections
 // (accepted and ignored), packages from a pool, an NVRAM boot entry, DHCP
-// during the install, autoinstall's user-data: section.
+// during the install, late-commands in the live system (they run in the
+// installer's busybox environment), the /dev/disk/by-id/dm-uuid-* link on the
+// installed system (its udev sees the LV activated without udev).
 //
 // It prints its progress and these markers to the serial console and tty0:
 //
@@ -189,16 +199,12 @@ func (in *installer) readConfig() error {
 	if !in.args.Autoinstall {
 		return fmt.Errorf("the kernel command line has no autoinstall argument: %s", strings.TrimSpace(string(cmdline)))
 	}
-	data, err := os.ReadFile(in.args.Seed + "user-data")
-	if err != nil {
+	info, _ := os.ReadFile("/cdrom/.disk/info")
+	var from string
+	if in.ai, from, err = selectConfig(in.args, mediumRelease(info), os.ReadFile); err != nil {
 		return err
 	}
-	if _, err := os.Stat(in.args.Seed + "meta-data"); err != nil {
-		return fmt.Errorf("nocloud needs meta-data beside user-data: %w", err)
-	}
-	if in.ai, err = parseUserData(data); err != nil {
-		return fmt.Errorf("%suser-data: %w", in.args.Seed, err)
-	}
+	fmt.Fprintf(in.out, "installer: autoinstall configuration from %s\n", from)
 	fmt.Fprintf(in.out, "installer: %d early-commands, %d late-commands, shutdown %q\n",
 		len(in.ai.EarlyCommands), len(in.ai.LateCommands), in.ai.Shutdown)
 	return nil
