@@ -63,6 +63,8 @@ func Extract(ctx context.Context) error {
 //	KERNEL_ARGS   extra kernel arguments (default "console=ttyS0,115200n8 console=tty0"; empty for none)
 //	GRUB_TIMEOUT  menu timeout in whole seconds, 0 to 3600 (default: the base ISO's)
 //	GRUB_TITLE    menu entry title; {version} is replaced (default "Install NovaSphere {version}")
+//	ADMIN_AUTHORIZED_KEYS  file of OpenSSH public keys added to user-data's ssh.authorized-keys (checked: type,
+//	              size; a private key is refused and never printed)
 //
 // and those of fetch and extract: BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
@@ -87,7 +89,7 @@ func Customize(ctx context.Context) error {
 //	SOURCE_DATE_EPOCH  timestamp of every file in the ISO (default the commit time of HEAD)
 //
 // and those of the stages before it: VERSION, KERNEL_ARGS, GRUB_TIMEOUT,
-// GRUB_TITLE, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256, BASE_ISO_SUMS_URL,
+// GRUB_TITLE, ADMIN_AUTHORIZED_KEYS, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256, BASE_ISO_SUMS_URL,
 // BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR, NOVASPHERE_NO_INSTALL,
 // NOVASPHERE_NO_WAIT.
 func Pack(ctx context.Context) error {
@@ -122,7 +124,7 @@ func Pack(ctx context.Context) error {
 //	RELEASE_SIGNING_PASSPHRASE  its passphrase (secret)
 //
 // and those of the stages before it: VERSION, DIST_DIR, SOURCE_DATE_EPOCH,
-// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, ADMIN_AUTHORIZED_KEYS, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Verify(ctx context.Context) error {
@@ -159,7 +161,7 @@ func Verify(ctx context.Context) error {
 // VERIFY_BOOT_MARKER, VERIFY_INSTALL_TIMEOUT, VERIFY_FORCE,
 // GITHUB_STEP_SUMMARY, RELEASE_SIGNING_KEY,
 // RELEASE_SIGNING_PASSPHRASE, DIST_DIR, SOURCE_DATE_EPOCH,
-// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, ADMIN_AUTHORIZED_KEYS, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Release(ctx context.Context, version string, draft, dryrun, force *bool) error {

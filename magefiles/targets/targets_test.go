@@ -2,6 +2,8 @@ package targets_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
+	"golang.org/x/crypto/ssh"
 )
 
 // mage runs `go run magefile.go args...` from the repository root, as a
@@ -179,7 +182,10 @@ func TestReleaseArgumentOverridesVersionEnv(t *testing.T) {
 	env, dist := pipelineEnv(t, "dev")
 	// Release always runs the install proof; the shared test ISO has no
 	// installer, so let it fail at once: this test is about the version.
-	env = append(env, "GH_TOKEN=", "GITHUB_TOKEN=", "GITHUB_REPOSITORY=novasphere/novasphere-iso", "VERIFY_INSTALL_TIMEOUT=1s")
+	// A key to log in with, so that the release gets past customize's
+	// "nobody can log in" refusal.
+	env = append(env, "GH_TOKEN=", "GITHUB_TOKEN=", "GITHUB_REPOSITORY=novasphere/novasphere-iso", "VERIFY_INSTALL_TIMEOUT=1s",
+		config.EnvAdminAuthorizedKeys+"="+adminKeys(t))
 	out, err := mage(t, env, "release", "v1.2.4", "-dryrun")
 	if err == nil {
 		t.Fatalf("release without a token and without boots passed its checklist:\n%s", out)
@@ -360,4 +366,23 @@ func hiddenFiles(dir string) []string {
 		}
 	}
 	return out
+}
+
+// adminKeys writes a file holding one new Ed25519 public key, for
+// ADMIN_AUTHORIZED_KEYS.
+func adminKeys(t *testing.T) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(t.TempDir(), "admin.pub")
+	if err := os.WriteFile(keys, ssh.MarshalAuthorizedKey(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
