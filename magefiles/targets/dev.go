@@ -26,6 +26,7 @@ var testTools = []tool.Tool{
 	tool.SSH, tool.SCP, tool.SSHKeygen, tool.SSHD, tool.Rsync, tool.Git,
 	tool.GPG, tool.GPGAgent, tool.DpkgDeb, tool.AptGet,
 	tool.Mmdebstrap, tool.Tar2sqfs, tool.DpkgQuery, tool.GrubPCBootImg,
+	tool.Containerd, tool.Ctr,
 }
 
 // Test installs what the tests need (apt packages, Go modules) and runs go vet and every test.

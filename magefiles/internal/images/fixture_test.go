@@ -193,3 +193,5 @@ func writeFile(t testing.TB, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+func declared(name, ref string) images.Declared { return images.Declared{Name: name, Image: ref} }

@@ -76,6 +76,10 @@ var (
 	DpkgQuery     = Tool{Command: "dpkg-query", Package: "dpkg"}
 	Debugfs       = Tool{Command: "debugfs", Package: "e2fsprogs"}
 	GrubPCBootImg = Tool{File: "/usr/lib/grub/i386-pc/boot.img", Package: "grub-pc-bin"}
+	// Containerd and Ctr import the images' OCI archives in the images
+	// tests (a real importer, as the installed system runs it).
+	Containerd = Tool{Command: "containerd", Package: "containerd"}
+	Ctr        = Tool{Command: "ctr", Package: "containerd"}
 )
 
 // Installer installs missing tools. The zero value is not useful; use
