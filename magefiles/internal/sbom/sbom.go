@@ -10,6 +10,9 @@
 //   - every offline .deb under /novasphere/packages (package, version, arch,
 //     SHA-256 of the file);
 //   - the Helm chart (name and version from Chart.yaml);
+//   - every container image under /novasphere/images, with its package URL
+//     (pkg:oci/NAME@sha256:…?repository_url=…&tag=…), its digest and its
+//     linux/amd64 manifest's and layers' digests;
 //   - every payload file under /novasphere with its SHA-256.
 //
 // The same Input gives the same bytes: components are sorted, the time is
@@ -65,6 +68,8 @@ type Input struct {
 	Files []PayloadFile
 	// Chart is the Helm chart (see ReadChart).
 	Chart Chart
+	// Images are the container images under /novasphere/images.
+	Images []Image
 	// Created is the document's time: SOURCE_DATE_EPOCH, for
 	// reproducibility. It must be set.
 	Created time.Time
