@@ -13,6 +13,9 @@
 //   - md5sum.txt: every line against the file it names;
 //   - autoinstall: /nocloud/user-data valid, and the autoinstall arguments
 //     on every kernel line of grub.cfg and loopback.cfg;
+//   - images: every container image archive under /novasphere/images
+//     re-read, each blob against its digest, each image's manifests, config
+//     and layers present;
 //   - boot-<firmware>-<media>: QEMU boots the ISO in BIOS and UEFI, as a
 //     CD-ROM and as a disk, until a marker appears on the serial console.
 //
@@ -161,6 +164,9 @@ type Options struct {
 	// "kvm" or "tcg" (tests).
 	InstallTimeouts install.Timeouts
 	InstallAccel    string
+	// Images are the container images the ISO must carry under
+	// /novasphere/images (the images stage's result).
+	Images []Image
 	// Out receives progress lines and the result table (nil: discarded).
 	Out io.Writer
 }
@@ -178,7 +184,9 @@ const (
 	// CheckOfflinePackages re-reads the shipped .debs and the ISO's
 	// manifests and proves they install offline.
 	CheckOfflinePackages = "offline-packages"
-	CheckBoot            = "boot" // the row of skipped boots
+	// CheckImages re-reads the container images' archives.
+	CheckImages = "images"
+	CheckBoot   = "boot" // the row of skipped boots
 )
 
 // Run checks the ISO, writes SHA256SUMS, MD5SUMS and verify-report.json to
@@ -274,6 +282,7 @@ var staticChecks = []struct {
 	{CheckMD5SumTxt, checkMD5SumTxt},
 	{CheckAutoinstall, checkAutoinstall},
 	{CheckOfflinePackages, checkOfflinePackages},
+	{CheckImages, checkImages},
 }
 
 // runChecks runs the static checks and the boots concurrently and collects

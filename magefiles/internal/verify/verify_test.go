@@ -79,7 +79,7 @@ func TestHappyPathPassesEveryCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("verify failed on the remastered fixture: %v", err)
 	}
-	want := []string{CheckChecksums, CheckBootRecords, CheckIdentity, CheckPayload, CheckMD5SumTxt, CheckAutoinstall, CheckOfflinePackages,
+	want := []string{CheckChecksums, CheckBootRecords, CheckIdentity, CheckPayload, CheckMD5SumTxt, CheckAutoinstall, CheckOfflinePackages, CheckImages,
 		"boot-bios-cdrom", "boot-bios-disk", "boot-uefi-cdrom", "boot-uefi-disk"}
 	var names []string
 	for _, c := range rep.Checks {
@@ -91,7 +91,7 @@ func TestHappyPathPassesEveryCheck(t *testing.T) {
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("checks %v, want %v", names, want)
 	}
-	if !strings.Contains(out.String(), "verify: PASSED, all 11 checks") {
+	if !strings.Contains(out.String(), "verify: PASSED, all 12 checks") {
 		t.Errorf("the table does not end with the verdict")
 	}
 	// The report file is the returned report, with the ISO's real digest.
