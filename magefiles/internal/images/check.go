@@ -48,7 +48,7 @@ func matchUse(u Use, decl []Declared, pinned []Pinned) error {
 	if err != nil {
 		return fmt.Errorf("%s: not an image reference: %w", u, err)
 	}
-	repo := ref.Context().Name()
+	repo := repository(ref.Context())
 	digest, tag := "", ""
 	switch r := ref.(type) {
 	case name.Digest:

@@ -81,8 +81,18 @@ type Pinned struct {
 	Tag string
 }
 
-// Repository is the image's full repository (docker.io/library/x).
-func (p Pinned) Repository() string { return p.Ref.Context().Name() }
+// Repository is the image's full repository as containerd and Kubernetes
+// name it (docker.io/library/x: go-containerregistry says index.docker.io).
+func (p Pinned) Repository() string { return repository(p.Ref.Context()) }
+
+// repository is r's name in containerd's normalized form.
+func repository(r name.Repository) string {
+	n := r.Name()
+	if rest, ok := strings.CutPrefix(n, name.DefaultRegistry+"/"); ok {
+		return "docker.io/" + rest
+	}
+	return n
+}
 
 // TagName is repository:tag, or "" without a tag.
 func (p Pinned) TagName() string {
