@@ -101,7 +101,7 @@ func TestCtrImportsTheArchives(t *testing.T) {
 	}
 	ctrd := startContainerd(t)
 	for _, rec := range res.Images {
-		out, err := ctrd.ctr(t.Context(), "-n", "k8s.io", "images", "import", "--snapshotter", "native", filepath.Join(res.Tree, rec.File))
+		out, err := ctrd.ctr(t.Context(), "-n", "k8s.io", "images", "import", "--snapshotter", "native", res.Path(rec))
 		if err != nil {
 			data, _ := os.ReadFile(ctrd.log)
 			t.Fatalf("ctr images import %s: %v\n%s\ncontainerd:\n%s", rec.File, err, out, data)

@@ -223,7 +223,7 @@ func (f *Fetcher) blob(ctx context.Context, p Pinned, b Blob) error {
 		return f.remoteError(ref, err)
 	}
 	defer rc.Close()
-	if err := f.Cache.Put(b.Digest, b.Size, rc); err != nil {
+	if err := f.Cache.PutVerified(b.Digest, b.Size, rc); err != nil {
 		return fmt.Errorf("%s: %w", p.Image, f.remoteError(ref, err))
 	}
 	fmt.Fprintf(f.log(), "images: fetched %s (%d bytes) from %s\n", b.Digest, b.Size, ref.RegistryStr())

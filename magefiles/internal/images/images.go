@@ -2,13 +2,12 @@ package images
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -33,8 +32,8 @@ type Options struct {
 	Render RenderOptions
 	// CacheDir is the blob cache (CACHE_DIR/images).
 	CacheDir string
-	// Dir is the stage's own directory; the archives go to
-	// Dir/tree/images/, the tree pack maps to /novasphere.
+	// Dir is the stage's own directory; the archives go to Dir/images/,
+	// the tree pack maps to /novasphere/images (stamps stay beside it).
 	Dir string
 	// SourceDateEpoch dates every entry of the archives (Unix seconds).
 	SourceDateEpoch int64
@@ -68,16 +67,15 @@ type Record struct {
 	// Names are the image names the archive gives containerd.
 	Names []string `json:"names"`
 	// File is the archive's path on the ISO under /novasphere
-	// (images/<name>.oci.tar), FileSHA256 and FileSize its digest and
-	// length.
-	File       string `json:"file"`
-	FileSHA256 string `json:"file_sha256"`
-	FileSize   int64  `json:"file_size"`
+	// (images/<name>.oci.tar), FileSize its length (its SHA-256 is in
+	// MANIFEST.sha256 with every payload file).
+	File     string `json:"file"`
+	FileSize int64  `json:"file_size"`
 }
 
 // Result is what Run produced.
 type Result struct {
-	// Tree is the directory pack maps to /novasphere (it holds images/).
+	// Tree is the directory pack maps to /novasphere/images: the archives.
 	Tree string
 	// Images are the declared images in declaration order.
 	Images []Record
@@ -94,7 +92,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	res := Result{Tree: filepath.Join(o.Dir, "tree")}
+	res := Result{Tree: filepath.Join(o.Dir, ISODir)}
 	decl, err := ReadDeclared(o.Render.Chart)
 	if err != nil {
 		return res, err
@@ -111,11 +109,16 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("chart %s names images that cannot ship offline; nothing was fetched or written:\n%w", o.Render.Chart, err)
 	}
 	f := &Fetcher{Cache: Cache{Dir: o.CacheDir}, Keychain: o.Keychain, Transport: o.Transport, Log: log}
-	out := filepath.Join(res.Tree, ISODir)
+	out := res.Tree
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return res, err
 	}
 	for _, p := range pinned {
+		if rec, ok := fresh(o, out, p); ok {
+			res.Images = append(res.Images, rec)
+			fmt.Fprintf(log, "images: %s %s is up to date (%s)\n", rec.Name, rec.Digest, rec.File)
+			continue
+		}
 		im, err := f.Fetch(ctx, p)
 		if err != nil {
 			return res, err
@@ -168,23 +171,35 @@ func archiveIndex(im Image) ([]byte, []string) {
 	return append(data, '\n'), names
 }
 
-// writeArchive writes im's archive unless the one there was written for the
-// same content (its record beside the tree says so and its size agrees).
+// stamp is what Run keeps beside the tree for each archive it wrote.
+type stamp struct {
+	Record
+	Epoch int64 `json:"epoch"`
+}
+
+func stampPath(o Options, name string) string { return filepath.Join(o.Dir, name+".record.json") }
+
+// fresh returns the record of p's archive when this stage wrote it for the
+// same declaration and epoch and it still has the length it was written
+// with: the image is then neither read from the cache nor fetched (verify
+// re-reads every blob of the archive from the ISO).
+func fresh(o Options, out string, p Pinned) (Record, bool) {
+	var st stamp
+	if err := atomicfile.ReadJSON(stampPath(o, p.Name), &st); err != nil || st.Image != p.Image || st.Epoch != o.SourceDateEpoch {
+		return Record{}, false
+	}
+	fi, err := os.Stat(filepath.Join(out, p.Name+ArchiveSuffix))
+	if err != nil || fi.Size() != st.FileSize {
+		return Record{}, false
+	}
+	return st.Record, true
+}
+
+// writeArchive writes im's archive and its stamp.
 func writeArchive(c Cache, im Image, o Options, out string) (Record, error) {
 	index, names := archiveIndex(im)
 	rec := record(im, names)
 	path := filepath.Join(out, im.Name+ArchiveSuffix)
-	stamp := filepath.Join(o.Dir, im.Name+".record.json")
-	var old struct {
-		Record
-		Index string `json:"index"`
-		Epoch int64  `json:"epoch"`
-	}
-	if err := atomicfile.ReadJSON(stamp, &old); err == nil && old.Index == string(index) && old.Epoch == o.SourceDateEpoch {
-		if fi, err := os.Stat(path); err == nil && fi.Size() == old.FileSize {
-			return old.Record, nil
-		}
-	}
 	var blobs []ocitar.Blob
 	for _, b := range im.Blobs() {
 		d := b.Digest
@@ -195,8 +210,7 @@ func writeArchive(c Cache, im Image, o Options, out string) (Record, error) {
 		return rec, err
 	}
 	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(tmp, h)}
+	cw := &countWriter{w: tmp}
 	err = ocitar.Write(cw, index, blobs, time.Unix(o.SourceDateEpoch, 0))
 	if err == nil {
 		err = tmp.Sync()
@@ -213,9 +227,8 @@ func writeArchive(c Cache, im Image, o Options, out string) (Record, error) {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return rec, err
 	}
-	rec.FileSHA256, rec.FileSize = hex.EncodeToString(h.Sum(nil)), cw.n
-	old.Record, old.Index, old.Epoch = rec, string(index), o.SourceDateEpoch
-	return rec, atomicfile.WriteJSON(stamp, old, 0o644)
+	rec.FileSize = cw.n
+	return rec, atomicfile.WriteJSON(stampPath(o, im.Name), stamp{Record: rec, Epoch: o.SourceDateEpoch}, 0o644)
 }
 
 func record(im Image, names []string) Record {
@@ -253,10 +266,13 @@ func removeStale(out, dir string, pinned []Pinned) error {
 		if err := os.Remove(filepath.Join(out, n)); err != nil {
 			return err
 		}
-		os.Remove(filepath.Join(dir, strings.TrimSuffix(n, ArchiveSuffix)+".record.json"))
+		os.Remove(filepath.Join(dir, strings.TrimSuffix(n, ArchiveSuffix)+".record.json")) // its stamp, if any
 	}
 	return nil
 }
+
+// Path is where the archive of r is on disk.
+func (res Result) Path(r Record) string { return filepath.Join(res.Tree, path.Base(r.File)) }
 
 type countWriter struct {
 	w io.Writer

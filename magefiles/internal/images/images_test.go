@@ -22,11 +22,17 @@ const epoch = 1767225600
 // log.
 func run(t *testing.T, chartDir, cache string, valuesFiles ...string) (images.Result, string, error) {
 	t.Helper()
+	return runIn(t, t.TempDir(), chartDir, cache, valuesFiles...)
+}
+
+// runIn is run with the stage's directory dir.
+func runIn(t *testing.T, dir, chartDir, cache string, valuesFiles ...string) (images.Result, string, error) {
+	t.Helper()
 	var log tool.Buffer
 	res, err := images.Run(context.Background(), images.Options{
 		Render:          images.RenderOptions{Chart: chartDir, ValuesFiles: valuesFiles},
 		CacheDir:        cache,
-		Dir:             t.TempDir(),
+		Dir:             dir,
 		SourceDateEpoch: epoch,
 		Keychain:        authn.NewMultiKeychain(), // anonymous: never this machine's credentials
 		Log:             &log,
@@ -37,7 +43,7 @@ func run(t *testing.T, chartDir, cache string, valuesFiles ...string) (images.Re
 // archive reads and checks the archive of the result's image i.
 func archive(t *testing.T, res images.Result, i int) ([]byte, ocitar.Contents) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(res.Tree, res.Images[i].File))
+	data, err := os.ReadFile(res.Path(res.Images[i]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +102,17 @@ func TestPinnedImageShipsAndASecondBuildDownloadsNothing(t *testing.T) {
 	second, _ := archive(t, res2, 0)
 	if !bytes.Equal(first, second) {
 		t.Error("two builds of the same image wrote different archives")
+	}
+
+	// In the same build directory, the archive is left alone.
+	stageDir := filepath.Dir(res2.Tree)
+	file := res2.Path(rec)
+	before1, _ := os.Stat(file)
+	res3, log, err := runIn(t, stageDir, dir, cache)
+	after, _ := os.Stat(file)
+	if err != nil || !strings.Contains(log, "images: server "+rec.Digest+" is up to date") || !after.ModTime().Equal(before1.ModTime()) ||
+		res3.Images[0].Manifest != rec.Manifest {
+		t.Errorf("a third build in the same directory: %v, rewrote the archive: %v\n%s", err, !after.ModTime().Equal(before1.ModTime()), log)
 	}
 }
 

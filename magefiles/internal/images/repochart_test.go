@@ -49,7 +49,7 @@ func TestRepositoryChartShipsItsImage(t *testing.T) {
 	}
 	archive(t, res, 0)
 	ctrd := startContainerd(t)
-	if out, err := ctrd.ctr(t.Context(), "-n", "k8s.io", "images", "import", "--snapshotter", "native", filepath.Join(res.Tree, res.Images[0].File)); err != nil {
+	if out, err := ctrd.ctr(t.Context(), "-n", "k8s.io", "images", "import", "--snapshotter", "native", res.Path(res.Images[0])); err != nil {
 		t.Fatalf("ctr images import: %v\n%s", err, out)
 	}
 	ls, _ := ctrd.ctr(t.Context(), "-n", "k8s.io", "images", "ls")
