@@ -268,9 +268,9 @@ func TestPackSurvivesTheDiskFillingDuringTheWrite(t *testing.T) {
 setsid "$MAGE" pack > "$DIST/../pack.log" 2>&1 &
 pid=$!
 while ! ls "$DIST"/.novasphere-installer-*.iso.*.tmp >/dev/null 2>&1; do sleep 0.005; done
-kill -STOP -- -$pid   # the space check has passed; hold pack while the disk fills
+kill -STOP -$pid   # the space check has passed; hold pack while the disk fills
 dd if=/dev/zero of="$DIST/filler" bs=1M count=64 2>/dev/null
-kill -CONT -- -$pid
+kill -CONT -$pid
 wait $pid; echo "exit=$?"
 cat "$DIST/../pack.log"
 rm "$DIST/filler"

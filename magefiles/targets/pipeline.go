@@ -5,6 +5,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
 
 // Fetch downloads the pinned Ubuntu 22.04.3 live-server base ISO into the cache and verifies it.
@@ -32,7 +33,7 @@ import (
 // Two runs in one checkout never write one output at once: the second waits
 // for the first, saying which process holds it.
 func Fetch(ctx context.Context) error {
-	return runThrough(ctx, "fetch", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Fetch, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Extract reads the files the remaster changes out of the base ISO, without root or loop mounts.
@@ -45,7 +46,7 @@ func Fetch(ctx context.Context) error {
 // BASE_ISO_SHA256, BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Extract(ctx context.Context) error {
-	return runThrough(ctx, "extract", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Extract, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Customize writes the autoinstall config, grub menu and identity files for the version being built.
@@ -65,7 +66,7 @@ func Extract(ctx context.Context) error {
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Customize(ctx context.Context) error {
-	return runThrough(ctx, "customize", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Customize, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Pack writes dist/novasphere-installer-<version>.iso: the base ISO plus the NovaSphere payload, still bootable in BIOS and UEFI.
@@ -88,7 +89,7 @@ func Customize(ctx context.Context) error {
 // BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR, NOVASPHERE_NO_INSTALL,
 // NOVASPHERE_NO_WAIT.
 func Pack(ctx context.Context) error {
-	return runThrough(ctx, "pack", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Pack, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Verify builds the installer ISO and proves it right: checksums, boot records, payload, md5sum.txt, autoinstall, offline packages, QEMU boots and, with VERIFY_INSTALL=1, a real install.
@@ -123,7 +124,7 @@ func Pack(ctx context.Context) error {
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Verify(ctx context.Context) error {
-	return runThrough(ctx, "sign", config.OSEnv(), pipeline.ReleaseFlags{})
+	return runThrough(ctx, stage.Sign, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
 // Release publishes a verified installer ISO as a GitHub release and, when configured, to a server over scp.
@@ -167,7 +168,7 @@ func Release(ctx context.Context, version string, draft, dryrun, force *bool) er
 	// must neither block nor change the release.
 	env := config.OSEnv().WithArgument(config.EnvVersion, version).WithArgument(config.EnvVerifyInstall, "1")
 	flags := pipeline.ReleaseFlags{Draft: isSet(draft), DryRun: isSet(dryrun), Force: isSet(force)}
-	return runThrough(ctx, "release", env, flags)
+	return runThrough(ctx, stage.Release, env, flags)
 }
 
 func isSet(b *bool) bool { return b != nil && *b }

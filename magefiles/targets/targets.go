@@ -13,8 +13,10 @@ import (
 	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"golang.org/x/sys/unix"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
 
 // loadConfig loads the configuration once for this target, from the
@@ -28,7 +30,7 @@ func loadConfig(env config.Env) (config.Config, error) {
 }
 
 // runThrough runs the pipeline up to and including the stage last.
-func runThrough(ctx context.Context, last string, env config.Env, flags pipeline.ReleaseFlags) error {
+func runThrough(ctx context.Context, last stage.Name, env config.Env, flags pipeline.ReleaseFlags) error {
 	c, err := loadConfig(env)
 	if err != nil {
 		return err

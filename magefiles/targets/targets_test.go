@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 )
 
@@ -164,19 +165,33 @@ func TestReleaseArgumentOverridesVersionEnv(t *testing.T) {
 	}
 }
 
-// Every target's `mage -h` names every setting it reads, its own stage's and
-// those of the stages it runs first, as the settings table declares them.
+// Every target named after a stage has a `mage -h` that names every
+// setting it reads, its own stage's and those of the stages it runs first,
+// as the settings table declares them.
 func TestHelpOfEachStageNamesEverySettingItReads(t *testing.T) {
-	for _, stage := range config.Stages {
-		out, err := mage(t, nil, "-h", stage)
+	list, err := mage(t, nil, "-l")
+	if err != nil {
+		t.Fatalf("mage -l: %v\n%s", err, list)
+	}
+	targets := 0
+	for _, st := range pipeline.Stages {
+		name := st.Name().String()
+		if !regexp.MustCompile(`(?m)^  ` + name + `\s`).MatchString(list) {
+			continue // no target of its own (packages, sbom, sign)
+		}
+		targets++
+		out, err := mage(t, nil, "-h", name)
 		if err != nil {
-			t.Fatalf("mage -h %s: %v\n%s", stage, err, out)
+			t.Fatalf("mage -h %s: %v\n%s", name, err, out)
 		}
 		for _, s := range config.Settings {
-			if s.ReadsAt(stage) && !strings.Contains(out, s.Name) {
-				t.Errorf("mage -h %s does not name %s, which it reads", stage, s.Name)
+			if pipeline.Reads(s, st.Name()) && !strings.Contains(out, s.Name) {
+				t.Errorf("mage -h %s does not name %s, which it reads", name, s.Name)
 			}
 		}
+	}
+	if targets != 6 {
+		t.Errorf("%d stages have a target, want 6 (fetch, extract, customize, pack, verify, release):\n%s", targets, list)
 	}
 }
 

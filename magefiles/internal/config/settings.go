@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
 
 // Setting is one environment variable the project reads: its name, its
@@ -18,16 +20,13 @@ type Setting struct {
 	Default string
 	// Meaning says what the variable does, in one or two sentences.
 	Meaning string
-	// Stage is the first stage that reads it: one of Stages, "release" or
-	// "test". "" means it only changes another setting's default.
-	Stage string
+	// Stage is the first stage that reads it (every later stage of
+	// pipeline.Stages reads it too); "" means it only changes another
+	// setting's default.
+	Stage stage.Name
 	// Secret settings are shown as set or unset, never by value.
 	Secret bool
 }
-
-// Stages is the chain of the pipeline, in order. A setting of one stage is
-// read by every stage after it.
-var Stages = []string{"fetch", "extract", "customize", "pack", "verify", "release"}
 
 // Environment variable names, each described in Settings.
 const (
@@ -69,39 +68,39 @@ const (
 // Settings is every environment variable the project reads, in the order
 // `mage settings` and README's configuration table show them.
 var Settings = []Setting{
-	{EnvVersion, "today's date, UTC, `YYYYMMDD`", "installer version: YYYYMMDD or vX.Y.Z[-rc.N] (`release` takes it as its argument)", "customize", false},
-	{EnvBaseISOURL, "the pinned Ubuntu 22.04.3 release, then the old-releases archive", "base ISO: `http(s)://`, `file://` or a plain path", "fetch", false},
-	{EnvBaseISOSHA256, "`" + DefaultBaseISOSHA256 + "`", "pinned digest of the base ISO", "fetch", false},
-	{EnvBaseISOSumsURL, "`SHA256SUMS` beside the ISO", "Ubuntu's sums file; its signature is the same URL plus `.gpg`", "fetch", false},
-	{EnvBaseISOKeyring, "`" + DefaultKeyringPath + "`", "armored OpenPGP key(s) that must sign SHA256SUMS", "fetch", false},
-	{EnvCacheDir, "`${XDG_CACHE_HOME:-~/.cache}/novasphere-iso`", "verified downloads, by digest", "fetch", false},
-	{EnvXDGCacheHome, "`~/.cache`", "only moves the default `CACHE_DIR`", "", false},
-	{EnvBuildDir, "`build`", "intermediate files", "extract", false},
-	{EnvDistDir, "`dist`", "outputs", "pack", false},
-	{EnvKernelArgs, "`" + DefaultKernelArgs + "`", "extra installer kernel arguments; set it empty for none. The default shows kernel messages on the serial port too (servers with serial consoles, and verify's QEMU boots) while the installer stays on the screen", "customize", false},
-	{EnvGrubTimeout, "the base ISO's (30 s on Ubuntu)", "boot menu timeout in whole seconds", "customize", false},
-	{EnvGrubTitle, "`" + DefaultGrubTitle + "`", "boot menu entry title; `{version}` is replaced", "customize", false},
-	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO, for byte-identical rebuilds", "pack", false},
-	{EnvNoInstall, "unset", "`1`: never install missing tools, print the apt-get line", "fetch", false},
-	{EnvNoWait, "unset", "`1`: when another run is writing the same output (the cached base, `build/`, the ISO), stop at once naming it instead of waiting", "fetch", false},
-	{EnvVerifyBoot, "boot when qemu is installed", "`1` requires the QEMU boots (installs qemu-system-x86 and ovmf), `0` skips them (reported as SKIP)", "verify", false},
-	{EnvBootTimeout, "`5m`", "timeout per boot, a Go duration (`3m`, `90s`) or seconds", "verify", false},
-	{EnvBootMarker, "the kernel command line with the autoinstall arguments", "regular expression that proves a boot on the serial console", "verify", false},
-	{EnvVerifyInstall, "`0` (`release` always runs it)", "`1` runs the install proof: the ISO installed on a blank disk under QEMU in BIOS and UEFI, offline, then NovaSphere checked on the installed system (logs and screen pictures in `dist/`)", "verify", false},
-	{EnvInstallTimeout, "30m under KVM, 3h under TCG", "timeout of each unattended install (the installed system's first boot: 5m under KVM, 30m under TCG)", "verify", false},
-	{EnvVerifyForce, "`0`", "`1` runs every check again even when `verify-report.json` already passed for this exact ISO and the same settings", "verify", false},
-	{EnvStepSummary, "unset (GitHub Actions sets it)", "file verify appends its result table to, as Markdown", "verify", false},
-	{EnvSigningKey, "unset: SHA256SUMS is not signed", "armored OpenPGP private key that signs SHA256SUMS as `SHA256SUMS.gpg` (a GitHub secret; never printed or written to disk); its public key must be `" + ReleaseKeyPath + "`", "verify", true},
-	{EnvSigningPass, "unset", "the signing key's passphrase, if it has one", "verify", true},
-	{EnvGHToken, "unset", "GitHub token with contents: write (never printed, logged or written)", "release", true},
-	{EnvGitHubToken, "unset", "GitHub token, when `GH_TOKEN` is unset (GitHub Actions)", "release", true},
-	{EnvRepository, "the `origin` remote", "`owner/name` of the GitHub repository", "release", false},
-	{EnvAPIURL, "`https://api.github.com`", "API base, e.g. `https://ghe.example.com/api/v3` for GitHub Enterprise Server (Actions sets it)", "release", false},
-	{EnvGHHost, "the `origin` remote's host", "GitHub host when `GITHUB_API_URL` is unset", "release", false},
-	{EnvSCPTarget, "unset", "`user@host:/path/`: also copy the files there (rsync when both ends have it, else scp), checked with `sha256sum` on the server before they are renamed into place", "release", false},
-	{EnvSSHArgs, "unset", "extra ssh options for that copy, split on spaces (`-i ~/.ssh/release -o Port=2222`)", "release", false},
-	{EnvCopyTool, "rsync when both ends have it, else scp", "`rsync` or `scp`, to force one", "release", false},
-	{EnvSplit, "`1`", "`0` stops the release instead of splitting an ISO of 2 GiB or more into parts", "release", false},
+	{EnvVersion, "today's date, UTC, `YYYYMMDD`", "installer version: YYYYMMDD or vX.Y.Z[-rc.N] (`release` takes it as its argument)", stage.Customize, false},
+	{EnvBaseISOURL, "the pinned Ubuntu 22.04.3 release, then the old-releases archive", "base ISO: `http(s)://`, `file://` or a plain path", stage.Fetch, false},
+	{EnvBaseISOSHA256, "`" + DefaultBaseISOSHA256 + "`", "pinned digest of the base ISO", stage.Fetch, false},
+	{EnvBaseISOSumsURL, "`SHA256SUMS` beside the ISO", "Ubuntu's sums file; its signature is the same URL plus `.gpg`", stage.Fetch, false},
+	{EnvBaseISOKeyring, "`" + DefaultKeyringPath + "`", "armored OpenPGP key(s) that must sign SHA256SUMS", stage.Fetch, false},
+	{EnvCacheDir, "`${XDG_CACHE_HOME:-~/.cache}/novasphere-iso`", "verified downloads, by digest", stage.Fetch, false},
+	{EnvXDGCacheHome, "`~/.cache`", "only moves the default `CACHE_DIR`", stage.Name{}, false},
+	{EnvBuildDir, "`build`", "intermediate files", stage.Extract, false},
+	{EnvDistDir, "`dist`", "outputs", stage.Pack, false},
+	{EnvKernelArgs, "`" + DefaultKernelArgs + "`", "extra installer kernel arguments; set it empty for none. The default shows kernel messages on the serial port too (servers with serial consoles, and verify's QEMU boots) while the installer stays on the screen", stage.Customize, false},
+	{EnvGrubTimeout, "the base ISO's (30 s on Ubuntu)", "boot menu timeout in whole seconds", stage.Customize, false},
+	{EnvGrubTitle, "`" + DefaultGrubTitle + "`", "boot menu entry title; `{version}` is replaced", stage.Customize, false},
+	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO, for byte-identical rebuilds", stage.Pack, false},
+	{EnvNoInstall, "unset", "`1`: never install missing tools, print the apt-get line", stage.Fetch, false},
+	{EnvNoWait, "unset", "`1`: when another run is writing the same output (the cached base, `build/`, the ISO), stop at once naming it instead of waiting", stage.Fetch, false},
+	{EnvVerifyBoot, "boot when qemu is installed", "`1` requires the QEMU boots (installs qemu-system-x86 and ovmf), `0` skips them (reported as SKIP)", stage.Verify, false},
+	{EnvBootTimeout, "`5m`", "timeout per boot, a Go duration (`3m`, `90s`) or seconds", stage.Verify, false},
+	{EnvBootMarker, "the kernel command line with the autoinstall arguments", "regular expression that proves a boot on the serial console", stage.Verify, false},
+	{EnvVerifyInstall, "`0` (`release` always runs it)", "`1` runs the install proof: the ISO installed on a blank disk under QEMU in BIOS and UEFI, offline, then NovaSphere checked on the installed system (logs and screen pictures in `dist/`)", stage.Verify, false},
+	{EnvInstallTimeout, "30m under KVM, 3h under TCG", "timeout of each unattended install (the installed system's first boot: 5m under KVM, 30m under TCG)", stage.Verify, false},
+	{EnvVerifyForce, "`0`", "`1` runs every check again even when `verify-report.json` already passed for this exact ISO and the same settings", stage.Verify, false},
+	{EnvStepSummary, "unset (GitHub Actions sets it)", "file verify appends its result table to, as Markdown", stage.Verify, false},
+	{EnvSigningKey, "unset: SHA256SUMS is not signed", "armored OpenPGP private key that signs SHA256SUMS as `SHA256SUMS.gpg` (a GitHub secret; never printed or written to disk); its public key must be `" + ReleaseKeyPath + "`", stage.Verify, true},
+	{EnvSigningPass, "unset", "the signing key's passphrase, if it has one", stage.Verify, true},
+	{EnvGHToken, "unset", "GitHub token with contents: write (never printed, logged or written)", stage.Release, true},
+	{EnvGitHubToken, "unset", "GitHub token, when `GH_TOKEN` is unset (GitHub Actions)", stage.Release, true},
+	{EnvRepository, "the `origin` remote", "`owner/name` of the GitHub repository", stage.Release, false},
+	{EnvAPIURL, "`https://api.github.com`", "API base, e.g. `https://ghe.example.com/api/v3` for GitHub Enterprise Server (Actions sets it)", stage.Release, false},
+	{EnvGHHost, "the `origin` remote's host", "GitHub host when `GITHUB_API_URL` is unset", stage.Release, false},
+	{EnvSCPTarget, "unset", "`user@host:/path/`: also copy the files there (rsync when both ends have it, else scp), checked with `sha256sum` on the server before they are renamed into place", stage.Release, false},
+	{EnvSSHArgs, "unset", "extra ssh options for that copy, split on spaces (`-i ~/.ssh/release -o Port=2222`)", stage.Release, false},
+	{EnvCopyTool, "rsync when both ends have it, else scp", "`rsync` or `scp`, to force one", stage.Release, false},
+	{EnvSplit, "`1`", "`0` stops the release instead of splitting an ISO of 2 GiB or more into parts", stage.Release, false},
 }
 
 // Lookup finds a setting by name.
@@ -112,23 +111,6 @@ func Lookup(name string) (Setting, bool) {
 		}
 	}
 	return Setting{}, false
-}
-
-// ReadsAt reports whether a target that runs the chain up to stage reads s.
-func (s Setting) ReadsAt(stage string) bool {
-	if s.Stage == "" || s.Stage == "test" {
-		return false
-	}
-	return stageIndex(s.Stage) <= stageIndex(stage)
-}
-
-func stageIndex(stage string) int {
-	for i, s := range Stages {
-		if s == stage {
-			return i
-		}
-	}
-	return len(Stages)
 }
 
 // Env is where settings are read from: the process environment, and values
@@ -299,12 +281,12 @@ func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| variable | default | meaning | read by |\n| --- | --- | --- | --- |\n")
 	for _, s := range Settings {
-		by := "`" + s.Stage + "` and later"
+		by := "`" + s.Stage.String() + "` and later"
 		switch s.Stage {
-		case "":
+		case stage.Name{}:
 			by = "(a default)"
-		case "release", "test":
-			by = "`" + s.Stage + "`"
+		case stage.Release:
+			by = "`" + s.Stage.String() + "`"
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Name, s.Default, s.Meaning, by)
 	}

@@ -1,7 +1,8 @@
 // Package dist owns the layout of the output directory (DIST_DIR): the name
 // of every artifact the pipeline writes there, and the list of artifacts a
-// build produced, with their digests once computed. Pack, verify and
-// release ask it for names; release publishes what Published lists.
+// build produced, with their kinds and digests. Stages ask it for names
+// and add what they write; the checksum files, the release and its notes
+// select from the list by kind (see Kind).
 //
 //	novasphere-installer-<version>.iso          the installer ISO (pack)
 //	novasphere-installer-<version>.build.json   pack's build record
@@ -18,6 +19,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
 
 // Names of the artifacts that do not depend on the version.
@@ -92,30 +95,104 @@ func (l Layout) SBOM() string { return l.Path(SBOMName(l.Version)) }
 // Signature is the path of SHA256SUMS.gpg.
 func (l Layout) Signature() string { return l.Path(SignatureName) }
 
-// Published are the names of the small files a release publishes beside
-// the ISO (or its parts), in upload order. SHA256SUMS.gpg is among them;
-// a prerelease may lack it (see Optional).
-func (l Layout) Published() []string {
-	return []string{SHA256SumsName, SignatureName, MD5SumsName, SBOMName(l.Version), VerifyReportName, BuildRecordName(l.Version)}
-}
-
-// Optional reports whether a published file may be missing from a
-// prerelease: only the signature, which needs the release key.
-func Optional(name string) bool { return name == SignatureName }
-
-// Kind says what an artifact is.
+// Kind says what an artifact is. What a release does with an artifact
+// (attach it, list it in SHA256SUMS and MD5SUMS, describe it in the notes)
+// follows from its kind alone: a stage adds what it wrote to the Build's
+// Artifacts with its kind, and the checksum files, the release upload, the
+// release notes and the checklist select from that list by kind. A new
+// kind is one constant and one entry in kinds.
 type Kind string
 
 // Kinds of artifacts.
 const (
 	KindISO       Kind = "iso"
-	KindRecord    Kind = "build-record"
+	KindPart      Kind = "iso-part"
+	KindPartSums  Kind = "part-checksums"
 	KindChecksums Kind = "checksums"
-	KindReport    Kind = "verify-report"
-	KindLog       Kind = "log"
-	KindSBOM      Kind = "sbom"
 	KindSignature Kind = "signature"
+	KindSBOM      Kind = "sbom"
+	KindReport    Kind = "verify-report"
+	KindRecord    Kind = "build-record"
+	KindLog       Kind = "log"
+	KindPicture   Kind = "picture"
 )
+
+// kindInfo is what a kind of artifact is for.
+type kindInfo struct {
+	kind Kind
+	// published: a release attaches it (GitHub and the server copy).
+	published bool
+	// summed: SHA256SUMS and MD5SUMS list it; title names it in the
+	// checksum files' release note ("the ISO").
+	summed bool
+	title  string
+	// note describes it in the release notes ("" for none of its own).
+	note string
+}
+
+// kinds are every kind, in the order a release uploads and describes
+// them: the ISO and its parts first, then the checksum files that
+// describe them.
+var kinds = []kindInfo{
+	{kind: KindISO, published: true, summed: true, title: "the ISO"},
+	{kind: KindPart, published: true},
+	{kind: KindPartSums, published: true},
+	{kind: KindChecksums, published: true, note: "checksums of %s (`sha256sum -c --ignore-missing " + SHA256SumsName + "`)"},
+	{kind: KindSignature, published: true, note: "OpenPGP signature of `" + SHA256SumsName + "` by the release key (`" + config.ReleaseKeyPath + "` in the repository and on the ISO)"},
+	{kind: KindSBOM, published: true, summed: true, title: "the SBOM",
+		note: "SBOM (CycloneDX JSON): the base ISO, its installed packages, the offline packages, every payload file, the Helm chart"},
+	{kind: KindReport, published: true, note: "every check verify ran on this exact ISO"},
+	{kind: KindRecord, published: true, note: "build record (base ISO digest, payload manifest digest, git commit, xorriso version, SOURCE_DATE_EPOCH)"},
+	{kind: KindLog},
+	{kind: KindPicture},
+}
+
+// info is k's entry in kinds and its place there (len(kinds) for a kind
+// not in it).
+func (k Kind) info() (kindInfo, int) {
+	for i, info := range kinds {
+		if info.kind == k {
+			return info, i
+		}
+	}
+	return kindInfo{kind: k}, len(kinds)
+}
+
+// Published reports whether a release attaches artifacts of kind k.
+func (k Kind) Published() bool { i, _ := k.info(); return i.published }
+
+// Summed reports whether SHA256SUMS and MD5SUMS list artifacts of kind k.
+func (k Kind) Summed() bool { i, _ := k.info(); return i.summed }
+
+// Title names the kind in prose ("the SBOM"); only summed kinds have one.
+func (k Kind) Title() string { i, _ := k.info(); return i.title }
+
+// Note describes artifacts of kind k in the release notes ("" for none).
+// The checksums' note has one %s: the titles of what they list.
+func (k Kind) Note() string { i, _ := k.info(); return i.note }
+
+// Compare orders kinds as a release uploads them.
+func (k Kind) Compare(o Kind) int {
+	_, a := k.info()
+	_, b := o.info()
+	return a - b
+}
+
+// ChecksumFile is one of the checksum files of the summed artifacts.
+type ChecksumFile struct {
+	// Name is its file name.
+	Name string
+	// HexLen is the length in hex digits of the digest it lists.
+	HexLen int
+	// Digest is that digest of a.
+	Digest func(a Artifact) string
+}
+
+// ChecksumFiles are SHA256SUMS and MD5SUMS.
+var ChecksumFiles = []ChecksumFile{
+	{Name: SHA256SumsName, HexLen: 64, Digest: func(a Artifact) string { return a.SHA256 }},
+	{Name: MD5SumsName, HexLen: 32, Digest: func(a Artifact) string { return a.MD5 }},
+}
 
 // Artifact is one file a stage wrote to the output directory.
 type Artifact struct {
@@ -152,6 +229,31 @@ func (as *Artifacts) Get(name string) (Artifact, bool) {
 		}
 	}
 	return Artifact{}, false
+}
+
+// Published are the artifacts a release attaches, in upload order: by
+// kind, then in the order they were added.
+func (as *Artifacts) Published() []Artifact {
+	var out []Artifact
+	for _, a := range as.list {
+		if a.Kind.Published() {
+			out = append(out, a)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Artifact) int { return a.Kind.Compare(b.Kind) })
+	return out
+}
+
+// Summed are the artifacts SHA256SUMS and MD5SUMS list, in the order
+// they were added.
+func (as *Artifacts) Summed() []Artifact {
+	var out []Artifact
+	for _, a := range as.list {
+		if a.Kind.Summed() {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // List returns every artifact, or those of the given kinds.

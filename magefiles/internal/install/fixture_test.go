@@ -12,6 +12,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 )
 
@@ -136,7 +137,7 @@ func remaster(t testing.TB, p payload, userData string) string {
 		t.Fatal(err)
 	}
 	b := pipeline.New(c, io.Discard, io.Discard, false)
-	if err := b.Run(context.Background(), "pack"); err != nil {
+	if err := b.Run(context.Background(), stage.Pack); err != nil {
 		t.Fatalf("remastering the installer test ISO: %v", err)
 	}
 	return b.Packed.ISO

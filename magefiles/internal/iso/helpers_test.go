@@ -7,6 +7,7 @@ import (
 	"fmt"
 	. "github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"io"
 	"io/fs"
 	"os"
@@ -174,6 +175,9 @@ type RemasterOptions struct {
 	SourceDateEpoch     int64
 	// Progress and Log receive the run's progress and log.
 	Progress, Log io.Writer
+	// Trees are payload trees a stage before pack made (added to
+	// Build.Payload after the repository's).
+	Trees []payload.Source
 }
 
 // Remaster runs the pipeline through pack, exactly as `mage pack` does
@@ -209,7 +213,8 @@ func remasterBuild(ctx context.Context, o RemasterOptions) (*pipeline.Build, err
 	if o.Progress != nil {
 		b.Progress = o.Progress
 	}
-	return b, b.Run(ctx, "pack")
+	b.Payload = append(b.Payload, o.Trees...)
+	return b, b.Run(ctx, stage.Pack)
 }
 
 // pinOf is the SHA-256 of the base, or a digest no file has when it cannot

@@ -41,10 +41,10 @@ type PackOptions struct {
 	Extracted Extracted
 	// Customized is what customize wrote for Version.
 	Customized customize.Result
-	// Root is the repository root, PayloadDirs the directories under it
-	// that go to /novasphere (default payload.Dirs).
-	Root        string
-	PayloadDirs []string
+	// Payload are the trees that go under /novasphere, in order: the
+	// repository's directories (payload.RepoSources), then the trees the
+	// stages before pack made (Build.Payload).
+	Payload []payload.Source
 	// ISO and Record are the output paths (dist.Layout's ISO and build
 	// record); both are written to temporary names in their directory and
 	// renamed when complete.
@@ -185,13 +185,10 @@ func PlanPack(ctx context.Context, o PackOptions) (*Plan, error) {
 	if p.log == nil {
 		p.log = io.Discard
 	}
-	if len(o.PayloadDirs) == 0 {
-		p.o.PayloadDirs = payload.Dirs
-	}
 	if _, err := os.Stat(o.Base); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMissingBase, o.Base, err)
 	}
-	tree, err := payload.Walk(o.Root, p.o.PayloadDirs)
+	tree, err := payload.WalkSources(o.Payload)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package iso_test
 import (
 	"context"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +49,7 @@ func BenchmarkPack(b *testing.B) {
 		b.Fatal(err)
 	}
 	first := *build.Packed
-	bareArgs := bareReplayArgs(o, build, filepath.Join(dir, "bare.iso"))
+	bareArgs, err := bareReplayArgs(build, filepath.Join(dir, "bare.iso"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -127,16 +128,20 @@ func BenchmarkPack(b *testing.B) {
 
 // bareReplayArgs is the plain xorriso command for the same change pack makes:
 // the same files mapped, the boot equipment replayed, nothing else.
-func bareReplayArgs(o RemasterOptions, b *pipeline.Build, out string) []string {
-	args := []string{"-indev", "stdio:" + o.Base, "-outdev", "stdio:" + out, "-boot_image", "any", "replay"}
-	for _, d := range payload.Dirs {
-		args = append(args, "-map", filepath.Join(o.Root, d), "/novasphere/"+d)
+func bareReplayArgs(b *pipeline.Build, out string) ([]string, error) {
+	args := []string{"-indev", "stdio:" + b.Base.Path, "-outdev", "stdio:" + out, "-boot_image", "any", "replay"}
+	tree, err := payload.WalkSources(b.Payload)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range tree.Sources {
+		args = append(args, "-map", s.Path, "/novasphere/"+s.Rel)
 	}
 	c := b.Customized
 	for _, p := range c.Files {
 		args = append(args, "-map", c.Path(p), p)
 	}
 	return append(args,
-		"-map", filepath.Join(b.Dir("pack"), "MANIFEST.sha256"), "/novasphere/MANIFEST.sha256",
-		"-map", filepath.Join(b.Dir("pack"), "md5sum.txt"), "/md5sum.txt")
+		"-map", filepath.Join(b.Dir(stage.Pack), "MANIFEST.sha256"), "/novasphere/MANIFEST.sha256",
+		"-map", filepath.Join(b.Dir(stage.Pack), "md5sum.txt"), "/md5sum.txt"), nil
 }

@@ -3,8 +3,10 @@
 // writes the checksum files: /novasphere/MANIFEST.sha256 and the regenerated
 // /md5sum.txt.
 //
-// The payload is the repository directories in Dirs, mapped into the ISO
-// as they are (no staging copy), plus VERSION and MANIFEST.sha256.
+// The payload is a list of trees, each a directory on disk mapped into the
+// ISO as it is (no staging copy) at ISODir/<Rel>: the repository
+// directories in Dirs first, then any tree a stage made (container images
+// under /novasphere/images), plus VERSION and MANIFEST.sha256.
 package payload
 
 import (
@@ -104,18 +106,34 @@ type Stat struct {
 // Executable reports whether a regular file has any execute bit.
 func (e Entry) Executable() bool { return e.Kind == File && e.Mode&0o111 != 0 }
 
-// Source is one payload directory: Rel under ISODir, read from Path (a
-// symbolic link to a directory is resolved, so Path is always a directory).
+// Source is one payload tree: Rel under ISODir, read from the directory
+// Path. Once walked, a symbolic link to a directory is resolved, so Path is
+// always a directory.
 type Source struct {
-	Rel  string
+	// Rel is where the tree goes, slash-separated, relative to ISODir
+	// ("charts", "images").
+	Rel string
+	// Path is the directory on disk.
 	Path string
+	// Optional trees may be missing (a repository directory the checkout
+	// does not have): Walk lists them in Tree.Missing. A missing tree that
+	// a stage made is an error.
+	Optional bool
+}
+
+// RepoSources are the repository directories Dirs under root, as the
+// first payload trees (each Optional).
+func RepoSources(root string) []Source {
+	out := make([]Source, 0, len(Dirs))
+	for _, d := range Dirs {
+		out = append(out, Source{Rel: d, Path: filepath.Join(root, d), Optional: true})
+	}
+	return out
 }
 
 // Tree is a walked payload.
 type Tree struct {
-	// Root is the repository root the directories were found in.
-	Root string
-	// Sources are the payload directories present, in Dirs order.
+	// Sources are the payload trees present, in the order given.
 	Sources []Source
 	// Missing are the payload directories that do not exist.
 	Missing []string
@@ -147,20 +165,35 @@ func (t Tree) Newest() time.Time {
 }
 
 // Walk finds the payload directories dirs (normally Dirs) under root and
-// every entry in them, refusing symbolic links that point outside the
-// payload, device files, FIFOs, sockets, hard-linked files (ErrHardLink),
-// names the ISO cannot hold and files of 4 GiB or more. Directories that do not exist are listed in
-// Tree.Missing. Symbolic links are not followed, except a payload directory
-// that is itself a link to a directory.
+// every entry in them; see WalkSources.
 func Walk(root string, dirs []string) (Tree, error) {
-	t := Tree{Root: root}
+	var srcs []Source
 	for _, d := range dirs {
-		src, ok, err := source(root, d)
+		srcs = append(srcs, Source{Rel: d, Path: filepath.Join(root, d), Optional: true})
+	}
+	return WalkSources(srcs)
+}
+
+// WalkSources finds the payload trees srcs and every entry in them,
+// refusing symbolic links that point outside the payload, device files,
+// FIFOs, sockets, hard-linked files (ErrHardLink), names the ISO cannot
+// hold and files of 4 GiB or more, and two trees at one place of the ISO
+// (or one inside another, or at VERSION or MANIFEST.sha256). Optional trees
+// that do not exist are listed in Tree.Missing. Symbolic links are not
+// followed, except a tree's directory that is itself a link to a
+// directory.
+func WalkSources(srcs []Source) (Tree, error) {
+	var t Tree
+	for _, s := range srcs {
+		if err := checkRel(s, t.Sources); err != nil {
+			return Tree{}, err
+		}
+		src, ok, err := source(s)
 		if err != nil {
 			return Tree{}, err
 		}
 		if !ok {
-			t.Missing = append(t.Missing, d)
+			t.Missing = append(t.Missing, s.Rel)
 			continue
 		}
 		t.Sources = append(t.Sources, src)
@@ -176,15 +209,38 @@ func Walk(root string, dirs []string) (Tree, error) {
 	return t, nil
 }
 
-// source finds one payload directory, resolving a link to a directory.
-func source(root, dir string) (Source, bool, error) {
-	p := filepath.Join(root, dir)
+// checkRel refuses a tree whose place on the ISO is not a plain relative
+// path, is a generated file, or overlaps a tree before it.
+func checkRel(s Source, before []Source) error {
+	where := path.Join(ISODir, s.Rel)
+	if s.Rel == "" || path.Clean(s.Rel) != s.Rel || path.IsAbs(s.Rel) || s.Rel == "." || s.Rel == ".." || strings.HasPrefix(s.Rel, "../") {
+		return fmt.Errorf("payload: tree %s (from %s) is not a plain path under %s", where, s.Path, ISODir)
+	}
+	for _, part := range strings.Split(s.Rel, "/") {
+		if err := CheckName(part); err != nil {
+			return fmt.Errorf("payload: tree %s (from %s): %w", where, s.Path, err)
+		}
+	}
+	if s.Rel == VersionName || s.Rel == ManifestName {
+		return fmt.Errorf("payload: tree %s (from %s) would replace the generated %s", where, s.Path, where)
+	}
+	for _, b := range before {
+		if s.Rel == b.Rel || strings.HasPrefix(s.Rel, b.Rel+"/") || strings.HasPrefix(b.Rel, s.Rel+"/") {
+			return fmt.Errorf("payload: tree %s (from %s) overlaps %s (from %s): each place on the ISO comes from one tree", where, s.Path, path.Join(ISODir, b.Rel), b.Path)
+		}
+	}
+	return nil
+}
+
+// source finds one payload tree, resolving a link to a directory.
+func source(s Source) (Source, bool, error) {
+	p := s.Path
 	fi, err := os.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) && s.Optional {
 		return Source{}, false, nil
 	}
 	if err != nil {
-		return Source{}, false, fmt.Errorf("payload: %w", err)
+		return Source{}, false, fmt.Errorf("payload: tree %s: %w", path.Join(ISODir, s.Rel), err)
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		resolved, err := filepath.EvalSymlinks(p)
@@ -197,9 +253,12 @@ func source(root, dir string) (Source, bool, error) {
 		}
 	}
 	if !fi.IsDir() {
-		return Source{}, false, fmt.Errorf("payload: %s is not a directory; the payload directories are %s", p, strings.Join(Dirs, ", "))
+		if s.Optional {
+			return Source{}, false, fmt.Errorf("payload: %s is not a directory; the payload directories are %s", p, strings.Join(Dirs, ", "))
+		}
+		return Source{}, false, fmt.Errorf("payload: tree %s: %s is not a directory", path.Join(ISODir, s.Rel), p)
 	}
-	return Source{Rel: dir, Path: p}, true, nil
+	return Source{Rel: s.Rel, Path: p, Optional: s.Optional}, true, nil
 }
 
 // walkSource lists one payload directory, itself included.

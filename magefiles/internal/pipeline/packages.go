@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
 
 // packagesStage proves, before any ISO is written, that packages/*.deb
@@ -14,7 +15,7 @@ import (
 // default install source puts on the disk.
 type packagesStage struct{}
 
-func (packagesStage) String() string { return "packages" }
+func (packagesStage) Name() stage.Name { return stage.Packages }
 
 func (packagesStage) Run(_ context.Context, b *Build) error {
 	files, err := b.baseFiles()

@@ -10,12 +10,13 @@
 //	customize  autoinstall, GRUB, identity files      -> Build.Customized
 //	packages   packages/*.deb resolved on the base     -> Build.Packages
 //	pack       the installer ISO and its record       -> Build.Packed
+//	           (with every tree in Build.Payload under /novasphere)
 //	verify     every check, QEMU boots included       -> Build.Report
 //	sbom       the SBOM, listed in SHA256SUMS         -> Build.Artifacts
 //	sign       SHA256SUMS.gpg with the release key    -> Build.Artifacts
 //	release    checklist, GitHub, server copy         (only when asked for)
 //
-// The Mage targets only say how far to run: pipeline.New(...).Run(ctx, "pack").
+// The Mage targets only say how far to run: pipeline.New(...).Run(ctx, stage.Pack).
 package pipeline
 
 import (
@@ -32,14 +33,16 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
 
 // Stage is one step of the pipeline.
 type Stage interface {
-	// String is the stage's name, as targets and messages use it.
-	String() string
+	// Name is the stage's name, as targets and messages use it.
+	Name() stage.Name
 	// Run does the stage's work with the results already in b and stores
 	// its own typed result in b.
 	Run(ctx context.Context, b *Build) error
@@ -62,8 +65,9 @@ type Writer interface {
 	Outputs(b *Build) []string
 }
 
-// Stages are the stages in order. A new stage (sign, sbom) is
-// one more line here and one small type.
+// Stages are the stages in order: the one list of them (package stage
+// only names them). A new stage (sign, sbom) is one more line here, one
+// small type, and its name in package stage.
 var Stages = []Stage{
 	fetchStage{},     // download and verify the base ISO
 	extractStage{},   // read what the remaster changes out of the base
@@ -103,6 +107,13 @@ type Build struct {
 	Customized *customize.Result
 	// Packages is the offline packages' install plan.
 	Packages *debcheck.Plan
+	// Payload are the trees pack puts under /novasphere, in order: the
+	// repository's charts/ scripts/ configs/ packages/ first (New puts
+	// them here), then each tree a stage before pack adds (a stage that
+	// ships container images appends {Rel: "images", Path: its directory}
+	// and is then on the ISO as /novasphere/images, in MANIFEST.sha256,
+	// md5sum.txt and the SBOM).
+	Payload []payload.Source
 	// Packed is what pack wrote.
 	Packed *iso.PackResult
 	// Report is verify's report.
@@ -129,30 +140,31 @@ func New(c config.Config, out, log io.Writer, terminal bool) *Build {
 		Progress:  log,
 		Terminal:  terminal,
 		Installer: tool.NewInstaller(c.NoInstall, log),
+		Payload:   payload.RepoSources(c.Root),
 	}
 }
 
 // Dir is a stage's own directory under BUILD_DIR: extract/, and
 // customize/<version>/ and pack/<version>/ for the versioned stages.
-func (b *Build) Dir(stage string) string {
-	if stage == "extract" {
-		return filepath.Join(b.Config.BuildDir, stage)
+func (b *Build) Dir(s stage.Name) string {
+	if s == stage.Extract {
+		return filepath.Join(b.Config.BuildDir, s.String())
 	}
-	return filepath.Join(b.Config.BuildDir, stage, b.Config.Version)
+	return filepath.Join(b.Config.BuildDir, s.String(), b.Config.Version)
 }
 
 // Run runs the stages in order up to and including the one called last
-// ("release" only when asked for). A stage's error is prefixed with its
+// (release only when asked for). A stage's error is prefixed with its
 // name, once.
-func (b *Build) Run(ctx context.Context, last string) error {
+func (b *Build) Run(ctx context.Context, last stage.Name) error {
 	if !known(last) {
 		return fmt.Errorf("pipeline: no stage %q", last)
 	}
 	for _, s := range Stages {
 		if err := b.runStage(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
+			return fmt.Errorf("%s: %w", s.Name(), err)
 		}
-		if s.String() == last {
+		if s.Name() == last {
 			return nil
 		}
 	}
@@ -164,7 +176,7 @@ func (b *Build) runStage(ctx context.Context, s Stage) error {
 		return fmt.Errorf("interrupted: %w", err)
 	}
 	if w, ok := s.(Writer); ok {
-		release, err := b.lockOutputs(ctx, s.String(), w.Outputs(b))
+		release, err := b.lockOutputs(ctx, s.Name().String(), w.Outputs(b))
 		if err != nil {
 			return err
 		}
@@ -209,11 +221,22 @@ func (b *Build) show(path string) string {
 	return path
 }
 
-func known(name string) bool {
-	for _, s := range Stages {
-		if s.String() == name {
-			return true
+// index is the place of the stage called name in Stages (-1: none).
+func index(name stage.Name) int {
+	for i, s := range Stages {
+		if s.Name() == name {
+			return i
 		}
 	}
-	return false
+	return -1
+}
+
+func known(name stage.Name) bool { return index(name) >= 0 }
+
+// Reads reports whether a run up to and including the stage last reads
+// the setting s: s is read from its own stage on. A setting that only
+// changes another's default is read by none.
+func Reads(s config.Setting, last stage.Name) bool {
+	first := index(s.Stage)
+	return first >= 0 && first <= index(last)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
@@ -42,13 +43,13 @@ func repoCopy(t *testing.T) string {
 
 // run runs the pipeline through last on the shared test ISO, with the
 // settings env adds, and returns the Build and what it logged.
-func run(t *testing.T, root, last string, env map[string]string) (*pipeline.Build, string, error) {
+func run(t *testing.T, root string, last stage.Name, env map[string]string) (*pipeline.Build, string, error) {
 	t.Helper()
 	return runIn(t, t.TempDir(), root, last, env)
 }
 
 // runIn is run with the build, dist and cache directories under dir.
-func runIn(t *testing.T, dir, root, last string, env map[string]string) (*pipeline.Build, string, error) {
+func runIn(t *testing.T, dir, root string, last stage.Name, env map[string]string) (*pipeline.Build, string, error) {
 	t.Helper()
 	fx := testiso.Shared(t)
 	fxEnv, err := fx.PipelineEnv(testVersion, dir, 1767225600)
@@ -78,15 +79,15 @@ func runIn(t *testing.T, dir, root, last string, env map[string]string) (*pipeli
 // (and verify says so); VERIFY_FORCE=1 or another setting runs the checks.
 func TestVerifyReusesAPassingReportForTheSameISO(t *testing.T) {
 	root, dir := repoCopy(t), t.TempDir()
-	if _, log, err := runIn(t, dir, root, "verify", nil); err != nil {
+	if _, log, err := runIn(t, dir, root, stage.Verify, nil); err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	_, log, err := runIn(t, dir, root, "verify", nil)
+	_, log, err := runIn(t, dir, root, stage.Verify, nil)
 	if err != nil || !strings.Contains(log, "for this exact ISO") || !strings.Contains(log, "reused; VERIFY_FORCE=1 runs them again") {
 		t.Fatalf("second verify did not reuse the report (%v):\n%s", err, log)
 	}
 	for _, env := range []map[string]string{{config.EnvVerifyForce: "1"}, {config.EnvBootMarker: "Linux version"}} {
-		_, log, err := runIn(t, dir, root, "verify", env)
+		_, log, err := runIn(t, dir, root, stage.Verify, env)
 		if err != nil || strings.Contains(log, "reused") || !strings.Contains(log, "verify: PASSED") {
 			t.Errorf("with %v verify reused the report or failed (%v):\n%s", env, err, log)
 		}
@@ -101,7 +102,7 @@ func TestVerifyWritesSignedSumsAndAnSBOMOfTheISO(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, config.ReleaseKeyPath), key.Public, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, log, err := run(t, root, "sign", map[string]string{config.EnvSigningKey: string(key.Private)})
+	b, log, err := run(t, root, stage.Sign, map[string]string{config.EnvSigningKey: string(key.Private)})
 	if err != nil {
 		t.Fatalf("verify: %v\n%s", err, log)
 	}
@@ -121,8 +122,10 @@ func TestVerifyWritesSignedSumsAndAnSBOMOfTheISO(t *testing.T) {
 	if !names[dist.ISOName(testVersion)] || !names[dist.SBOMName(testVersion)] || len(names) != 2 {
 		t.Errorf("SHA256SUMS lists %v, want the ISO and the SBOM", names)
 	}
-	if err := tool.Command("sha256sum", "--strict", "-c", dist.SHA256SumsName).Dir(l.Dir).Run(t.Context()); err != nil {
-		t.Errorf("sha256sum -c: %v", err)
+	for _, c := range []struct{ cmd, file string }{{"sha256sum", dist.SHA256SumsName}, {"md5sum", dist.MD5SumsName}} {
+		if err := tool.Command(c.cmd, "--strict", "-c", c.file).Dir(l.Dir).Run(t.Context()); err != nil {
+			t.Errorf("%s -c %s: %v", c.cmd, c.file, err)
+		}
 	}
 	// gpg --verify with only the committed public key.
 	home := t.TempDir()
@@ -191,7 +194,7 @@ func TestSignatureByAnotherKeyFailsVerify(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, config.ReleaseKeyPath), release.Public, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, log, err := run(t, root, "sign", map[string]string{config.EnvSigningKey: string(other.Private)})
+	b, log, err := run(t, root, stage.Sign, map[string]string{config.EnvSigningKey: string(other.Private)})
 	if err == nil || !strings.Contains(err.Error(), "does not verify with "+config.ReleaseKeyPath) {
 		t.Fatalf("want the other key refused, got %v\n%s", err, log)
 	}
@@ -203,7 +206,7 @@ func TestSignatureByAnotherKeyFailsVerify(t *testing.T) {
 // Without a key nothing is signed, and an old signature does not stay
 // beside a new SHA256SUMS.
 func TestNoKeyLeavesNoSignature(t *testing.T) {
-	b, log, err := run(t, repoCopy(t), "sign", nil)
+	b, log, err := run(t, repoCopy(t), stage.Sign, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -217,16 +220,16 @@ func TestNoKeyLeavesNoSignature(t *testing.T) {
 
 // Stages run in the order of the list, each once.
 func TestStagesRunInOrder(t *testing.T) {
-	_, log, err := run(t, repoCopy(t), "sign", nil)
+	_, log, err := run(t, repoCopy(t), stage.Sign, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
 	last := -1
 	for _, s := range pipeline.Stages {
-		name := s.String()
-		if name == "release" || name == "verify" { // verify writes its table to Out
+		if s.Name() == stage.Release || s.Name() == stage.Verify { // verify writes its table to Out
 			continue
 		}
+		name := s.Name().String()
 		i := strings.Index(log, "\n"+name+": ")
 		if strings.HasPrefix(log, name+": ") {
 			i = 0
@@ -269,9 +272,9 @@ func TestReproduceFindsTwoBuildsIdentical(t *testing.T) {
 }
 
 // The artifact list names every file the run wrote to dist/, each file
-// exists, and the ISO's and SBOM's digests are the files' own.
+// exists, and each is listed with its digests, the files' own.
 func TestArtifactsListWhatTheRunWrote(t *testing.T) {
-	b, log, err := run(t, repoCopy(t), "sign", nil)
+	b, log, err := run(t, repoCopy(t), stage.Sign, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -298,9 +301,34 @@ func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{dist.ISOName(testVersion), dist.SBOMName(testVersion)} {
-		if a, _ := b.Artifacts.Get(name); a.SHA256 == "" {
-			t.Errorf("%s is listed without its digest", name)
+	for _, a := range got {
+		if a.SHA256 == "" || a.MD5 == "" {
+			t.Errorf("%s is listed without its digests", a.Name)
 		}
+	}
+}
+
+// Every setting's stage is one of Stages (a stage value can name no
+// other, but one could be missing from the list), and each stage has its
+// own name.
+func TestEverySettingsStageIsInTheList(t *testing.T) {
+	t.Parallel()
+	seen := map[stage.Name]bool{}
+	for _, s := range pipeline.Stages {
+		if seen[s.Name()] || s.Name() == (stage.Name{}) {
+			t.Errorf("stage %q is listed twice or has no name", s.Name())
+		}
+		seen[s.Name()] = true
+	}
+	for _, s := range config.Settings {
+		if s.Stage != (stage.Name{}) && !seen[s.Stage] {
+			t.Errorf("setting %s is read from stage %q, which is not in pipeline.Stages", s.Name, s.Stage)
+		}
+		if s.Stage != (stage.Name{}) && !pipeline.Reads(s, stage.Release) {
+			t.Errorf("a release does not read %s", s.Name)
+		}
+	}
+	if s, _ := config.Lookup(config.EnvSigningKey); pipeline.Reads(s, stage.Pack) || !pipeline.Reads(s, stage.Verify) {
+		t.Errorf("%s is read from verify on, not by pack", config.EnvSigningKey)
 	}
 }

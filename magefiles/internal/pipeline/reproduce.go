@@ -9,6 +9,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/repro"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
 
 // Reproduce builds the ISO of c twice through pack, each time from empty
@@ -27,7 +28,7 @@ func Reproduce(ctx context.Context, c config.Config, work string, log io.Writer)
 		run.BuildDir, run.DistDir = filepath.Join(dir, "build"), filepath.Join(dir, "dist")
 		fmt.Fprintf(log, "reproduce: build %d of 2 in %s\n", i+1, dir)
 		b := New(run, io.Discard, log, false)
-		if err := b.Run(ctx, "pack"); err != nil {
+		if err := b.Run(ctx, stage.Pack); err != nil {
 			return repro.Diff{}, fmt.Errorf("build %d: %w", i+1, err)
 		}
 		isos[i] = b.Packed.ISO

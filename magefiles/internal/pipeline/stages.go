@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -16,6 +18,8 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/release"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
@@ -24,7 +28,7 @@ import (
 // with a pin, a cached ISO is found without a request or a read.
 type fetchStage struct{}
 
-func (fetchStage) String() string { return "fetch" }
+func (fetchStage) Name() stage.Name { return stage.Fetch }
 
 func (fetchStage) Run(ctx context.Context, b *Build) error {
 	c := b.Config
@@ -49,10 +53,10 @@ func (fetchStage) Run(ctx context.Context, b *Build) error {
 // extractStage reads the files the remaster changes out of the base.
 type extractStage struct{}
 
-func (extractStage) String() string { return "extract" }
+func (extractStage) Name() stage.Name { return stage.Extract }
 
 func (s extractStage) UpToDate(_ context.Context, b *Build) (bool, error) {
-	x, ok := iso.Cached(b.Dir("extract"), b.Base.Path)
+	x, ok := iso.Cached(b.Dir(stage.Extract), b.Base.Path)
 	if ok {
 		fmt.Fprintf(b.Log, "extract: %s is up to date (base %s)\n", x.Dir, x.Base)
 		b.Extracted = &x
@@ -61,7 +65,7 @@ func (s extractStage) UpToDate(_ context.Context, b *Build) (bool, error) {
 }
 
 // Outputs is extract's directory.
-func (extractStage) Outputs(b *Build) []string { return []string{b.Dir("extract")} }
+func (extractStage) Outputs(b *Build) []string { return []string{b.Dir(stage.Extract)} }
 
 func (extractStage) Run(ctx context.Context, b *Build) error {
 	// A base cut short is said so before xorriso fails on it with a
@@ -73,7 +77,7 @@ func (extractStage) Run(ctx context.Context, b *Build) error {
 		return err
 	}
 	x, err := iso.Extract(ctx, iso.ExtractOptions{
-		Base: b.Base.Path, BaseSHA256: b.Base.Digest.Encoded(), Dir: b.Dir("extract"), Log: b.Log,
+		Base: b.Base.Path, BaseSHA256: b.Base.Digest.Encoded(), Dir: b.Dir(stage.Extract), Log: b.Log,
 	})
 	if err != nil {
 		return err
@@ -87,10 +91,10 @@ func (extractStage) Run(ctx context.Context, b *Build) error {
 // content changed, so pack sees what changed.
 type customizeStage struct{}
 
-func (customizeStage) String() string { return "customize" }
+func (customizeStage) Name() stage.Name { return stage.Customize }
 
 // Outputs is customize's directory for the version.
-func (customizeStage) Outputs(b *Build) []string { return []string{b.Dir("customize")} }
+func (customizeStage) Outputs(b *Build) []string { return []string{b.Dir(stage.Customize)} }
 
 func (customizeStage) Run(_ context.Context, b *Build) error {
 	c := b.Config
@@ -102,7 +106,7 @@ func (customizeStage) Run(_ context.Context, b *Build) error {
 		UserData:    filepath.Join(c.Root, "configs", "autoinstall", "user-data"),
 		MetaData:    filepath.Join(c.Root, "configs", "autoinstall", "meta-data"),
 		BaseTree:    b.Extracted.TreeDir(),
-		OutDir:      b.Dir("customize"),
+		OutDir:      b.Dir(stage.Customize),
 		Log:         b.Log,
 	})
 	if err != nil {
@@ -115,7 +119,7 @@ func (customizeStage) Run(_ context.Context, b *Build) error {
 // packStage writes the installer ISO and its build record.
 type packStage struct{}
 
-func (packStage) String() string { return "pack" }
+func (packStage) Name() stage.Name { return stage.Pack }
 
 func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 	c := b.Config
@@ -123,10 +127,10 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 		Base:            b.Base.Path,
 		Extracted:       *b.Extracted,
 		Customized:      *b.Customized,
-		Root:            c.Root,
+		Payload:         b.Payload,
 		ISO:             b.Dist.ISO(),
 		Record:          b.Dist.BuildRecord(),
-		WorkDir:         b.Dir("pack"),
+		WorkDir:         b.Dir(stage.Pack),
 		Version:         c.Version,
 		SourceDateEpoch: c.SourceDateEpoch,
 		GitCommit:       git.HeadOrEmpty(ctx, c.Root),
@@ -150,9 +154,9 @@ func (s packStage) UpToDate(ctx context.Context, b *Build) (bool, error) {
 	b.packPlan = p
 	res, ok := p.UpToDate()
 	if ok {
-		b.setPacked(res)
+		return true, b.setPacked(ctx, res)
 	}
-	return ok, nil
+	return false, nil
 }
 
 func (packStage) Run(ctx context.Context, b *Build) error {
@@ -160,21 +164,31 @@ func (packStage) Run(ctx context.Context, b *Build) error {
 	if err != nil {
 		return err
 	}
-	b.setPacked(res)
-	return nil
+	return b.setPacked(ctx, res)
 }
 
-// setPacked records pack's result and its artifacts.
-func (b *Build) setPacked(res iso.PackResult) {
+// setPacked records pack's result and its artifacts: the ISO (verify
+// hashes it) and the build record.
+func (b *Build) setPacked(ctx context.Context, res iso.PackResult) error {
 	b.Packed = &res
 	b.Artifacts.Add(dist.Artifact{Name: filepath.Base(res.ISO), Path: res.ISO, Kind: dist.KindISO})
-	b.Artifacts.Add(dist.Artifact{Name: filepath.Base(res.Record), Path: res.Record, Kind: dist.KindRecord})
+	return b.addFile(ctx, dist.KindRecord, res.Record)
+}
+
+// addFile hashes a file a stage wrote and lists it as an artifact of kind.
+func (b *Build) addFile(ctx context.Context, kind dist.Kind, path string) error {
+	d, err := hashing.File(ctx, path, 0)
+	if err != nil {
+		return err
+	}
+	b.Artifacts.Add(dist.Artifact{Name: filepath.Base(path), Path: path, Kind: kind, SHA256: d.SHA256, MD5: d.MD5, Size: d.Size})
+	return nil
 }
 
 // verifyStage proves the ISO right.
 type verifyStage struct{}
 
-func (verifyStage) String() string { return "verify" }
+func (verifyStage) Name() stage.Name { return stage.Verify }
 
 // Outputs is the report (SHA256SUMS, MD5SUMS and the boot logs go with
 // it).
@@ -227,8 +241,7 @@ func (s verifyStage) UpToDate(ctx context.Context, b *Build) (bool, error) {
 	fmt.Fprintf(b.Out, "verify: %s passed every check at %s for this exact ISO (sha256 %s) and the same settings: reused; VERIFY_FORCE=1 runs them again\n",
 		dist.VerifyReportName, rep.Time, d.SHA256)
 	b.Report = &rep
-	b.addVerifyArtifacts(rep)
-	return true, nil
+	return true, b.addVerifyArtifacts(ctx, rep)
 }
 
 func (s verifyStage) Run(ctx context.Context, b *Build) error {
@@ -243,7 +256,9 @@ func (s verifyStage) Run(ctx context.Context, b *Build) error {
 	rep, err := verify.Run(ctx, o)
 	if rep.Version != "" {
 		b.Report = &rep
-		b.addVerifyArtifacts(rep)
+		if aerr := b.addVerifyArtifacts(ctx, rep); aerr != nil && err == nil {
+			err = aerr
+		}
 		if serr := b.writeStepSummary(rep); serr != nil && err == nil {
 			err = serr
 		}
@@ -269,29 +284,71 @@ func (b *Build) writeStepSummary(rep verify.Report) error {
 	return f.Close()
 }
 
-// addVerifyArtifacts lists what verify wrote, with the ISO's digest.
-func (b *Build) addVerifyArtifacts(rep verify.Report) {
+// addVerifyArtifacts lists what verify wrote: the ISO with the digests it
+// computed, the report, the boot logs, the install proofs' logs and
+// screen pictures; then writes SHA256SUMS and MD5SUMS of the ISO. A log
+// that a reused report names but that is gone is not listed.
+func (b *Build) addVerifyArtifacts(ctx context.Context, rep verify.Report) error {
 	if rep.SHA256 != "" {
 		b.Artifacts.Add(dist.Artifact{Name: rep.ISO, Path: b.Dist.ISO(), Kind: dist.KindISO, SHA256: rep.SHA256, MD5: rep.MD5, Size: rep.Size})
-		b.Artifacts.Add(dist.Artifact{Name: dist.SHA256SumsName, Path: b.Dist.SHA256Sums(), Kind: dist.KindChecksums})
-		b.Artifacts.Add(dist.Artifact{Name: dist.MD5SumsName, Path: b.Dist.MD5Sums(), Kind: dist.KindChecksums})
+		if err := b.writeSums(ctx); err != nil {
+			return err
+		}
 	}
-	b.Artifacts.Add(dist.Artifact{Name: dist.VerifyReportName, Path: b.Dist.VerifyReport(), Kind: dist.KindReport})
+	if err := b.addFile(ctx, dist.KindReport, b.Dist.VerifyReport()); err != nil {
+		return err
+	}
 	ran := map[string]bool{}
 	for _, c := range rep.Checks {
 		ran[c.Name] = !c.Skipped
 	}
+	var files []dist.Artifact
 	for _, t := range verify.AllBootTargets {
 		if ran["boot-"+t.Name()] {
-			name := dist.BootLogName(t.Name())
-			b.Artifacts.Add(dist.Artifact{Name: name, Path: b.Dist.Path(name), Kind: dist.KindLog})
+			files = append(files, dist.Artifact{Path: b.Dist.BootLog(t.Name()), Kind: dist.KindLog})
 		}
 	}
 	for _, p := range rep.Install {
-		for _, f := range append(append([]string(nil), p.Logs...), p.Screens...) {
-			b.Artifacts.Add(dist.Artifact{Name: filepath.Base(f), Path: f, Kind: dist.KindLog})
+		for _, f := range p.Logs {
+			files = append(files, dist.Artifact{Path: f, Kind: dist.KindLog})
+		}
+		for _, f := range p.Screens {
+			files = append(files, dist.Artifact{Path: f, Kind: dist.KindPicture})
 		}
 	}
+	for _, f := range files {
+		if err := b.addFile(ctx, f.Kind, f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSums writes SHA256SUMS and MD5SUMS of the artifacts listed so far
+// whose kind is summed (the ISO; the SBOM once written), and lists them.
+func (b *Build) writeSums(ctx context.Context) error {
+	summed := b.Artifacts.Summed()
+	for _, f := range dist.ChecksumFiles {
+		list := map[string]string{}
+		for _, a := range summed {
+			if f.Digest(a) == "" {
+				return fmt.Errorf("writing %s: %s was listed without its digests", f.Name, a.Name)
+			}
+			list[a.Name] = f.Digest(a)
+		}
+		data, err := sums.Format(list)
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", f.Name, err)
+		}
+		path := b.Dist.Path(f.Name)
+		if err := atomicfile.Write(path, data, 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", f.Name, err)
+		}
+		if err := b.addFile(ctx, dist.KindChecksums, path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // isoDigests are the ISO's digests as the artifact list holds them (zero
@@ -318,7 +375,7 @@ func bootMode(s config.Switch) verify.BootMode {
 // releaseStage publishes the verified ISO.
 type releaseStage struct{}
 
-func (releaseStage) String() string { return "release" }
+func (releaseStage) Name() stage.Name { return stage.Release }
 
 func (releaseStage) Run(ctx context.Context, b *Build) error {
 	c := b.Config
@@ -331,8 +388,8 @@ func (releaseStage) Run(ctx context.Context, b *Build) error {
 		Force:    b.Release.Force,
 		Out:      b.Out,
 		Settings: c.Release,
-		// verify hashed the ISO in this run and listed it with its digests:
-		// the release need not read 2 GB again.
-		ISODigests: b.isoDigests(),
+		// What the stages wrote and a release attaches; verify listed the
+		// ISO with its digests, so the release need not read 2 GB again.
+		Artifacts: b.Artifacts.Published(),
 	})
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 )
 
@@ -25,7 +25,7 @@ import (
 // and lists it in SHA256SUMS and MD5SUMS with the ISO.
 type sbomStage struct{}
 
-func (sbomStage) String() string { return "sbom" }
+func (sbomStage) Name() stage.Name { return stage.SBOM }
 
 // Outputs is the SBOM (the checksum files go with it).
 func (sbomStage) Outputs(b *Build) []string { return []string{b.Dist.SBOM()} }
@@ -39,14 +39,12 @@ func (sbomStage) Run(ctx context.Context, b *Build) error {
 	if err := sbom.WriteFile(path, in); err != nil {
 		return err
 	}
-	d, err := hashing.File(ctx, path, 0)
-	if err != nil {
+	if err := b.addFile(ctx, dist.KindSBOM, path); err != nil {
 		return err
 	}
-	if err := b.writeSums(d); err != nil {
+	if err := b.writeSums(ctx); err != nil {
 		return err
 	}
-	b.Artifacts.Add(dist.Artifact{Name: filepath.Base(path), Path: path, Kind: dist.KindSBOM, SHA256: d.SHA256, Size: d.Size})
 	fmt.Fprintf(b.Log, "sbom: wrote %s: %d base packages, %d offline packages, %d payload files; listed in %s\n",
 		b.show(path), len(in.BasePackages), len(in.OfflineDebs), len(in.Files), dist.SHA256SumsName)
 	return nil
@@ -113,36 +111,17 @@ func (b *Build) baseSource() string {
 	return b.Config.BaseLocations[0].ISOURL
 }
 
-// writeSums rewrites SHA256SUMS and MD5SUMS with the ISO's digests (from
-// verify) and the SBOM's.
-func (b *Build) writeSums(sbomDigests hashing.Digests) error {
-	name, iso := dist.SBOMName(b.Config.Version), b.isoDigests()
-	for _, f := range []struct {
-		path     string
-		iso, bom string
-	}{{b.Dist.SHA256Sums(), iso.SHA256, sbomDigests.SHA256}, {b.Dist.MD5Sums(), iso.MD5, sbomDigests.MD5}} {
-		data, err := sums.Format(map[string]string{dist.ISOName(b.Config.Version): f.iso, name: f.bom})
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.Write(f.path, data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // signStage signs SHA256SUMS with RELEASE_SIGNING_KEY (SHA256SUMS.gpg, a
 // detached armored signature as Ubuntu's) and checks the signature against
 // the committed release key, configs/keys/novasphere-release.asc.
 type signStage struct{}
 
-func (signStage) String() string { return "sign" }
+func (signStage) Name() stage.Name { return stage.Sign }
 
 // Outputs is SHA256SUMS.gpg.
 func (signStage) Outputs(b *Build) []string { return []string{b.Dist.Signature()} }
 
-func (signStage) Run(_ context.Context, b *Build) error {
+func (signStage) Run(ctx context.Context, b *Build) error {
 	data, err := os.ReadFile(b.Dist.SHA256Sums())
 	if err != nil {
 		return err
@@ -170,7 +149,9 @@ func (signStage) Run(_ context.Context, b *Build) error {
 	if err := atomicfile.Write(b.Dist.Signature(), sig, 0o644); err != nil {
 		return err
 	}
-	b.Artifacts.Add(dist.Artifact{Name: dist.SignatureName, Path: b.Dist.Signature(), Kind: dist.KindSignature})
+	if err := b.addFile(ctx, dist.KindSignature, b.Dist.Signature()); err != nil {
+		return err
+	}
 	fmt.Fprintf(b.Log, "sign: wrote %s, signed by %s\n", b.show(b.Dist.Signature()), signer.Fingerprint())
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -69,6 +70,9 @@ type fixture struct {
 	gh      *githubtest.Server
 	iso     []byte
 	key     signingtest.Key
+	// built is what the pipeline's stages would list for the release,
+	// in upload order.
+	built []dist.Artifact
 }
 
 func newFixture(t *testing.T, version string, isoSize int) *fixture {
@@ -158,6 +162,7 @@ func (fx *fixture) writeBuild(iso []byte) {
 	bom := []byte(`{"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1}` + "\n")
 	bomSHA, bomMD5 := sha256.Sum256(bom), md5.Sum(bom)
 	bomName := dist.SBOMName(fx.version)
+	fx.built = builtArtifacts(fx.dist, fx.version)
 	fx.writeDist(name, iso)
 	fx.writeDist(bomName, bom)
 	shaSums := fmt.Sprintf("%s  %s\n%x  %s\n", shaHex, name, bomSHA, bomName)
@@ -166,6 +171,31 @@ func (fx *fixture) writeBuild(iso []byte) {
 	fx.sign([]byte(shaSums))
 	fx.writeDist(dist.VerifyReportName, mustJSON(fx.t, report))
 	fx.writeDist(dist.BuildRecordName(fx.version), mustJSON(fx.t, record))
+}
+
+// builtArtifacts are the files of writeBuild as the pipeline's stages list
+// them for the release, in upload order (Artifacts.Published).
+func builtArtifacts(distDir, version string) []dist.Artifact {
+	var as dist.Artifacts
+	for name, kind := range map[string]dist.Kind{
+		dist.ISOName(version): dist.KindISO, dist.SHA256SumsName: dist.KindChecksums, dist.MD5SumsName: dist.KindChecksums,
+		dist.SignatureName: dist.KindSignature, dist.SBOMName(version): dist.KindSBOM,
+		dist.VerifyReportName: dist.KindReport, dist.BuildRecordName(version): dist.KindRecord,
+	} {
+		as.Add(dist.Artifact{Name: name, Path: filepath.Join(distDir, name), Kind: kind})
+	}
+	return as.Published()
+}
+
+// published are the names of the small files the release attaches.
+func (fx *fixture) published() []string {
+	var names []string
+	for _, a := range fx.built {
+		if a.Kind != dist.KindISO {
+			names = append(names, a.Name)
+		}
+	}
+	return names
 }
 
 // sign writes SHA256SUMS.gpg for sums with the fixture's release key.
@@ -247,7 +277,8 @@ func (fx *fixture) settings() config.ReleaseSettings {
 var testRetry = github.Retry{Attempts: 4, Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}
 
 func (fx *fixture) options(out io.Writer) Options {
-	return Options{Version: fx.version, Root: fx.root, DistDir: fx.dist, Out: out, Settings: fx.settings(), Retry: testRetry}
+	return Options{Version: fx.version, Root: fx.root, DistDir: fx.dist, Out: out, Settings: fx.settings(), Retry: testRetry,
+		Artifacts: slices.Clone(fx.built)}
 }
 
 // run runs the release and returns what it printed.

@@ -136,7 +136,7 @@ func (st *state) show(path string) string {
 func gather(ctx context.Context, o Options, out io.Writer) *state {
 	st := &state{Version: o.Version, Root: o.Root, DryRun: o.DryRun, Force: o.Force,
 		Sizing: sizing{Limit: o.AssetLimit, PartSize: o.PartSize, Split: o.Settings.Split}}
-	st.Local = readLocal(ctx, dist.New(o.DistDir, o.Version), st.Sizing, o.ISODigests, st.show, out)
+	st.Local = readLocal(ctx, dist.New(o.DistDir, o.Version), o.Artifacts, st.Sizing, st.show, out)
 	st.Git = gatherGit(ctx, o.Root)
 	st.ReleaseKey, st.ReleaseKeyErr = os.ReadFile(filepath.Join(o.Root, config.ReleaseKeyPath))
 	st.Changelog = gatherChangelog(filepath.Join(o.Root, ChangelogName), o.Version)

@@ -123,23 +123,9 @@ func lineSums(st *state) line {
 		return skip(title, "not checked: there is no ISO")
 	}
 	var problems []string
-	for _, s := range []struct {
-		file, want string
-		hexLen     int
-	}{{dist.SHA256SumsName, l.ISO.SHA256, sums.SHA256}, {dist.MD5SumsName, l.MD5, sums.MD5}} {
-		if err := l.FileErrs[s.file]; err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		got, ok := sums.Map(l.Files[s.file].Data, s.hexLen)[l.ISO.Name]
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s has no line for %s", s.file, l.ISO.Name))
-		case got != s.want:
-			problems = append(problems, fmt.Sprintf("%s gives %s for %s, the ISO on disk has %s", s.file, got, l.ISO.Name, s.want))
-		}
+	for _, f := range dist.ChecksumFiles {
+		problems = append(problems, sumsProblems(l, f)...)
 	}
-	problems = append(problems, sbomProblems(l)...)
 	name := dist.BuildRecordName(st.Version)
 	if err := l.FileErrs[name]; err != nil {
 		problems = append(problems, err.Error())
@@ -154,25 +140,29 @@ func lineSums(st *state) line {
 		short(b.GitCommit), short(b.BaseISOSHA256), b.SourceDateEpoch, strings.TrimPrefix(b.XorrisoVersion, "xorriso ")))
 }
 
-// sbomProblems checks that SHA256SUMS lists the SBOM with its digest.
-func sbomProblems(l *localBuild) []string {
-	name := dist.SBOMName(l.Layout.Version)
-	bom, ok := l.Files[name]
+// sumsProblems checks that the checksum file f lists every summed file
+// (the ISO, the SBOM) with the digest of the file on disk.
+func sumsProblems(l *localBuild, f dist.ChecksumFile) []string {
+	if err := l.FileErrs[f.Name]; err != nil {
+		return []string{err.Error()}
+	}
+	sumsFile, ok := l.Files[f.Name]
 	if !ok {
-		return nil // reported as a missing file
+		return []string{fmt.Sprintf("%s is not among the files this build wrote", f.Name)}
 	}
-	sumsFile, ok := l.Files[dist.SHA256SumsName]
-	if !ok {
-		return nil
+	listed := sums.Map(sumsFile.Data, f.HexLen)
+	var problems []string
+	for _, a := range l.summed() {
+		got, ok := listed[a.Name]
+		want := f.Digest(a.Artifact)
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s has no line for %s", f.Name, a.Name))
+		case got != want:
+			problems = append(problems, fmt.Sprintf("%s gives %s for %s, the %s on disk has %s", f.Name, got, a.Name, a.what, want))
+		}
 	}
-	got, listed := sums.Map(sumsFile.Data, sums.SHA256)[name]
-	switch {
-	case !listed:
-		return []string{fmt.Sprintf("%s has no line for %s", dist.SHA256SumsName, name)}
-	case got != bom.SHA256:
-		return []string{fmt.Sprintf("%s gives %s for %s, the file on disk has %s", dist.SHA256SumsName, got, name, bom.SHA256)}
-	}
-	return nil
+	return problems
 }
 
 // lineSignature: SHA256SUMS.gpg verifies with the committed release key,

@@ -37,13 +37,19 @@ func goodState(t *testing.T) *state {
 	bomSHA := dataAsset("", []byte("{}"), "").SHA256
 	shaSums := isoSHA + "  " + name + "\n" + bomSHA + "  " + dist.SBOMName(version) + "\n"
 	key := releaseKey(t)
-	for _, n := range layout.Published() {
+	for _, f := range []struct {
+		n string
+		k dist.Kind
+	}{{dist.SHA256SumsName, dist.KindChecksums}, {dist.MD5SumsName, dist.KindChecksums}, {dist.SignatureName, dist.KindSignature},
+		{dist.SBOMName(version), dist.KindSBOM}, {dist.VerifyReportName, dist.KindReport}, {dist.BuildRecordName(version), dist.KindRecord}} {
+		n := f.n
+		local.order, local.orderKinds = append(local.order, n), append(local.orderKinds, f.k)
 		data := "{}"
 		switch n {
 		case dist.SHA256SumsName:
 			data = shaSums
 		case dist.MD5SumsName:
-			data = isoMD5 + "  " + name + "\n"
+			data = isoMD5 + "  " + name + "\n" + dataAsset("", []byte("{}"), "").MD5 + "  " + dist.SBOMName(version) + "\n"
 		case dist.SignatureName:
 			data = string(signOnce(t, key, []byte(shaSums)))
 		}

@@ -3,6 +3,7 @@ package release
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -40,6 +41,8 @@ type asset struct {
 	Size   int64
 	Data   []byte
 	SHA256 string
+	// MD5 is known for the small files (MD5SUMS lists some).
+	MD5 string
 }
 
 // open returns a fresh reader over the asset's bytes, one per attempt.
@@ -75,13 +78,16 @@ type localBuild struct {
 	Split     bool
 	Parts     []asset
 	PartsSums asset
-	// Files are the small files the layout publishes (SHA256SUMS, MD5SUMS,
-	// verify-report.json, the build record) by name; FileErrs holds why one
-	// is missing or unreadable.
-	Files    map[string]asset
-	FileErrs map[string]error
-	Report   verify.Report
-	Build    iso.BuildRecord
+	// Files are the small files the build listed to publish (SHA256SUMS,
+	// MD5SUMS, the SBOM, verify-report.json, the build record, ...) by
+	// name, and order their names (orderKinds their kinds) in upload
+	// order; FileErrs holds why one is missing or unreadable.
+	Files      map[string]asset
+	FileErrs   map[string]error
+	order      []string
+	orderKinds []dist.Kind
+	Report     verify.Report
+	Build      iso.BuildRecord
 }
 
 // sizing is GitHub's asset size limit and what to do above it.
@@ -95,21 +101,30 @@ type sizing struct {
 	Split bool
 }
 
-// readLocal reads the output directory of layout: the small files, then
-// the ISO, hashed once for SHA-256, MD5 and (when split) each part's
-// SHA-256. show turns a path into what messages print.
-func readLocal(ctx context.Context, layout dist.Layout, sz sizing, known hashing.Digests, show func(string) string, out io.Writer) *localBuild {
+// readLocal reads the artifacts a release attaches (built: the ISO, then
+// the small files, in upload order) from the output directory of layout:
+// the small files whole, then the ISO, hashed once for SHA-256, MD5 and
+// (when split) each part's SHA-256, unless built lists its digests for its
+// current size. show turns a path into what messages print.
+func readLocal(ctx context.Context, layout dist.Layout, built []dist.Artifact, sz sizing, show func(string) string, out io.Writer) *localBuild {
 	l := &localBuild{Layout: layout, Files: map[string]asset{}, FileErrs: map[string]error{}}
-	for _, name := range layout.Published() {
-		a, err := readSmallFile(layout.Path(name), name, show)
-		if err != nil && dist.Optional(name) && errors.Is(err, os.ErrNotExist) {
-			continue // the signature line decides whether it may be missing
+	var known hashing.Digests
+	for _, b := range built {
+		switch b.Kind {
+		case dist.KindISO:
+			known = hashing.Digests{SHA256: b.SHA256, MD5: b.MD5, Size: b.Size}
+			continue
+		case dist.KindPart, dist.KindPartSums:
+			continue // made here from the ISO
 		}
+		a, err := readSmallFile(b.Path, b.Name, show)
 		if err != nil {
-			l.FileErrs[name] = err
+			l.FileErrs[b.Name] = err
 			continue
 		}
-		l.Files[name] = a
+		l.Files[b.Name] = a
+		l.order = append(l.order, b.Name)
+		l.orderKinds = append(l.orderKinds, b.Kind)
 	}
 	l.decode(dist.VerifyReportName, &l.Report, show)
 	l.decode(dist.BuildRecordName(layout.Version), &l.Build, show)
@@ -117,8 +132,12 @@ func readLocal(ctx context.Context, layout dist.Layout, sz sizing, known hashing
 	return l
 }
 
-// decode parses the JSON file name into v, when it was read.
+// decode parses the JSON file name into v, when it was read; a file the
+// build did not list is missing.
 func (l *localBuild) decode(name string, v any, show func(string) string) {
+	if _, failed := l.FileErrs[name]; !failed && !l.listed(name) {
+		l.FileErrs[name] = fmt.Errorf("%s is not among the files this build wrote", show(l.Layout.Path(name)))
+	}
 	if a, ok := l.Files[name]; ok {
 		if err := json.Unmarshal(a.Data, v); err != nil {
 			l.FileErrs[name] = fmt.Errorf("%s is not valid JSON: %v", show(a.Path), err)
@@ -147,8 +166,8 @@ func readSmallFile(path, name string, show func(string) string) (asset, error) {
 // dataAsset is an asset of bytes in memory (path: the file they came from,
 // if any).
 func dataAsset(name string, data []byte, path string) asset {
-	sum := sha256.Sum256(data)
-	return asset{Name: name, Path: path, Size: int64(len(data)), Data: data, SHA256: hex.EncodeToString(sum[:])}
+	sum, md := sha256.Sum256(data), md5.Sum(data)
+	return asset{Name: name, Path: path, Size: int64(len(data)), Data: data, SHA256: hex.EncodeToString(sum[:]), MD5: hex.EncodeToString(md[:])}
 }
 
 // readISO stats and hashes the ISO; over the limit, it plans the parts.
@@ -210,10 +229,37 @@ func (l *localBuild) complete() bool {
 	return l.ISOErr == nil && len(l.FileErrs) == 0 && (!l.OverLimit || l.Split)
 }
 
-// published are the small files, in the layout's upload order.
+// summedFile is a file the checksum files list, with its digests as read
+// here, and what messages call it ("ISO", "file").
+type summedFile struct {
+	dist.Artifact
+	what string
+}
+
+// summed are the files SHA256SUMS and MD5SUMS must list: the ISO and the
+// small files of a summed kind (the SBOM), with the digests read here.
+func (l *localBuild) summed() []summedFile {
+	out := []summedFile{{dist.Artifact{Name: l.ISO.Name, Kind: dist.KindISO, SHA256: l.ISO.SHA256, MD5: l.MD5}, "ISO"}}
+	for i, name := range l.order {
+		if k := l.orderKinds[i]; k.Summed() {
+			a := l.Files[name]
+			out = append(out, summedFile{dist.Artifact{Name: name, Kind: k, SHA256: a.SHA256, MD5: a.MD5}, "file"})
+		}
+	}
+	return out
+}
+
+// listed reports whether the build listed the small file name.
+func (l *localBuild) listed(name string) bool {
+	_, read := l.Files[name]
+	_, failed := l.FileErrs[name]
+	return read || failed
+}
+
+// published are the small files that were read, in upload order.
 func (l *localBuild) published() []asset {
-	var list []asset
-	for _, name := range l.Layout.Published() {
+	list := make([]asset, 0, len(l.order))
+	for _, name := range l.order {
 		if a, ok := l.Files[name]; ok {
 			list = append(list, a)
 		}

@@ -2,8 +2,8 @@ package release
 
 import (
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
@@ -157,17 +157,38 @@ func (r *runner) releaseBody() string {
 			l.PartsSums.Name, l.ISO.Name, l.ISO.Name, dist.SHA256SumsName)
 	}
 	fmt.Fprintf(&b, "- `%s` (%s): SHA-256 `%s`\n", l.ISO.Name, units.Bytes(l.ISO.Size), l.ISO.SHA256)
-	fmt.Fprintf(&b, "- `%s`, `%s`: checksums of the ISO and the SBOM (`sha256sum -c --ignore-missing %s`)\n", dist.SHA256SumsName, dist.MD5SumsName, dist.SHA256SumsName)
-	if _, ok := l.Files[dist.SignatureName]; ok {
-		fmt.Fprintf(&b, "- `%s`: OpenPGP signature of `%s` by the release key (`%s` in the repository and on the ISO)\n", dist.SignatureName, dist.SHA256SumsName, config.ReleaseKeyPath)
-	}
-	fmt.Fprintf(&b, "- `%s`: SBOM (CycloneDX JSON): the base ISO, its installed packages, the offline packages, every payload file, the Helm chart\n", dist.SBOMName(r.o.Version))
-	fmt.Fprintf(&b, "- `%s`: every check verify ran on this exact ISO\n", dist.VerifyReportName)
-	fmt.Fprintf(&b, "- `%s`: build record (base ISO digest, payload manifest digest, git commit, xorriso version, SOURCE_DATE_EPOCH)\n", dist.BuildRecordName(r.o.Version))
+	writeFileNotes(&b, l)
 	if _, ok := l.Files[dist.SignatureName]; ok {
 		fmt.Fprintf(&b, "\nCheck them offline:\n\n```sh\ngpg --import novasphere-release.asc\ngpg --verify %s %s\nsha256sum -c --ignore-missing %s\n```\n", dist.SignatureName, dist.SHA256SumsName, dist.SHA256SumsName)
 	}
 	return b.String()
+}
+
+// writeFileNotes writes one line per kind of small file, in upload order,
+// each with the kind's note: "- `SHA256SUMS`, `MD5SUMS`: checksums of the
+// ISO and the SBOM (...)".
+func writeFileNotes(b *strings.Builder, l *localBuild) {
+	titles := []string{dist.KindISO.Title()}
+	for _, k := range l.orderKinds {
+		if k.Summed() && !slices.Contains(titles, k.Title()) {
+			titles = append(titles, k.Title())
+		}
+	}
+	for i := 0; i < len(l.order); {
+		k := l.orderKinds[i]
+		var names []string
+		for ; i < len(l.order) && l.orderKinds[i] == k; i++ {
+			names = append(names, "`"+l.order[i]+"`")
+		}
+		note := k.Note()
+		if note == "" {
+			continue
+		}
+		if k == dist.KindChecksums {
+			note = fmt.Sprintf(note, strings.Join(titles, " and "))
+		}
+		fmt.Fprintf(b, "- %s: %s\n", strings.Join(names, ", "), note)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -25,7 +25,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"io"
 	"net/http"
 	"os"
@@ -35,6 +34,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
@@ -71,11 +71,15 @@ type Options struct {
 	AssetLimit, PartSize int64
 	// Retry says how requests to GitHub are retried.
 	Retry github.Retry
-	// ISODigests are the ISO's digests when the caller just computed them
-	// (verify, in the same run): the ISO is then not read again, unless it
-	// must be split (the parts need their own digests) or its size
-	// changed. Zero: the release hashes the ISO.
-	ISODigests hashing.Digests
+	// Artifacts are the files the build wrote that a release attaches, in
+	// upload order (the pipeline's Build.Artifacts.Published()): the ISO,
+	// SHA256SUMS, MD5SUMS, the SBOM, the report, the build record, the
+	// signature when SHA256SUMS was signed. The release publishes these
+	// and describes each in its notes by its kind. When the ISO is listed
+	// with its digests (verify computed them in the same run) it is not
+	// read again, unless it must be split (the parts need their own
+	// digests) or its size changed.
+	Artifacts []dist.Artifact
 }
 
 // DefaultPartSize is the size of each part when an ISO over the limit is

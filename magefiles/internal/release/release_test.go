@@ -31,7 +31,7 @@ func assertPublished(t *testing.T, fx *fixture) *githubtest.Release {
 		t.Fatalf("release %s is still a draft", fx.version)
 	}
 	want := map[string][]byte{dist.ISOName(fx.version): fx.iso}
-	for _, name := range dist.New(fx.dist, fx.version).Published() {
+	for _, name := range fx.published() {
 		data, err := os.ReadFile(filepath.Join(fx.dist, name))
 		if err != nil {
 			t.Fatal(err)
@@ -332,7 +332,7 @@ func TestGitHubReportWithAWeakerMarkerIsNotKept(t *testing.T) {
 			t.Parallel()
 			fx := newFixture(t, "v1.0.0", 64<<10)
 			assets := map[string][]byte{dist.ISOName(fx.version): fx.iso}
-			for _, name := range dist.New(fx.dist, fx.version).Published() {
+			for _, name := range fx.published() {
 				data, err := os.ReadFile(filepath.Join(fx.dist, name))
 				if err != nil {
 					t.Fatal(err)
@@ -370,7 +370,7 @@ func TestReleaseTakesVerifysDigests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := fx.run(func(o *Options) { o.ISODigests = d })
+	out, err := fx.run(withISODigests(d))
 	if err != nil {
 		t.Fatalf("release: %v\n%s", err, out)
 	}
@@ -381,8 +381,15 @@ func TestReleaseTakesVerifysDigests(t *testing.T) {
 
 	other := newFixture(t, "v1.0.0", 3<<20)
 	wrong := hashing.Digests{SHA256: strings.Repeat("0", 64), MD5: strings.Repeat("0", 32), Size: 3 << 20}
-	out, err = other.run(dryRun, func(o *Options) { o.ISODigests = wrong })
+	out, err = other.run(dryRun, withISODigests(wrong))
 	if err == nil || !strings.Contains(out, "SHA256SUMS gives") {
 		t.Errorf("digests that disagree with SHA256SUMS did not stop the release (%v):\n%s", err, out)
+	}
+}
+
+// withISODigests lists the ISO with d, as verify does.
+func withISODigests(d hashing.Digests) func(*Options) {
+	return func(o *Options) {
+		o.Artifacts[0].SHA256, o.Artifacts[0].MD5, o.Artifacts[0].Size = d.SHA256, d.MD5, d.Size
 	}
 }

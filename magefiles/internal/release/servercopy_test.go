@@ -43,7 +43,7 @@ func remoteFiles(t *testing.T, dir string) map[string]string {
 func wantOnServer(t *testing.T, fx *fixture) map[string]string {
 	t.Helper()
 	want := map[string]string{}
-	for _, name := range append(dist.New(fx.dist, fx.version).Published(), dist.ISOName(fx.version)) {
+	for _, name := range append(fx.published(), dist.ISOName(fx.version)) {
 		data, err := os.ReadFile(filepath.Join(fx.dist, name))
 		must(t, err)
 		sum := sha256.Sum256(data)

@@ -38,7 +38,7 @@ func TestISOOverTheLimitIsAttachedInParts(t *testing.T) {
 		names = append(names, a.Name)
 	}
 	want := []string{"novasphere-installer-v1.0.0.iso.part01", "novasphere-installer-v1.0.0.iso.part02", "novasphere-installer-v1.0.0.iso.part03",
-		"novasphere-installer-v1.0.0.parts.sha256", "SHA256SUMS", "SHA256SUMS.gpg", "MD5SUMS", "novasphere-installer-v1.0.0.cdx.json",
+		"novasphere-installer-v1.0.0.parts.sha256", "SHA256SUMS", "MD5SUMS", "SHA256SUMS.gpg", "novasphere-installer-v1.0.0.cdx.json",
 		"verify-report.json", "novasphere-installer-v1.0.0.build.json"}
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Fatalf("assets %v, want %v", names, want)

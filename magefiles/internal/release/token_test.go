@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,9 @@ func TestMain(m *testing.M) {
 	if root := os.Getenv("RELEASE_HELPER_ROOT"); root != "" {
 		settings, err := config.ReleaseFromEnv(config.OSEnv())
 		if err == nil {
-			err = Run(context.Background(), Options{Version: os.Getenv("RELEASE_HELPER_VERSION"), Root: root, Settings: settings, Retry: testRetry})
+			version := os.Getenv("RELEASE_HELPER_VERSION")
+			err = Run(context.Background(), Options{Version: version, Root: root, Settings: settings, Retry: testRetry,
+				Artifacts: builtArtifacts(filepath.Join(root, "dist"), version)})
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "release failed:", err)

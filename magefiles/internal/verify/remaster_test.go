@@ -260,6 +260,16 @@ func sha256File(t *testing.T, p string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+func md5File(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := md5.Sum(data)
+	return hex.EncodeToString(sum[:])
+}
+
 // readISOFile extracts one file with xorriso itself.
 func readISOFile(t *testing.T, isoPath, name string) []byte {
 	t.Helper()
