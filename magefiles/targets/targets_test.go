@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 )
@@ -67,6 +68,10 @@ func pipelineEnv(t *testing.T, version string) (env []string, dist string) {
 	sum := digestOf(t, fx.ISO)
 	tmp := t.TempDir()
 	dist = filepath.Join(tmp, "dist")
+	// The image the repository's chart pins, as a fetch leaves it.
+	if err := imagestest.WarmCache(filepath.Join(tmp, "cache")); err != nil {
+		t.Fatal(err)
+	}
 	return []string{
 		"BASE_ISO_URL=" + fx.ISO,
 		"BASE_ISO_SHA256=" + sum,

@@ -3,8 +3,10 @@ package images
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
@@ -46,32 +48,7 @@ type Options struct {
 }
 
 // Record is one image as the build record and the SBOM list it.
-type Record struct {
-	// Name and Image are the declaration's.
-	Name  string `json:"name"`
-	Image string `json:"image"`
-	// Repository, Tag and Digest are the image's (Digest is the declared
-	// manifest's or index's).
-	Repository string `json:"repository"`
-	Tag        string `json:"tag,omitempty"`
-	Digest     string `json:"digest"`
-	MediaType  string `json:"media_type"`
-	// Platforms are those the declared digest offers; Manifest is the
-	// linux/amd64 image manifest shipped, Config and Layers its blobs.
-	Platforms []string `json:"platforms"`
-	Manifest  string   `json:"manifest"`
-	Config    string   `json:"config"`
-	Layers    []string `json:"layers"`
-	// Size is the total size of the blobs shipped.
-	Size int64 `json:"size"`
-	// Names are the image names the archive gives containerd.
-	Names []string `json:"names"`
-	// File is the archive's path on the ISO under /novasphere
-	// (images/<name>.oci.tar), FileSize its length (its SHA-256 is in
-	// MANIFEST.sha256 with every payload file).
-	File     string `json:"file"`
-	FileSize int64  `json:"file_size"`
-}
+type Record = ocitar.Record
 
 // Result is what Run produced.
 type Result struct {
@@ -86,13 +63,18 @@ type Result struct {
 // Run renders the chart, refuses it when it names an image that is not
 // declared pinned (before fetching anything), fetches every declared image
 // into the cache and writes one OCI archive per image. An archive already
-// written for the same image and epoch is left as it is.
+// written for the same image and epoch is left as it is. Without a chart
+// (no Chart.yaml) there is nothing to ship.
 func Run(ctx context.Context, o Options) (Result, error) {
 	log := o.Log
 	if log == nil {
 		log = io.Discard
 	}
 	res := Result{Tree: filepath.Join(o.Dir, ISODir)}
+	if _, err := os.Stat(filepath.Join(o.Render.Chart, "Chart.yaml")); errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(log, "images: no chart at %s: no container image to ship\n", o.Render.Chart)
+		return res, nil
+	}
 	decl, err := ReadDeclared(o.Render.Chart)
 	if err != nil {
 		return res, err

@@ -135,6 +135,7 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 		SourceDateEpoch: c.SourceDateEpoch,
 		GitCommit:       git.HeadOrEmpty(ctx, c.Root),
 		OfflinePackages: b.Packages,
+		Images:          b.imageRecords(),
 		Progress:        b.Progress,
 		Log:             b.Log,
 	}
@@ -207,6 +208,7 @@ func (verifyStage) options(b *Build) verify.Options {
 		BootMarker:      c.Verify.BootMarker,
 		Install:         c.Verify.Install,
 		InstallTimeouts: install.Timeouts{Install: c.Verify.InstallTimeout},
+		Images:          b.verifyImages(),
 		Out:             b.Out,
 	}
 }

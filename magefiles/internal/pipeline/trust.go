@@ -60,6 +60,7 @@ func (b *Build) sbomInput() (sbom.Input, error) {
 		ISO:     sbom.ISO{Name: dist.ISOName(c.Version), Version: c.Version, SHA256: b.isoDigests().SHA256},
 		Base:    sbom.BaseISO{Name: c.BaseISOName, SHA256: b.Base.Digest.Encoded(), SourceURL: b.baseSource()},
 		Created: time.Unix(c.SourceDateEpoch, 0).UTC(),
+		Images:  b.sbomImages(),
 	}
 	base, err := b.basePackages()
 	if err != nil {

@@ -335,3 +335,31 @@ func present(d Descriptor, blobs map[string]int64) error {
 	}
 	return nil
 }
+
+// Record is one image as the build record and the SBOM list it.
+type Record struct {
+	// Name and Image are the declaration's.
+	Name  string `json:"name"`
+	Image string `json:"image"`
+	// Repository, Tag and Digest are the image's (Digest is the declared
+	// manifest's or index's).
+	Repository string `json:"repository"`
+	Tag        string `json:"tag,omitempty"`
+	Digest     string `json:"digest"`
+	MediaType  string `json:"media_type"`
+	// Platforms are those the declared digest offers; Manifest is the
+	// linux/amd64 image manifest shipped, Config and Layers its blobs.
+	Platforms []string `json:"platforms"`
+	Manifest  string   `json:"manifest"`
+	Config    string   `json:"config"`
+	Layers    []string `json:"layers"`
+	// Size is the total size of the blobs shipped.
+	Size int64 `json:"size"`
+	// Names are the image names the archive gives containerd.
+	Names []string `json:"names"`
+	// File is the archive's path on the ISO under /novasphere
+	// (images/<name>.oci.tar), FileSize its length (its SHA-256 is in
+	// MANIFEST.sha256 with every payload file).
+	File     string `json:"file"`
+	FileSize int64  `json:"file_size"`
+}
