@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/images/ocitar"
 )
 
@@ -71,11 +72,18 @@ func TestImagesCheck(t *testing.T) {
 			t.Errorf("images check: %+v, want a failure with %q", c, w)
 		}
 	}
-	c = imagesCheck(t, iso, base.ISO, want)
-	if c.Passed || !strings.Contains(c.Detail, "/novasphere/images/server.oci.tar is missing") {
+	c = imagesCheck(t, iso, base.ISO, append([]Image{{File: "images/missing.oci.tar", Digest: digest}}, repoImages...))
+	if c.Passed || !strings.Contains(c.Detail, "/novasphere/images/missing.oci.tar is missing") {
 		t.Errorf("images check on an ISO without the archive: %+v", c)
 	}
 }
+
+// repoImages is the image the repository's chart ships: every ISO
+// remastered from the repository's payload carries it.
+var repoImages = func() []Image {
+	d, _ := imagestest.Server()
+	return []Image{{File: "images/server.oci.tar", Digest: d, Names: []string{imagestest.Repository + ":" + imagestest.Tag, imagestest.Repository + "@" + d}}}
+}()
 
 func imagesCheck(t *testing.T, iso, base string, want []Image) Check {
 	t.Helper()
