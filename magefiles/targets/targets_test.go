@@ -36,7 +36,7 @@ func TestListShowsEveryTargetWithADescription(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mage -l: %v\n%s", err, out)
 	}
-	for _, name := range []string{"fetch", "fetch:recheck", "extract", "customize", "pack", "verify",
+	for _, name := range []string{"fetch", "fetch:recheck", "extract", "customize", "images", "pack", "verify",
 		"release", "release:rollback", "test", "clean", "settings", "reproduce", "testiso"} {
 		re := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `\s{2,}\S.{20,}$`)
 		if !re.MatchString(out) {

@@ -80,7 +80,7 @@ var Settings = []Setting{
 	{EnvKernelArgs, "`" + DefaultKernelArgs + "`", "extra installer kernel arguments; set it empty for none. The default shows kernel messages on the serial port too (servers with serial consoles, and verify's QEMU boots) while the installer stays on the screen", stage.Customize, false},
 	{EnvGrubTimeout, "the base ISO's (30 s on Ubuntu)", "boot menu timeout in whole seconds", stage.Customize, false},
 	{EnvGrubTitle, "`" + DefaultGrubTitle + "`", "boot menu entry title; `{version}` is replaced", stage.Customize, false},
-	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO, for byte-identical rebuilds", stage.Pack, false},
+	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO (and in the image archives), for byte-identical rebuilds", stage.Images, false},
 	{EnvNoInstall, "unset", "`1`: never install missing tools, print the apt-get line", stage.Fetch, false},
 	{EnvNoWait, "unset", "`1`: when another run is writing the same output (the cached base, `build/`, the ISO), stop at once naming it instead of waiting", stage.Fetch, false},
 	{EnvVerifyBoot, "boot when qemu is installed", "`1` requires the QEMU boots (installs qemu-system-x86 and ovmf), `0` skips them (reported as SKIP)", stage.Verify, false},

@@ -24,6 +24,12 @@ func (imagesStage) Outputs(b *Build) []string { return []string{b.Dir(stage.Imag
 
 func (imagesStage) Run(ctx context.Context, b *Build) error {
 	c := b.Config
+	// The chart is payload too: what pack would refuse in it (a symbolic
+	// link out of the payload, a device file) is refused with pack's
+	// message before Helm reads it.
+	if _, err := payload.WalkSources([]payload.Source{{Rel: "charts", Path: filepath.Join(c.Root, "charts"), Optional: true}}); err != nil {
+		return err
+	}
 	res, err := images.Run(ctx, images.Options{
 		Render:          images.RenderOptions{Chart: filepath.Join(c.Root, "charts", "novasphere")},
 		CacheDir:        filepath.Join(c.CacheDir, "images"),
