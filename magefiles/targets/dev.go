@@ -12,22 +12,24 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
-// testTools is everything the test suite drives for real: the ISO tools, the
-// GRUB images and firmware of the test ISO, QEMU, OpenSSH for scp, GnuPG
-// (gpg --verify of the release signature), dpkg-deb and apt-get (real .debs
-// for the offline-package check and the SBOM, apt's resolver as the check's
-// reference), and for the install proof mmdebstrap and tar2sqfs (the Debian
-// root file system of the installer test ISO).
-var testTools = []tool.Tool{
-	tool.Xorriso, tool.Mksquashfs, tool.Unsquashfs, tool.Mformat, tool.Mcopy,
-	tool.GrubMkimage, tool.GrubPCModules, tool.GrubEFIModule,
-	tool.Qemu, tool.OVMFCode, tool.OVMFVars,
-	tool.Busybox, tool.Cpio, tool.Modinfo,
+// testOnlyTools are what the tests drive for real beyond the stages' and
+// the test ISO's own tools: unsquashfs (reading the test ISO's layer back),
+// OpenSSH and rsync (the release's server copy against a real sshd), git
+// (release checkouts), GnuPG (gpg --verify of the release signature), and
+// dpkg-deb and apt-get (real .debs for the offline-package check and the
+// SBOM, apt's resolver as the check's reference), and containerd with ctr
+// (a real import of the container images' archives).
+var testOnlyTools = []tool.Tool{
+	tool.Unsquashfs,
 	tool.SSH, tool.SCP, tool.SSHKeygen, tool.SSHD, tool.Rsync, tool.Git,
 	tool.GPG, tool.GPGAgent, tool.DpkgDeb, tool.AptGet,
-	tool.Mmdebstrap, tool.Tar2sqfs, tool.DpkgQuery, tool.GrubPCBootImg,
 	tool.Containerd, tool.Ctr,
 }
+
+// testTools is everything the test command installs: every tool a stage
+// declares (pipeline.Tools), the test ISO builder's (testiso.Tools), and the
+// tests' own.
+func testTools() []tool.Tool { return tool.Union(pipeline.Tools(), testiso.Tools(), testOnlyTools) }
 
 // Test installs what the tests need (apt packages, Go modules) and runs go vet and every test.
 //
@@ -43,7 +45,7 @@ func Test(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := tool.NewInstaller(c.NoInstall, os.Stderr).Ensure(ctx, "test", testTools...); err != nil {
+	if err := tool.NewInstaller(c.NoInstall, os.Stderr).Ensure(ctx, "test", testTools()...); err != nil {
 		return err
 	}
 	steps := [][]string{
@@ -60,7 +62,14 @@ func Test(ctx context.Context) error {
 	return nil
 }
 
-// Clean removes the build and dist directories; the download cache is kept.
+// Clean removes what the pipeline wrote in the build and dist directories; the download cache is kept.
+//
+// A directory the pipeline created (it holds the marker file
+// .novasphere-iso-output) is removed whole; from one it did not create,
+// clean removes only the names the pipeline writes there and says what it
+// left. BUILD_DIR and DIST_DIR that are, contain or lie inside the
+// checkout's tracked files, a payload folder, the cache, / or the home
+// directory are refused before anything is removed.
 //
 // Environment: BUILD_DIR (default build), DIST_DIR (default dist). To drop
 // cached downloads too, remove $CACHE_DIR by hand.
@@ -69,27 +78,26 @@ func Clean() error {
 	if err != nil {
 		return err
 	}
-	for _, dir := range []string{c.BuildDir, c.DistDir} {
-		fmt.Fprintln(os.Stderr, "clean: removing "+dir)
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("clean: %w", err)
-		}
-	}
-	return nil
+	return pipeline.Clean(c, os.Stderr)
 }
 
 // Settings prints every setting the pipeline reads: its effective value, where it came from, and its meaning.
 //
 // FROM is "default", "environment", "argument" (release's version) or "git"
-// (SOURCE_DATE_EPOCH from the commit time of HEAD). Secrets (GH_TOKEN,
+// (SOURCE_DATE_EPOCH from the commit time of HEAD); a default only known
+// later shows "-" and says where it comes from ("default: the base ISO's
+// ..."). Wrong values are listed after the table, one a line. Secrets (GH_TOKEN,
 // GITHUB_TOKEN) show only as set or unset. README's configuration table is
 // the same table, with each setting's default and meaning in full.
 func Settings() error {
 	c, err := loadConfig(config.OSEnv())
-	if err != nil {
-		return err
+	if c.Root != "" {
+		// The values are shown even when some are wrong; the problems follow.
+		if derr := c.DumpSettings(os.Stdout); derr != nil && err == nil {
+			err = derr
+		}
 	}
-	return c.DumpSettings(os.Stdout)
+	return err
 }
 
 // Reproduce builds the installer ISO twice from empty build directories and proves the two are identical byte for byte.

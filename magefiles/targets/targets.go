@@ -47,14 +47,12 @@ func isTerminal(f *os.File) bool {
 	return err == nil
 }
 
-// versionArgument checks release's version argument, and says where flags
-// go when one was given in its place.
+// versionArgument says where flags go when one was given in place of
+// release's version argument. The version itself is checked once, when
+// the configuration is loaded with it.
 func versionArgument(target, v string) error {
 	if strings.HasPrefix(v, "-") {
 		return fmt.Errorf("%s: %q is a flag, not a version: flags go after the version, for example: mage %s v1.2.3 %s", target, v, target, v)
-	}
-	if err := config.ValidateVersion(v); err != nil {
-		return fmt.Errorf("%s: %w", target, err)
 	}
 	return nil
 }

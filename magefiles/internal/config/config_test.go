@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -188,7 +189,7 @@ func TestDumpSettingsShowsOriginsAndHidesSecrets(t *testing.T) {
 		EnvGHToken:     {Value: "set", From: "environment"},
 		EnvGitHubToken: {Value: "unset", From: "default"},
 		EnvDistDir:     {Value: "/out", From: "environment"},
-		EnvBuildDir:    {Value: "`build`", From: "default"},
+		EnvBuildDir:    {Value: "/repo/build", From: "default"},
 	} {
 		if o := origin(c, name); o.Value != want.Value || o.From != want.From {
 			t.Errorf("%s: %+v, want %+v", name, o, want)
@@ -229,3 +230,38 @@ func TestREADMEConfigurationTableIsTheSettingsTable(t *testing.T) {
 }
 
 var update = flag.Bool("update", false, "rewrite README's configuration table from Settings")
+
+// Issue 20 item 12: README's repository layout names every package under
+// magefiles/internal.
+func TestREADMELayoutListsEveryPackage(t *testing.T) {
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "magefiles", "internal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !bytes.Contains(readme, []byte("\nmagefiles/internal/"+e.Name()+" ")) {
+			t.Errorf("README's repository layout does not list magefiles/internal/%s", e.Name())
+		}
+	}
+}
+
+// A release's version argument is checked once, when the configuration is
+// loaded, before any stage (moved from release's
+// TestInvalidVersionIsRefusedBeforeAnything: release.Run no longer checks
+// it again); the error says it is the argument, not VERSION.
+func TestInvalidVersionArgumentIsRefusedByLoad(t *testing.T) {
+	t.Parallel()
+	env := MapEnv(map[string]string{EnvVersion: "20261127", EnvSourceDateEpoch: "1700000000"}).WithArgument(EnvVersion, "v1.0")
+	_, err := Load("/repo", env)
+	if err == nil || !errors.Is(err, ErrBadVersion) || !strings.Contains(err.Error(), `the version argument: bad version: version "v1.0" is not accepted`) {
+		t.Fatalf("Load with the version argument v1.0: %v, want the argument refused", err)
+	}
+}

@@ -22,6 +22,9 @@ func (p Problems) Error() string { return strings.Join(p, "\n") }
 type Plan struct {
 	Base     PlanBase         `json:"base"`
 	Packages []PlannedPackage `json:"packages"`
+	// BasePackages are the packages the base system has installed, as
+	// read from its manifests (the SBOM lists them); not recorded.
+	BasePackages []Installed `json:"-"`
 }
 
 // PlanBase says what the packages were resolved against.
@@ -110,7 +113,9 @@ func Resolve(files []File, debs []Deb) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return Check(base, debs)
+	plan, err := Check(base, debs)
+	plan.BasePackages = base.Packages
+	return plan, err
 }
 
 // Check proves that debs, installed together in one apt transaction on the

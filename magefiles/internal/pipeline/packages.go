@@ -30,6 +30,13 @@ func (packagesStage) Run(_ context.Context, b *Build) error {
 	if err != nil {
 		return fmt.Errorf("packages/ cannot be installed offline on the base system; nothing was written:\n%w", err)
 	}
+	if len(debs) == 0 && len(files) > 0 {
+		// The SBOM lists the base's packages even when no .deb needed
+		// them (extract has already refused a base whose manifests
+		// cannot be read).
+		base, err := debcheck.ReadBase(files)
+		plan.BasePackages, b.basePackagesErr = base.Packages, err
+	}
 	b.Packages = &plan
 	if len(debs) == 0 {
 		fmt.Fprintln(b.Log, "packages: packages/ holds no .deb: nothing to install offline")

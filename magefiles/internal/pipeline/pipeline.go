@@ -68,6 +68,27 @@ type Writer interface {
 	Outputs(b *Build) []string
 }
 
+// Tooled is a Stage that runs programs of the system. The runner ensures
+// Tools(b), what the stage runs under b's settings, before its up-to-date
+// check (installing what is missing, or refusing under
+// NOVASPHERE_NO_INSTALL=1). Tools(nil) is every tool the stage can run
+// under any settings: the test command installs those (see Tools).
+type Tooled interface {
+	Stage
+	Tools(b *Build) []tool.Tool
+}
+
+// Tools are every tool any stage can run, in stage order without repeats.
+func Tools() []tool.Tool {
+	var lists [][]tool.Tool
+	for _, s := range Stages {
+		if t, ok := s.(Tooled); ok {
+			lists = append(lists, t.Tools(nil))
+		}
+	}
+	return tool.Union(lists...)
+}
+
 // Stages are the stages in order: the one list of them (package stage
 // only names them). A new stage (sign, sbom) is one more line here, one
 // small type, and its name in package stage.
@@ -129,6 +150,9 @@ type Build struct {
 
 	// packPlan is pack's plan, made once by UpToDate and used by Run.
 	packPlan *iso.Plan
+	// basePackagesErr says why the packages stage could not read the
+	// base's installed packages when no .deb needed them (sbom reports it).
+	basePackagesErr error
 }
 
 // ReleaseFlags are the flags of `mage release`.
@@ -182,11 +206,23 @@ func (b *Build) runStage(ctx context.Context, s Stage) error {
 		return fmt.Errorf("interrupted: %w", err)
 	}
 	if w, ok := s.(Writer); ok {
-		release, err := b.lockOutputs(ctx, s.Name().String(), w.Outputs(b))
+		outputs := w.Outputs(b)
+		if err := b.makeOutputDirs(outputs); err != nil {
+			return err
+		}
+		release, err := b.lockOutputs(ctx, s.Name().String(), outputs)
 		if err != nil {
 			return err
 		}
 		defer release()
+		if err := b.removeOrphans(s.Name().String(), outputs); err != nil {
+			return err
+		}
+	}
+	if t, ok := s.(Tooled); ok {
+		if err := b.Installer.Ensure(ctx, s.Name().String(), t.Tools(b)...); err != nil {
+			return err
+		}
 	}
 	if c, ok := s.(Cacheable); ok {
 		fresh, err := c.UpToDate(ctx, b)

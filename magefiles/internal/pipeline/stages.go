@@ -11,6 +11,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
@@ -60,9 +61,28 @@ func (s extractStage) UpToDate(_ context.Context, b *Build) (bool, error) {
 	if ok {
 		fmt.Fprintf(b.Log, "extract: %s is up to date (base %s)\n", x.Dir, x.Base)
 		b.Extracted = &x
+		return true, b.checkBasePackages()
 	}
-	return ok, nil
+	return false, nil
 }
+
+// checkBasePackages reads the base's package list as soon as extract has
+// its manifests, so that a base whose packages cannot be listed stops the
+// run here, naming what is missing, instead of failing the SBOM after
+// verify passed: a run has one verdict.
+func (b *Build) checkBasePackages() error {
+	files, err := b.baseFiles()
+	if err != nil || len(files) == 0 {
+		return err // a base without manifests has no packages to list
+	}
+	if _, err := debcheck.ReadBase(files); err != nil {
+		return fmt.Errorf("the base's installed packages cannot be listed (the offline-package check and the SBOM need them): %w", err)
+	}
+	return nil
+}
+
+// Tools: extract reads the base with xorriso.
+func (extractStage) Tools(*Build) []tool.Tool { return []tool.Tool{tool.Xorriso} }
 
 // Outputs is extract's directory.
 func (extractStage) Outputs(b *Build) []string { return []string{b.Dir(stage.Extract)} }
@@ -73,9 +93,6 @@ func (extractStage) Run(ctx context.Context, b *Build) error {
 	if err := verify.CheckBaseVolume(b.Base.Path); err != nil {
 		return err
 	}
-	if err := b.Installer.Ensure(ctx, "extract", tool.Xorriso); err != nil {
-		return err
-	}
 	x, err := iso.Extract(ctx, iso.ExtractOptions{
 		Base: b.Base.Path, BaseSHA256: b.Base.Digest.Encoded(), Dir: b.Dir(stage.Extract), Log: b.Log,
 	})
@@ -83,7 +100,7 @@ func (extractStage) Run(ctx context.Context, b *Build) error {
 		return err
 	}
 	b.Extracted = &x
-	return nil
+	return b.checkBasePackages()
 }
 
 // customizeStage writes the autoinstall seed, GRUB menus and identity
@@ -144,10 +161,11 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 // Outputs is the ISO (its build record goes with it).
 func (packStage) Outputs(b *Build) []string { return []string{b.Dist.ISO()} }
 
+// Tools: pack writes the ISO with xorriso (its up-to-date check asks its
+// version).
+func (packStage) Tools(*Build) []tool.Tool { return []tool.Tool{tool.Xorriso} }
+
 func (s packStage) UpToDate(ctx context.Context, b *Build) (bool, error) {
-	if err := b.Installer.Ensure(ctx, "pack", tool.Xorriso); err != nil {
-		return false, err
-	}
 	p, err := iso.PlanPack(ctx, s.options(ctx, b))
 	if err != nil {
 		return false, err
@@ -190,6 +208,27 @@ func (b *Build) addFile(ctx context.Context, kind dist.Kind, path string) error 
 type verifyStage struct{}
 
 func (verifyStage) Name() stage.Name { return stage.Verify }
+
+// Tools: verify reads the ISO with xorriso; its boots need QEMU and
+// OVMF, installed when the boots are required (VERIFY_BOOT=1) or the
+// install proof runs, which also reads the offline packages with dpkg-deb.
+// Under VERIFY_BOOT's default the boots run only when QEMU is installed
+// already.
+func (verifyStage) Tools(b *Build) []tool.Tool {
+	tools := []tool.Tool{tool.Xorriso}
+	boot := []tool.Tool{tool.Qemu, tool.OVMFCode, tool.OVMFVars}
+	if b == nil {
+		return append(append(tools, boot...), tool.DpkgDeb)
+	}
+	v := b.Config.Verify
+	if mode := bootMode(v.Boot); v.Install || mode == verify.BootOn || mode == verify.BootAuto && tool.Qemu.Present() {
+		tools = append(tools, boot...)
+	}
+	if v.Install {
+		tools = append(tools, tool.DpkgDeb)
+	}
+	return tools
+}
 
 // Outputs is the report (SHA256SUMS, MD5SUMS and the boot logs go with
 // it).
@@ -248,13 +287,6 @@ func (s verifyStage) UpToDate(ctx context.Context, b *Build) (bool, error) {
 
 func (s verifyStage) Run(ctx context.Context, b *Build) error {
 	o := s.options(b)
-	tools := []tool.Tool{tool.Xorriso}
-	if o.Install || o.Boot == verify.BootOn || o.Boot == verify.BootAuto && tool.Qemu.Present() {
-		tools = append(tools, tool.Qemu, tool.OVMFCode, tool.OVMFVars)
-	}
-	if err := b.Installer.Ensure(ctx, "verify", tools...); err != nil {
-		return err
-	}
 	rep, err := verify.Run(ctx, o)
 	if rep.Version != "" {
 		b.Report = &rep
@@ -296,6 +328,7 @@ func (b *Build) addVerifyArtifacts(ctx context.Context, rep verify.Report) error
 		if err := b.writeSums(ctx); err != nil {
 			return err
 		}
+		fmt.Fprintf(b.Log, "verify: wrote %s and %s\n", b.show(b.Dist.SHA256Sums()), b.show(b.Dist.MD5Sums()))
 	}
 	if err := b.addFile(ctx, dist.KindReport, b.Dist.VerifyReport()); err != nil {
 		return err

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,7 +14,6 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
@@ -51,9 +52,9 @@ func (sbomStage) Run(ctx context.Context, b *Build) error {
 }
 
 // sbomInput gathers what the SBOM lists from the stages' results: the ISO's
-// digest from verify, the base and its installed packages from fetch and
-// extract, the payload from pack's manifest, the offline packages and the
-// chart from the repository.
+// digest from verify, the base from fetch, its installed packages and the
+// offline packages from the packages stage, the payload from pack's
+// manifest, and the chart from the repository.
 func (b *Build) sbomInput() (sbom.Input, error) {
 	c := b.Config
 	in := sbom.Input{
@@ -62,18 +63,13 @@ func (b *Build) sbomInput() (sbom.Input, error) {
 		Created: time.Unix(c.SourceDateEpoch, 0).UTC(),
 		Images:  b.sbomImages(),
 	}
-	base, err := b.basePackages()
-	if err != nil {
-		return in, err
+	if b.basePackagesErr != nil {
+		return in, b.basePackagesErr
 	}
-	for _, p := range base {
+	for _, p := range b.Packages.BasePackages {
 		in.BasePackages = append(in.BasePackages, sbom.BasePackage{Name: p.Name, Version: p.Version, Arch: p.Arch, Manifest: "/" + strings.TrimLeft(p.Manifest, "/")})
 	}
-	debs, err := debcheck.ReadDebDir(filepath.Join(c.Root, "packages"), "packages/")
-	if err != nil {
-		return in, err
-	}
-	for _, d := range debs {
+	for _, d := range b.Packages.Packages {
 		in.OfflineDebs = append(in.OfflineDebs, sbom.OfflineDeb{File: d.File, Package: d.Package, Version: d.Version, Arch: d.Architecture, SHA256: d.SHA256})
 	}
 	for _, l := range sums.Lines(b.Packed.Manifest, sums.SHA256) {
@@ -82,25 +78,17 @@ func (b *Build) sbomInput() (sbom.Input, error) {
 		}
 		in.Files = append(in.Files, sbom.PayloadFile{Path: l.Name, SHA256: l.Sum})
 	}
-	in.Chart, err = sbom.ReadChart(filepath.Join(c.Root, "charts", "novasphere", "Chart.yaml"))
+	// MANIFEST.sha256 cannot list itself; the SBOM lists it too.
+	in.Files = append(in.Files, sbom.PayloadFile{Path: payload.ManifestName, SHA256: sha256Hex(b.Packed.Manifest)})
+	chart, err := sbom.ReadChart(filepath.Join(c.Root, "charts", "novasphere", "Chart.yaml"))
+	in.Chart = chart
 	return in, err
 }
 
-// basePackages are the packages the base ISO's default install source
-// installs, from its casper manifests (none when the base has none).
-func (b *Build) basePackages() ([]debcheck.Installed, error) {
-	files, err := b.baseFiles()
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
-		return nil, nil
-	}
-	base, err := debcheck.ReadBase(files)
-	if err != nil {
-		return nil, err
-	}
-	return base.Packages, nil
+// sha256Hex is the SHA-256 of data, lowercase hex.
+func sha256Hex(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
 }
 
 // baseSource is where the base ISO came from: the location fetch used, or
@@ -123,16 +111,17 @@ func (signStage) Name() stage.Name { return stage.Sign }
 func (signStage) Outputs(b *Build) []string { return []string{b.Dist.Signature()} }
 
 func (signStage) Run(ctx context.Context, b *Build) error {
+	// A signature of an older SHA256SUMS must not stay beside this one,
+	// whether this run signs, has no key, or fails.
+	if err := os.Remove(b.Dist.Signature()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	data, err := os.ReadFile(b.Dist.SHA256Sums())
 	if err != nil {
 		return err
 	}
 	s := b.Config.Signing
 	if s.Key == "" {
-		// A signature of an older SHA256SUMS must not stay beside this one.
-		if err := os.Remove(b.Dist.Signature()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
 		fmt.Fprintf(b.Log, "sign: %s is not set: %s is not signed (a release of a non-prerelease version needs the signature)\n", config.EnvSigningKey, dist.SHA256SumsName)
 		return nil
 	}

@@ -41,8 +41,8 @@ import (
 
 // Options configure Run.
 type Options struct {
-	// Version is the version to release (YYYYMMDD or vX.Y.Z[-rc.N]); it
-	// is also the git tag.
+	// Version is the version to release (YYYYMMDD or vX.Y.Z[-rc.N], as
+	// config.Load checked it); it is also the git tag.
 	Version string
 	// Root is the repository root (CHANGELOG.md, git); default: found from
 	// the working directory.
@@ -105,7 +105,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.DistDir = filepath.Join(o.Root, "dist")
 	}
 	if !filepath.IsAbs(o.DistDir) {
-		return o, fmt.Errorf("release: the output directory %q is not an absolute path", o.DistDir)
+		return o, fmt.Errorf("the output directory %q is not an absolute path", o.DistDir)
 	}
 	if o.AssetLimit <= 0 {
 		o.AssetLimit = github.AssetLimit
@@ -122,9 +122,6 @@ func (o Options) withDefaults() (Options, error) {
 // Run releases o.Version: checklist, GitHub draft, uploads, server copy,
 // publish. See the package documentation.
 func Run(ctx context.Context, o Options) (err error) {
-	if err := config.ValidateVersion(o.Version); err != nil {
-		return err
-	}
 	o, err = o.withDefaults()
 	if err != nil {
 		return err

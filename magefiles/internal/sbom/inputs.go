@@ -50,7 +50,7 @@ func ParseManifest(r io.Reader, manifest string) ([]BasePackage, error) {
 func ReadChart(path string) (Chart, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Chart{}, fmt.Errorf("sbom: reading the Helm chart: %w", err)
+		return Chart{}, fmt.Errorf("reading the Helm chart: %w", err)
 	}
 	var meta struct {
 		APIVersion string `yaml:"apiVersion"`
@@ -59,10 +59,10 @@ func ReadChart(path string) (Chart, error) {
 		AppVersion string `yaml:"appVersion"`
 	}
 	if err := yaml.Unmarshal(data, &meta); err != nil {
-		return Chart{}, fmt.Errorf("sbom: %s is not valid YAML: %w", path, err)
+		return Chart{}, fmt.Errorf("%s is not valid YAML: %w", path, err)
 	}
 	if meta.Name == "" || meta.Version == "" {
-		return Chart{}, fmt.Errorf("sbom: %s: a chart needs both name and version (has name %q, version %q)", path, meta.Name, meta.Version)
+		return Chart{}, fmt.Errorf("%s: a chart needs both name and version (has name %q, version %q)", path, meta.Name, meta.Version)
 	}
 	return Chart{Name: meta.Name, Version: meta.Version, AppVersion: meta.AppVersion}, nil
 }
@@ -73,15 +73,15 @@ func ReadChart(path string) (Chart, error) {
 func ReadDeb(ctx context.Context, file, underPayload string) (OfflineDeb, error) {
 	out, err := tool.Command("dpkg-deb", "--show", "--showformat=${Package}\\t${Version}\\t${Architecture}\\n", file).Output(ctx)
 	if err != nil {
-		return OfflineDeb{}, fmt.Errorf("sbom: %s is not a readable .deb: %w", file, err)
+		return OfflineDeb{}, fmt.Errorf("%s is not a readable .deb: %w", file, err)
 	}
 	fields := strings.Split(strings.TrimRight(string(out), "\n"), "\t")
 	if len(fields) != 3 || fields[0] == "" || fields[1] == "" || fields[2] == "" {
-		return OfflineDeb{}, fmt.Errorf("sbom: %s: dpkg-deb gave %q, want package, version and architecture", file, out)
+		return OfflineDeb{}, fmt.Errorf("%s: dpkg-deb gave %q, want package, version and architecture", file, out)
 	}
 	sum, err := fileSHA256(file)
 	if err != nil {
-		return OfflineDeb{}, fmt.Errorf("sbom: %w", err)
+		return OfflineDeb{}, fmt.Errorf("%s: %w", file, err)
 	}
 	return OfflineDeb{File: underPayload, Package: fields[0], Version: fields[1], Arch: fields[2], SHA256: sum}, nil
 }

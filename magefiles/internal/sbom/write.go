@@ -17,15 +17,15 @@ import (
 func Write(w io.Writer, in Input) error {
 	bom, err := build(in)
 	if err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return err
 	}
 	var buf bytes.Buffer
 	enc := cdx.NewBOMEncoder(&buf, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
 	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
-		return fmt.Errorf("sbom: encoding: %w", err)
+		return fmt.Errorf("encoding the SBOM: %w", err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("sbom: %w", err)
+		return fmt.Errorf("writing the SBOM: %w", err)
 	}
 	return nil
 }
@@ -135,11 +135,7 @@ func basePackageComponents(pkgs []BasePackage) ([]cdx.Component, error) {
 		if strings.ContainsAny(p.Name+p.Version+p.Arch, " \t\n") {
 			return nil, fmt.Errorf("base package %d (%q from %s): name, version or arch contains white space", i+1, p.Name, p.Manifest)
 		}
-		arch := p.Arch
-		if arch == "" {
-			arch = DefaultArch
-		}
-		k := key{p.Name, arch, p.Version}
+		k := key{p.Name, p.Arch, p.Version}
 		if !contains(manifests[k], p.Manifest) {
 			manifests[k] = append(manifests[k], p.Manifest)
 		}
@@ -203,7 +199,7 @@ func offlineDebComponents(debs []OfflineDeb) ([]cdx.Component, error) {
 			Name:       d.Package,
 			Version:    d.Version,
 			Hashes:     sha256Hash(d.SHA256),
-			PackageURL: debPURL(d.Package, d.Version, d.Arch),
+			PackageURL: offlinePURL(d.Package, d.Version, d.Arch),
 			Properties: props(PropRole, RoleOfflineDeb, PropPath, isoPath, PropArch, d.Arch),
 		})
 	}

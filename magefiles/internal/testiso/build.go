@@ -47,6 +47,10 @@ var (
 	grubEFIModules  = append([]string{"efi_gop"}, grubCommonModules...)
 )
 
+// Tools are every tool the test ISO's builder runs (the testiso target's,
+// and the test command installs them).
+func Tools() []tool.Tool { return tool.Union(requiredTools, installerTools) }
+
 // requiredTools are what Build runs.
 var requiredTools = []tool.Tool{
 	tool.Xorriso, tool.Mksquashfs, tool.Mformat, tool.Mcopy, tool.GrubMkimage,

@@ -82,6 +82,21 @@ var (
 	Ctr        = Tool{Command: "ctr", Package: "containerd"}
 )
 
+// Union is every tool of the lists, in order, each once (by name).
+func Union(lists ...[]Tool) []Tool {
+	var out []Tool
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, t := range l {
+			if !seen[t.Name()] {
+				seen[t.Name()] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
 // Installer installs missing tools. The zero value is not useful; use
 // NewInstaller.
 type Installer struct {
