@@ -1,17 +1,16 @@
 package images
 
 import (
-	"errors"
 	"fmt"
-	"log/slog"
-	"sort"
 	"strings"
 
-	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/common/util"
+	chartlint "helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	release "helm.sh/helm/v4/pkg/release/v1"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 )
 
@@ -39,89 +38,79 @@ type RenderOptions struct {
 	ReleaseName, Namespace string
 }
 
-// Render lints and renders the chart client-side as `helm template
-// --include-crds` does (helm.sh/helm/v4 pkg/cmd/template.go:
-// action.Install with a client dry run), and returns every document of the
-// manifest, the CRDs and every hook, test hooks included: `helm test` runs
-// them on the installed system too. A chart that fails Helm's lint rules
-// or does not render is refused with Helm's own message.
+// Render lints and renders the chart client-side, as `helm template
+// --include-crds` does (helm.sh/helm/v4 pkg/action/action.go,
+// renderResources: engine.Render on the chart's values coalesced with the
+// release's, NOTES.txt left out, releaseutil.SortManifests splitting hooks
+// from the manifest), and returns every document of the manifest, the CRDs
+// and every hook, test hooks included: `helm test` runs them on the
+// installed system too. It calls Helm's engine, lint rules and manifest
+// sorter directly rather than pkg/action, which links Kubernetes' whole
+// typed client and Helm's storage drivers (half again the code to
+// compile). A chart that fails Helm's lint rules or does not render is
+// refused with Helm's own message.
 func Render(o RenderOptions) ([]Manifest, error) {
 	vals, err := readValues(o.ValuesFiles)
 	if err != nil {
 		return nil, err
 	}
-	if err := lint(o.Chart, vals); err != nil {
+	ns := or(o.Namespace, "default")
+	if err := lint(o.Chart, vals, ns); err != nil {
 		return nil, err
 	}
 	ch, err := loader.Load(o.Chart)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s: %w", o.Chart, err)
 	}
-	inst := action.NewInstall(action.NewConfiguration(action.ConfigurationSetLogger(slog.DiscardHandler)))
-	inst.DryRunStrategy = action.DryRunClient
-	inst.Replace = true
-	inst.IncludeCRDs = true
-	inst.ReleaseName = or(o.ReleaseName, "novasphere")
-	inst.Namespace = or(o.Namespace, "default")
-	r, err := inst.Run(ch, vals)
+	if err := chartutil.ProcessDependencies(ch, vals); err != nil {
+		return nil, fmt.Errorf("chart %s: dependencies (Helm says): %w", o.Chart, err)
+	}
+	opts := common.ReleaseOptions{Name: or(o.ReleaseName, "novasphere"), Namespace: ns, Revision: 1, IsInstall: true}
+	rv, err := util.ToRenderValuesWithSchemaValidation(ch, vals, opts, common.DefaultCapabilities.Copy(), false)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: values (Helm says): %w", o.Chart, err)
+	}
+	files, err := engine.Render(ch, rv)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s does not render (Helm says): %w", o.Chart, err)
 	}
-	rel, ok := r.(*release.Release)
-	if !ok {
-		return nil, fmt.Errorf("chart %s: Helm returned a %T, not a v1 release", o.Chart, r)
+	for name := range files {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			delete(files, name)
+		}
 	}
-	return releaseDocuments(rel), nil
-}
-
-// releaseDocuments splits the release's manifest by "# Source:" and adds
-// each hook.
-func releaseDocuments(rel *release.Release) []Manifest {
-	split := releaseutil.SplitManifests(rel.Manifest)
-	keys := make([]string, 0, len(split))
-	for k := range split {
-		keys = append(keys, k)
+	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: rendered manifests (Helm says): %w", o.Chart, err)
 	}
-	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
 	var out []Manifest
-	for _, k := range keys {
-		body := split[k]
-		out = append(out, Manifest{Template: source(body), Body: body})
+	for _, crd := range ch.CRDObjects() {
+		out = append(out, Manifest{Template: crd.Filename, Body: string(crd.File.Data)})
 	}
-	for _, h := range rel.Hooks {
+	for _, m := range manifests {
+		out = append(out, Manifest{Template: m.Name, Body: m.Content})
+	}
+	for _, h := range hooks {
 		ev := make([]string, len(h.Events))
 		for i, e := range h.Events {
 			ev[i] = string(e)
 		}
 		out = append(out, Manifest{Template: h.Path, Hook: strings.Join(ev, ","), Body: h.Manifest})
 	}
-	return out
+	return out, nil
 }
 
-// source is the template named by a document's "# Source:" line.
-func source(doc string) string {
-	for _, line := range strings.Split(doc, "\n") {
-		if s, ok := strings.CutPrefix(strings.TrimSpace(line), "# Source: "); ok {
-			return s
-		}
-	}
-	return "(unknown template)"
-}
-
-// lint runs Helm's lint rules (errors only, as `helm lint` fails on).
-func lint(chart string, vals map[string]any) error {
-	res := action.NewLint().Run([]string{chart}, vals)
-	if len(res.Errors) == 0 {
-		return nil
-	}
+// lint runs Helm's lint rules (pkg/chart/v2/lint, as `helm lint`): an
+// error-level message refuses the chart.
+func lint(chart string, vals map[string]any, namespace string) error {
 	var lines []string
-	for _, m := range res.Messages {
+	for _, m := range chartlint.RunAll(chart, vals, namespace).Messages {
 		if m.Severity >= support.ErrorSev {
 			lines = append(lines, m.Error())
 		}
 	}
-	if len(lines) == 0 { // the chart could not be loaded
-		return fmt.Errorf("chart %s fails helm lint (Helm says): %w", chart, errors.Join(res.Errors...))
+	if len(lines) == 0 {
+		return nil
 	}
 	return fmt.Errorf("chart %s fails helm lint (Helm says):\n%s", chart, strings.Join(lines, "\n"))
 }
