@@ -195,8 +195,8 @@ func TestHelpOfEachStageNamesEverySettingItReads(t *testing.T) {
 			}
 		}
 	}
-	if targets != 6 {
-		t.Errorf("%d stages have a target, want 6 (fetch, extract, customize, pack, verify, release):\n%s", targets, list)
+	if targets != 7 {
+		t.Errorf("%d stages have a target, want 7 (fetch, extract, customize, images, pack, verify, release):\n%s", targets, list)
 	}
 }
 
