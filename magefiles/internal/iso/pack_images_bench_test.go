@@ -34,7 +34,7 @@ func BenchmarkPackWithImages(b *testing.B) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	tree := filepath.Join(dir, "images")
+	tree := filepath.Join(dir, "bench-images")
 	archive := filepath.Join(tree, "big.oci.tar")
 	if err := writeGiBArchive(archive); err != nil {
 		b.Fatal(err)
@@ -43,7 +43,7 @@ func BenchmarkPackWithImages(b *testing.B) {
 		return RemasterOptions{Base: f.ISO, BaseSHA256: pinOf(f.ISO), Root: root, BuildDir: filepath.Join(dir, name, "build"),
 			DistDir: filepath.Join(dir, name, "dist"), Version: testVersion, KernelArgs: testKernelArgs, SourceDateEpoch: testEpoch, Trees: trees}
 	}
-	plain, withImages := opts("plain", nil), opts("images", []payload.Source{{Rel: "bench-images", Path: tree}})
+	plain, withImages := opts("plain", nil), opts("with-images", []payload.Source{{Rel: "bench-images", Path: tree}})
 	var isos [2]string
 	for i, o := range []RemasterOptions{plain, withImages} { // untimed: caches, page cache
 		res, err := Remaster(ctx, o)
