@@ -24,6 +24,7 @@ var testOnlyTools = []tool.Tool{
 	tool.SSH, tool.SCP, tool.SSHKeygen, tool.SSHD, tool.Rsync, tool.Git,
 	tool.GPG, tool.GPGAgent, tool.DpkgDeb, tool.AptGet,
 	tool.Containerd, tool.Ctr,
+	tool.Debugfs, tool.MkfsExt4, // the reinstall guard's test
 }
 
 // testTools is everything the test command installs: every tool a stage

@@ -173,6 +173,10 @@ type Options struct {
 	// Images are the container images the ISO must carry under
 	// /novasphere/images (the images stage's result).
 	Images []Image
+	// InstallDiskDir, when set, keeps each proof's installed disk in
+	// InstallDiskDir/<firmware>/ (install.Options.DiskDir), named in the
+	// report; `mage vm` boots it.
+	InstallDiskDir string
 	// Out receives progress lines and the result table (nil: discarded).
 	Out io.Writer
 }
