@@ -109,7 +109,7 @@ func Customize(ctx context.Context) error {
 // Environment: CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso),
 // BUILD_DIR, SOURCE_DATE_EPOCH (the archives' dates), DOCKER_CONFIG (read
 // by the registry client), and those of the stages before it: VERSION,
-// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, ADMIN_AUTHORIZED_KEYS, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, NOVASPHERE_NO_INSTALL,
 // NOVASPHERE_NO_WAIT.
 func Images(ctx context.Context) error {
