@@ -1,7 +1,7 @@
 //go:build mage
 
 // novasphere-iso builds NovaSphere's offline installer ISO from Ubuntu 22.04 live-server:
-// fetch -> extract -> customize -> packages -> pack -> verify -> sbom -> sign -> release.
+// fetch -> extract -> customize -> packages -> images -> pack -> verify -> sbom -> sign -> release.
 // Run "mage -h <target>" for details; "mage settings" shows every setting.
 package main
 

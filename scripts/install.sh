@@ -39,6 +39,13 @@ if [ -e "$1" ]; then
 	fi
 fi
 
+# Container images, if any were shipped (images/*.oci.tar): imported into
+# containerd, or placed where k3s and RKE2 import them; a failure stops here.
+set -- "$NOVASPHERE_DIR"/images/*.oci.tar
+if [ -e "$1" ]; then
+	sh "$NOVASPHERE_DIR/scripts/import-images.sh"
+fi
+
 install -d -m 0755 /etc/novasphere /var/lib/novasphere
 install -m 0644 "$NOVASPHERE_DIR/configs/novasphere.yaml" /etc/novasphere/novasphere.yaml
 

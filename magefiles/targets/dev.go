@@ -17,11 +17,13 @@ import (
 // OpenSSH and rsync (the release's server copy against a real sshd), git
 // (release checkouts), GnuPG (gpg --verify of the release signature), and
 // dpkg-deb and apt-get (real .debs for the offline-package check and the
-// SBOM, apt's resolver as the check's reference).
+// SBOM, apt's resolver as the check's reference), and containerd with ctr
+// (a real import of the container images' archives).
 var testOnlyTools = []tool.Tool{
 	tool.Unsquashfs,
 	tool.SSH, tool.SCP, tool.SSHKeygen, tool.SSHD, tool.Rsync, tool.Git,
 	tool.GPG, tool.GPGAgent, tool.DpkgDeb, tool.AptGet,
+	tool.Containerd, tool.Ctr,
 	tool.Debugfs, tool.MkfsExt4, // the reinstall guard's test
 }
 

@@ -73,15 +73,62 @@ func Customize(ctx context.Context) error {
 	return runThrough(ctx, stage.Customize, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
+// Images checks and fetches the container images charts/novasphere runs, for /novasphere/images on the ISO.
+//
+// Every image the chart may run is declared once in Chart.yaml's
+// artifacthub.io/images annotation (name, image repo/name:tag@sha256:…,
+// optional platforms). The chart is rendered in-process with Helm's SDK
+// (as helm template --include-crds: the manifest, CRDs and every hook, test
+// hooks included) after Helm's lint rules, and the build stops before any
+// ISO is written when
+//
+//   - the chart fails helm lint or does not render (Helm's own message);
+//   - a rendered manifest names an image that is not declared: containers,
+//     init and ephemeral containers of Pods, Deployments, StatefulSets,
+//     DaemonSets, ReplicaSets, Jobs, CronJobs (hooks too), and any field
+//     called image in any other kind, kind: List items included; the
+//     message names the template, the container and the image;
+//   - a declared image is not pinned by a sha256 digest, or has no
+//     linux/amd64 image (an arm64-only image, an index without amd64).
+//
+// Each declared image is fetched by digest (registry protocol,
+// go-containerregistry) into $CACHE_DIR/images, a content-addressed cache:
+// a second build downloads nothing, a build with a warm cache works
+// offline, and a cached blob that fails its digest is fetched again.
+// Credentials come from the Docker config (DOCKER_CONFIG or
+// ~/.docker/config.json, credential helpers) and are never printed. Each
+// image becomes one OCI archive, images/<name>.oci.tar (only its
+// linux/amd64 image; byte-identical for the same inputs), that
+// scripts/install.sh imports into containerd's k8s.io namespace or places
+// in k3s's and RKE2's agent/images/. Runs the stages before it first.
+//
+// To add an image: add its entry to the annotation, pinned (crane digest
+// repo/name:tag prints the digest), and reference it from the templates or
+// values. To bump one: change its tag and digest in the annotation and in
+// values.yaml together; a rendered image that differs from every
+// declaration stops the build.
+//
+// Environment: CACHE_DIR (default ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso),
+// BUILD_DIR, SOURCE_DATE_EPOCH (the archives' dates), DOCKER_CONFIG (read
+// by the registry client), and those of the stages before it: VERSION,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, ADMIN_AUTHORIZED_KEYS, BASE_ISO_URL, BASE_ISO_SHA256,
+// BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, NOVASPHERE_NO_INSTALL,
+// NOVASPHERE_NO_WAIT.
+func Images(ctx context.Context) error {
+	return runThrough(ctx, stage.Images, config.OSEnv(), pipeline.ReleaseFlags{})
+}
+
 // Pack writes dist/novasphere-installer-<version>.iso: the base ISO plus the NovaSphere payload, still bootable in BIOS and UEFI.
 //
-// The payload (charts/, scripts/, configs/, packages/, VERSION and
-// MANIFEST.sha256) goes under /novasphere; /md5sum.txt is regenerated. The
+// The payload (charts/, scripts/, configs/, packages/, the container images
+// under images/, VERSION and MANIFEST.sha256) goes under /novasphere;
+// /md5sum.txt is regenerated. The build record lists each image's tag,
+// digest and layers. The
 // ISO is written to a temporary name and renamed when complete, with
 // dist/novasphere-installer-<version>.build.json beside it. Builds from the
 // same inputs are byte-identical. When the output is newer than every input,
-// pack says it is up to date and does nothing. Runs fetch, extract and
-// customize first.
+// pack says it is up to date and does nothing. Runs fetch, extract,
+// customize, packages and images first.
 //
 // Environment:
 //
@@ -96,13 +143,14 @@ func Pack(ctx context.Context) error {
 	return runThrough(ctx, stage.Pack, config.OSEnv(), pipeline.ReleaseFlags{})
 }
 
-// Verify builds the installer ISO and proves it right: checksums, boot records, payload, md5sum.txt, autoinstall, offline packages, QEMU boots and, with VERIFY_INSTALL=1, a real install.
+// Verify builds the installer ISO and proves it right: checksums, boot records, payload, md5sum.txt, autoinstall, offline packages, container images, QEMU boots and, with VERIFY_INSTALL=1, a real install.
 //
 // This is what CI runs. Every check runs and is reported in a table and in
 // dist/verify-report.json; any failure makes verify exit non-zero. Then it
 // writes the SBOM (dist/novasphere-installer-<version>.cdx.json, CycloneDX:
 // base ISO, base packages from its casper manifests, offline .debs, payload
-// files, Helm chart), SHA256SUMS and MD5SUMS of the ISO and the SBOM, and,
+// files, Helm chart, container images with their pkg:oci purls, digests and
+// layers), SHA256SUMS and MD5SUMS of the ISO and the SBOM, and,
 // with RELEASE_SIGNING_KEY, SHA256SUMS.gpg, checked against
 // configs/keys/novasphere-release.asc. Runs the stages up to pack first.
 //

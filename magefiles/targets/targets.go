@@ -3,7 +3,7 @@
 // hand each other live in magefiles/internal/pipeline, and the work in one
 // package per stage under magefiles/internal.
 //
-//	fetch -> extract -> customize -> packages -> pack -> verify -> sbom -> sign -> release
+//	fetch -> extract -> customize -> packages -> images -> pack -> verify -> sbom -> sign -> release
 package targets
 
 import (

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"golang.org/x/crypto/ssh"
@@ -39,7 +40,7 @@ func TestListShowsEveryTargetWithADescription(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mage -l: %v\n%s", err, out)
 	}
-	for _, name := range []string{"fetch", "fetch:recheck", "extract", "customize", "pack", "verify",
+	for _, name := range []string{"fetch", "fetch:recheck", "extract", "customize", "images", "pack", "verify",
 		"release", "release:rollback", "test", "clean", "settings", "reproduce", "testiso", "bases", "vm"} {
 		re := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `\s{2,}\S.{20,}$`)
 		if !re.MatchString(out) {
@@ -100,6 +101,10 @@ func pipelineEnv(t *testing.T, version string) (env []string, dist string) {
 	sum := digestOf(t, fx.ISO)
 	tmp := t.TempDir()
 	dist = filepath.Join(tmp, "dist")
+	// The image the repository's chart pins, as a fetch leaves it.
+	if err := imagestest.WarmCache(filepath.Join(tmp, "cache")); err != nil {
+		t.Fatal(err)
+	}
 	return []string{
 		"BASE_ISO_URL=" + fx.ISO,
 		"BASE_ISO_SHA256=" + sum,
@@ -226,8 +231,8 @@ func TestHelpOfEachStageNamesEverySettingItReads(t *testing.T) {
 			}
 		}
 	}
-	if targets != 6 {
-		t.Errorf("%d stages have a target, want 6 (fetch, extract, customize, pack, verify, release):\n%s", targets, list)
+	if targets != 7 {
+		t.Errorf("%d stages have a target, want 7 (fetch, extract, customize, images, pack, verify, release):\n%s", targets, list)
 	}
 }
 

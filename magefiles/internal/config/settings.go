@@ -89,7 +89,7 @@ var Settings = []Setting{
 	{EnvGrubTimeout, "the base ISO's (30 s on Ubuntu)", "boot menu timeout in whole seconds, 0 to 3600", stage.Customize, false},
 	{EnvGrubTitle, "`" + DefaultGrubTitle + "`", "boot menu entry title; `{version}` is replaced", stage.Customize, false},
 	{EnvAdminAuthorizedKeys, "unset: only the keys of `configs/autoinstall/user-data`", "file of OpenSSH public keys (one a line, as in `~/.ssh/id_ed25519.pub`; `#` comments) added to user-data's `ssh.authorized-keys` for the installed machine's user (for CI secrets and per-customer builds). Each key is checked like `ssh-keygen -l` (ed25519, ECDSA, RSA of 2048 bits or more); a private key is refused without being shown. A release refuses a configuration nobody can log in with", stage.Customize, false},
-	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO, for byte-identical rebuilds", stage.Pack, false},
+	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO (and in the image archives), for byte-identical rebuilds", stage.Images, false},
 	{EnvNoInstall, "unset", "`1`: never install missing tools, print the apt-get line", stage.Fetch, false},
 	{EnvNoWait, "unset", "`1`: when another run is writing the same output (the cached base, `build/`, the ISO), stop at once naming it instead of waiting", stage.Fetch, false},
 	{EnvVerifyBoot, "boot when qemu is installed", "`1` requires the QEMU boots (installs qemu-system-x86 and ovmf), `0` skips them (reported as SKIP)", stage.Verify, false},

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
@@ -200,6 +201,10 @@ func remasterBuild(ctx context.Context, o RemasterOptions) (*pipeline.Build, err
 	}
 	if o.BaseSHA256 == "" {
 		env[config.EnvBaseISOSHA256] = pinOf(o.Base)
+	}
+	// The image the repository's chart pins, as a fetch leaves it.
+	if err := imagestest.WarmCache(env[config.EnvCacheDir]); err != nil {
+		return nil, err
 	}
 	c, err := config.Load(o.Root, config.MapEnv(env))
 	if err != nil {

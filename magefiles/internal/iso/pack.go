@@ -19,6 +19,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/images/ocitar"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/space"
@@ -65,6 +66,9 @@ type PackOptions struct {
 	// OfflinePackages is the install plan of packages/*.deb, recorded in
 	// the build record.
 	OfflinePackages *debcheck.Plan
+	// Images are the container images the payload ships under
+	// /novasphere/images, recorded in the build record.
+	Images []ocitar.Record
 	// Progress receives xorriso's progress (UPDATE) lines; nil discards them.
 	Progress io.Writer
 	// Log receives what pack does; nil discards it.
@@ -84,6 +88,9 @@ type BuildRecord struct {
 	// OfflinePackages is how packages/*.deb install offline on the base:
 	// each package, its version and what satisfies each dependency.
 	OfflinePackages *debcheck.Plan `json:"offline_packages,omitempty"`
+	// Images are the container images under /novasphere/images: each
+	// one's name, tag, digest, linux/amd64 manifest and layers.
+	Images []ocitar.Record `json:"images,omitempty"`
 	// ISOSize is the length of the ISO pack wrote: an ISO of another size
 	// (cut short, or replaced) is never taken as up to date.
 	ISOSize int64 `json:"iso_size"`
@@ -210,7 +217,7 @@ func PlanPack(ctx context.Context, o PackOptions) (*Plan, error) {
 		fmt.Fprintln(p.log, "pack: note: SOURCE_DATE_EPOCH is unknown (not a git checkout?): using the current time; the ISO will not be reproducible")
 	}
 	p.record = BuildRecord{Version: o.Version, Base: o.BaseID, BaseISOSHA256: p.x.BaseSHA256, GitCommit: o.GitCommit,
-		XorrisoVersion: xv, SourceDateEpoch: p.epoch, OfflinePackages: o.OfflinePackages}
+		XorrisoVersion: xv, SourceDateEpoch: p.epoch, OfflinePackages: o.OfflinePackages, Images: o.Images}
 	return p, p.fingerprint()
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 // A tree a stage before pack put in the Build (as the container images
-// stage puts /novasphere/images) is on the ISO with the repository's
+// stage puts /novasphere/images; here /novasphere/extra, beside the images
+// tree the repository's chart makes) is on the ISO with the repository's
 // payload, listed in MANIFEST.sha256 and md5sum.txt; a change in it makes
 // the next pack write the ISO again, and without a change pack is up to
 // date.
@@ -29,7 +30,7 @@ func TestPackShipsTheTreesEarlierStagesMade(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	withImages := func(o *RemasterOptions) { o.Trees = []payload.Source{{Rel: "images", Path: images}} }
+	withImages := func(o *RemasterOptions) { o.Trees = []payload.Source{{Rel: "extra", Path: images}} }
 	res, _, err := remasterIn(t, base.ISO, root, dir, withImages)
 	if err != nil {
 		t.Fatal(err)
@@ -38,15 +39,15 @@ func TestPackShipsTheTreesEarlierStagesMade(t *testing.T) {
 	if err := ExtractTree(t.Context(), res.ISO, tree); err != nil {
 		t.Fatal(err)
 	}
-	expectFile(t, tree, "novasphere/images/blobs/sha256/layer", []byte("layer bytes\n"))
-	expectFile(t, tree, "novasphere/images/index.json", []byte(`{"manifests":[]}`+"\n"))
+	expectFile(t, tree, "novasphere/extra/blobs/sha256/layer", []byte("layer bytes\n"))
+	expectFile(t, tree, "novasphere/extra/index.json", []byte(`{"manifests":[]}`+"\n"))
 	expectFile(t, tree, "novasphere/scripts/install.sh", mustRead(t, filepath.Join(root, "scripts", "install.sh")))
 	manifest := string(mustRead(t, filepath.Join(tree, "novasphere", payload.ManifestName)))
-	if !strings.Contains(manifest, "  images/blobs/sha256/layer\n") || !strings.Contains(manifest, "  images/index.json\n") {
+	if !strings.Contains(manifest, "  extra/blobs/sha256/layer\n") || !strings.Contains(manifest, "  extra/index.json\n") {
 		t.Errorf("MANIFEST.sha256 does not list the images tree:\n%s", manifest)
 	}
-	if s := checkMD5Sum(t, tree); !strings.Contains(s, "  ./novasphere/images/index.json\n") {
-		t.Errorf("md5sum.txt does not list /novasphere/images/index.json")
+	if s := checkMD5Sum(t, tree); !strings.Contains(s, "  ./novasphere/extra/index.json\n") {
+		t.Errorf("md5sum.txt does not list /novasphere/extra/index.json")
 	}
 
 	again, _, err := remasterIn(t, base.ISO, root, dir, withImages)

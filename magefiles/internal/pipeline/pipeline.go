@@ -9,6 +9,8 @@
 //	extract    what the remaster reads from the base -> Build.Extracted
 //	customize  autoinstall, GRUB, identity files      -> Build.Customized
 //	packages   packages/*.deb resolved on the base     -> Build.Packages
+//	images     the chart's images, checked and fetched -> Build.Images
+//	           (their archives: a tree in Build.Payload)
 //	pack       the installer ISO and its record       -> Build.Packed
 //	           (with every tree in Build.Payload under /novasphere)
 //	verify     every check, QEMU boots included       -> Build.Report
@@ -31,6 +33,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/images"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
@@ -94,6 +97,7 @@ var Stages = []Stage{
 	extractStage{},   // read what the remaster changes out of the base
 	customizeStage{}, // autoinstall seed, GRUB menus, version identity
 	packagesStage{},  // prove packages/*.deb install offline on the base
+	imagesStage{},    // the chart's container images, checked, fetched by digest
 	packStage{},      // write the installer ISO and its build record
 	verifyStage{},    // prove the ISO right: checks and QEMU boots
 	sbomStage{},      // list what is inside the ISO (CycloneDX), in SHA256SUMS
@@ -128,6 +132,8 @@ type Build struct {
 	Customized *customize.Result
 	// Packages is the offline packages' install plan.
 	Packages *debcheck.Plan
+	// Images are the chart's container images, fetched and archived.
+	Images *images.Result
 	// Payload are the trees pack puts under /novasphere, in order: the
 	// repository's charts/ scripts/ configs/ packages/ first (New puts
 	// them here), then each tree a stage before pack adds (a stage that

@@ -21,6 +21,8 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
@@ -29,6 +31,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
 
 const testVersion = "v1.2.3"
@@ -182,6 +185,60 @@ func TestVerifyWritesSignedSumsAndAnSBOMOfTheISO(t *testing.T) {
 		t.Error("gpg accepted a changed SHA256SUMS")
 	}
 	checkSBOMCounts(t, b)
+	checkImages(t, b)
+}
+
+// checkImages: the chart's image is on the ISO, in the build record with
+// its digest, and verify's images check re-read it.
+func checkImages(t *testing.T, b *pipeline.Build) {
+	t.Helper()
+	rec, err := iso.ReadBuildRecord(b.Dist.BuildRecord())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := imagestest.Server()
+	if len(rec.Images) != 1 || rec.Images[0].Digest != d || rec.Images[0].Tag != imagestest.Tag || rec.Images[0].File != "images/server.oci.tar" {
+		t.Errorf("build record images %+v, want the chart's image %s", rec.Images, d)
+	}
+	if !strings.Contains(string(b.Packed.Manifest), "  images/server.oci.tar\n") {
+		t.Errorf("MANIFEST.sha256 does not list images/server.oci.tar:\n%s", b.Packed.Manifest)
+	}
+	var found bool
+	for _, c := range b.Report.Checks {
+		if c.Name == verify.CheckImages {
+			found = c.Passed && strings.Contains(c.Detail, "1 image(s)")
+			t.Logf("images check: %s", c.Detail)
+		}
+	}
+	if !found {
+		t.Errorf("verify's images check did not pass on the chart's image: %+v", b.Report.Checks)
+	}
+}
+
+// A chart that runs an image it does not declare stops the build at the
+// images stage, naming the template and the image, before any ISO is
+// written.
+func TestUndeclaredImageStopsTheBuildBeforePack(t *testing.T) {
+	root := repoCopy(t)
+	values := filepath.Join(root, "charts", "novasphere", "values.yaml")
+	data, err := os.ReadFile(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := imagestest.Server()
+	other := "sha256:" + strings.Repeat("1", 64)
+	if err := os.WriteFile(values, []byte(strings.Replace(string(data), d, other, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, log, err := run(t, root, stage.Pack, nil)
+	want := `images: chart ` + filepath.Join(root, "charts", "novasphere") + ` names images that cannot ship offline; nothing was fetched or written:
+novasphere/templates/deployment.yaml: Deployment novasphere-novasphere, container containers/novasphere: image "docker.io/novasphere/server:1.0.0@` + other + `" is not declared`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error:\n%v\nwant:\n%s\n%s", err, want, log)
+	}
+	if _, err := os.Stat(b.Dist.ISO()); err == nil || strings.Contains(log, "pack: ") {
+		t.Errorf("pack ran after the images stage refused the chart:\n%s", log)
+	}
 }
 
 // checkSBOMCounts: the SBOM lists every package of the default install
@@ -219,7 +276,8 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 	}
 	// MANIFEST.sha256 itself is a payload file too (issue 20 item 9).
 	manifestLines := len(sums.Lines(b.Packed.Manifest, sums.SHA256))
-	want := map[string]int{sbom.RoleBasePackage: 620, sbom.RolePayloadFile: manifestLines + 1, sbom.RoleHelmChart: 1, sbom.RoleBaseISO: 1}
+	want := map[string]int{sbom.RoleBasePackage: 620, sbom.RolePayloadFile: manifestLines + 1, sbom.RoleHelmChart: 1, sbom.RoleBaseISO: 1,
+		sbom.RoleImage: 1}
 	if h := sha256.Sum256(b.Packed.Manifest); hashes["/novasphere/"+payload.ManifestName] != hex.EncodeToString(h[:]) {
 		t.Errorf("the SBOM lists /novasphere/%s with SHA-256 %q, want %x", payload.ManifestName, hashes["/novasphere/"+payload.ManifestName], h)
 	}
@@ -508,12 +566,14 @@ func TestStageErrorIsPrefixedOnce(t *testing.T) {
 	if err := os.WriteFile(chart, []byte("apiVersion: v2\nname: novasphere\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The images stage, which renders the chart long before the SBOM
+	// reads it, refuses it first, with Helm's reason.
 	_, log, err := run(t, root, stage.Sign, nil)
 	if err == nil {
-		t.Fatalf("a chart without a version passed the SBOM:\n%s", log)
+		t.Fatalf("a chart without a version passed:\n%s", log)
 	}
-	if msg := err.Error(); !strings.HasPrefix(msg, "sbom: ") || strings.Count(msg, "sbom: ") != 1 || !strings.Contains(msg, "a chart needs both name and version") {
-		t.Errorf("error %q: want one \"sbom: \" prefix and the reason", msg)
+	if msg := err.Error(); !strings.HasPrefix(msg, "images: ") || strings.Count(msg, "images: ") != 1 || !strings.Contains(msg, "Chart.yaml: version is required") {
+		t.Errorf("error %q: want one \"images: \" prefix and the reason", msg)
 	}
 }
 

@@ -164,6 +164,7 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 		SourceDateEpoch: c.SourceDateEpoch,
 		GitCommit:       git.HeadOrEmpty(ctx, c.Root),
 		OfflinePackages: b.Packages,
+		Images:          b.imageRecords(),
 		Progress:        b.Progress,
 		Log:             b.Log,
 	}
@@ -258,6 +259,7 @@ func (verifyStage) options(b *Build) verify.Options {
 		BootMarker:      c.Verify.BootMarker,
 		Install:         c.Verify.Install,
 		InstallTimeouts: install.Timeouts{Install: c.Verify.InstallTimeout},
+		Images:          b.verifyImages(),
 		InstallDiskDir:  filepath.Join(c.BuildDir, "install"),
 		Out:             b.Out,
 

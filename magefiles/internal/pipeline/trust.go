@@ -62,6 +62,7 @@ func (b *Build) sbomInput() (sbom.Input, error) {
 		Base: sbom.BaseISO{Name: c.BaseISOName, SHA256: b.Base.Digest.Encoded(), SourceURL: b.baseSource(),
 			ID: c.Base.ID, Distro: c.Base.SBOMDistro},
 		Created: time.Unix(c.SourceDateEpoch, 0).UTC(),
+		Images:  b.sbomImages(),
 	}
 	if b.basePackagesErr != nil {
 		return in, b.basePackagesErr

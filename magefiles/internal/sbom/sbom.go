@@ -14,6 +14,9 @@
 //     SHA-256 of the file), as pkg:deb/novasphere/NAME@VERSION?arch=ARCH:
 //     we ship those files, not Ubuntu;
 //   - the Helm chart (name and version from Chart.yaml);
+//   - every container image under /novasphere/images, with its package URL
+//     (pkg:oci/NAME@sha256:…?repository_url=…&tag=…), its digest and its
+//     linux/amd64 manifest's and layers' digests;
 //   - every payload file under /novasphere with its SHA-256.
 //
 // The same Input gives the same bytes: components are sorted, the time is
@@ -72,6 +75,8 @@ type Input struct {
 	Files []PayloadFile
 	// Chart is the Helm chart (see ReadChart).
 	Chart Chart
+	// Images are the container images under /novasphere/images.
+	Images []Image
 	// Created is the document's time: SOURCE_DATE_EPOCH, for
 	// reproducibility. It must be set.
 	Created time.Time

@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +60,9 @@ func testInput(t testing.TB) Input {
 			{Path: "packages/tzdata_2024a-0ubuntu0.22.04_all.deb", SHA256: sum("tzdata")},
 			{Path: "scripts/install.sh", SHA256: sum("s")},
 		},
-		Chart:   Chart{Name: "novasphere", Version: "0.1.0", AppVersion: "1.0.0"},
+		Chart: Chart{Name: "novasphere", Version: "0.1.0", AppVersion: "1.0.0"},
+		Images: []Image{{Repository: "docker.io/novasphere/server", Tag: "1.0.0", Digest: "sha256:" + sum("index"),
+			Manifest: "sha256:" + sum("manifest"), Layers: []string{"sha256:" + sum("l1"), "sha256:" + sum("l2")}, File: "images/server.oci.tar"}},
 		Created: time.Unix(1700000000, 0),
 	}
 }
@@ -179,7 +183,7 @@ func TestCountsMatchTheInputsExactly(t *testing.T) {
 	}
 	want := map[string]int{
 		RoleBaseISO: 1, RoleBasePackage: len(distinct), RoleOfflineDeb: len(in.OfflineDebs),
-		RoleHelmChart: 1, RolePayloadFile: len(in.Files), "?": 0,
+		RoleHelmChart: 1, RolePayloadFile: len(in.Files), RoleImage: len(in.Images), "?": 0,
 	}
 	if len(distinct) != 8 {
 		t.Fatalf("test input has %d distinct packages, want 8", len(distinct))
@@ -189,7 +193,7 @@ func TestCountsMatchTheInputsExactly(t *testing.T) {
 			t.Errorf("%d components with role %s, want %d", got, role, n)
 		}
 	}
-	if got, w := len(*bom.Components), 2+len(distinct)+len(in.OfflineDebs)+len(in.Files); got != w {
+	if got, w := len(*bom.Components), 2+len(distinct)+len(in.OfflineDebs)+len(in.Files)+len(in.Images); got != w {
 		t.Errorf("%d components in all, want %d", got, w)
 	}
 	// Each input appears with its own values.
@@ -407,6 +411,38 @@ func BenchmarkWrite(b *testing.B) {
 		if err := Write(&buf, in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Each image is a container component with its oci package URL, its
+// digest, and its manifest's and layers' digests.
+func TestImageComponents(t *testing.T) {
+	t.Parallel()
+	in := testInput(t)
+	bom := decoded(t, write(t, in))
+	imgs := byRole(bom)[RoleImage]
+	if len(imgs) != 1 {
+		t.Fatalf("%d image components, want 1", len(imgs))
+	}
+	c, im := imgs[0], in.Images[0]
+	want := "pkg:oci/server@sha256:" + sum("index") + "?repository_url=docker.io%2Fnovasphere%2Fserver&tag=1.0.0"
+	if c.Type != cdx.ComponentTypeContainer || c.Name != im.Repository || c.Version != "1.0.0" || c.PackageURL != want ||
+		(*c.Hashes)[0].Value != sum("index") {
+		t.Errorf("image component %+v\nwant purl %s", c, want)
+	}
+	if got := prop(c, PropImageLayer); !slices.Equal(got, im.Layers) {
+		t.Errorf("layers %v, want %v", got, im.Layers)
+	}
+	if got := prop(c, PropImageManifest); len(got) != 1 || got[0] != im.Manifest {
+		t.Errorf("manifest %v, want %s", got, im.Manifest)
+	}
+	if got := prop(c, PropPath); len(got) != 1 || got[0] != "/novasphere/images/server.oci.tar" {
+		t.Errorf("path %v", got)
+	}
+	bad := testInput(t)
+	bad.Images[0].Digest = "server:1.0.0"
+	if err := Write(io.Discard, bad); err == nil || !strings.Contains(err.Error(), "sha256 digest must be set") {
+		t.Errorf("an image without a digest: %v", err)
 	}
 }
 

@@ -59,10 +59,15 @@ func build(in Input) (*cdx.BOM, error) {
 	if err != nil {
 		return nil, err
 	}
+	imgs, err := imageComponents(in.Images)
+	if err != nil {
+		return nil, err
+	}
 	components := []cdx.Component{base}
 	components = append(components, pkgs...)
 	components = append(components, debs...)
 	components = append(components, chart)
+	components = append(components, imgs...)
 	components = append(components, files...)
 
 	bom := cdx.NewBOM()

@@ -19,6 +19,7 @@ var (
 	Extract   = Name{"extract"}
 	Customize = Name{"customize"}
 	Packages  = Name{"packages"}
+	Images    = Name{"images"}
 	Pack      = Name{"pack"}
 	Verify    = Name{"verify"}
 	SBOM      = Name{"sbom"}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"
 )
 
 // RunMage runs `go run magefile.go args...` from the repository root, as a
@@ -31,10 +32,16 @@ func RunMage(ctx context.Context, env []string, args ...string) (string, error) 
 }
 
 // PipelineEnv is the environment that points the pipeline at the fixture
-// and keeps its build, dist and cache directories under dir.
+// and keeps its build, dist and cache directories under dir. The cache
+// holds the image the repository's chart pins (imagestest's stand-in), as
+// a build that fetched it would have left it: the images stage then needs
+// no registry.
 func (f Fixture) PipelineEnv(version, dir string, epoch int64) ([]string, error) {
 	sum, err := fileSHA256(f.ISO)
 	if err != nil {
+		return nil, err
+	}
+	if err := imagestest.WarmCache(filepath.Join(dir, "cache")); err != nil {
 		return nil, err
 	}
 	return []string{

@@ -77,6 +77,10 @@ var (
 	Debugfs       = Tool{Command: "debugfs", Package: "e2fsprogs"}
 	MkfsExt4      = Tool{Command: "mkfs.ext4", Package: "e2fsprogs"}
 	GrubPCBootImg = Tool{File: "/usr/lib/grub/i386-pc/boot.img", Package: "grub-pc-bin"}
+	// Containerd and Ctr import the images' OCI archives in the images
+	// tests (a real importer, as the installed system runs it).
+	Containerd = Tool{Command: "containerd", Package: "containerd"}
+	Ctr        = Tool{Command: "ctr", Package: "containerd"}
 )
 
 // Union is every tool of the lists, in order, each once (by name).

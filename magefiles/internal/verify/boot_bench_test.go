@@ -15,7 +15,7 @@ func BenchmarkBoots(b *testing.B) {
 	iso, base := happy(b)
 	for range b.N {
 		for _, parallel := range []int{1, 2} {
-			o := Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, DistDir: b.TempDir(),
+			o := Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, Images: repoImages, DistDir: b.TempDir(),
 				Boot: BootOn, BootTimeout: 5 * time.Minute, BootParallel: parallel}
 			o, err := o.withDefaults()
 			if err != nil {

@@ -13,6 +13,9 @@
 //   - md5sum.txt: every line against the file it names;
 //   - autoinstall: /nocloud/user-data valid, and the autoinstall arguments
 //     on every kernel line of grub.cfg and loopback.cfg;
+//   - images: every container image archive under /novasphere/images
+//     re-read, each blob against its digest, each image's manifests, config
+//     and layers present;
 //   - boot-<firmware>-<media>: QEMU boots the ISO in BIOS and UEFI, as a
 //     CD-ROM and as a disk, until a marker appears on the serial console.
 //
@@ -167,6 +170,9 @@ type Options struct {
 	// "kvm" or "tcg" (tests).
 	InstallTimeouts install.Timeouts
 	InstallAccel    string
+	// Images are the container images the ISO must carry under
+	// /novasphere/images (the images stage's result).
+	Images []Image
 	// InstallDiskDir, when set, keeps each proof's installed disk in
 	// InstallDiskDir/<firmware>/ (install.Options.DiskDir), named in the
 	// report; `mage vm` boots it.
@@ -188,7 +194,9 @@ const (
 	// CheckOfflinePackages re-reads the shipped .debs and the ISO's
 	// manifests and proves they install offline.
 	CheckOfflinePackages = "offline-packages"
-	CheckBoot            = "boot" // the row of skipped boots
+	// CheckImages re-reads the container images' archives.
+	CheckImages = "images"
+	CheckBoot   = "boot" // the row of skipped boots
 )
 
 // Run checks the ISO, writes SHA256SUMS, MD5SUMS and verify-report.json to
@@ -284,6 +292,7 @@ var staticChecks = []struct {
 	{CheckMD5SumTxt, checkMD5SumTxt},
 	{CheckAutoinstall, checkAutoinstall},
 	{CheckOfflinePackages, checkOfflinePackages},
+	{CheckImages, checkImages},
 }
 
 // runChecks runs the static checks and the boots concurrently and collects

@@ -20,7 +20,7 @@ import (
 func verifyNoBoot(t *testing.T, iso, base string) (Report, error) {
 	t.Helper()
 	var out bytes.Buffer
-	rep, err := Run(t.Context(), Options{ISO: iso, BaseISO: base, Version: testVersion,
+	rep, err := Run(t.Context(), Options{ISO: iso, BaseISO: base, Version: testVersion, Images: repoImages,
 		DistDir: t.TempDir(), Boot: BootOff, Out: &out})
 	t.Logf("verify output:\n%s", out.String())
 	return rep, err
@@ -72,13 +72,13 @@ func TestHappyPathPassesEveryCheck(t *testing.T) {
 	iso, base := happy(t)
 	distDir := t.TempDir()
 	var out bytes.Buffer
-	rep, err := Run(t.Context(), Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, DistDir: distDir,
+	rep, err := Run(t.Context(), Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, Images: repoImages, DistDir: distDir,
 		Boot: BootOn, BootTimeout: 3 * time.Minute, Out: &out})
 	t.Logf("verify output:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("verify failed on the remastered fixture: %v", err)
 	}
-	want := []string{CheckChecksums, CheckBootRecords, CheckIdentity, CheckPayload, CheckMD5SumTxt, CheckAutoinstall, CheckOfflinePackages,
+	want := []string{CheckChecksums, CheckBootRecords, CheckIdentity, CheckPayload, CheckMD5SumTxt, CheckAutoinstall, CheckOfflinePackages, CheckImages,
 		"boot-bios-cdrom", "boot-bios-disk", "boot-uefi-cdrom", "boot-uefi-disk"}
 	var names []string
 	for _, c := range rep.Checks {
@@ -90,7 +90,7 @@ func TestHappyPathPassesEveryCheck(t *testing.T) {
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("checks %v, want %v", names, want)
 	}
-	if !strings.Contains(out.String(), "verify: PASSED, all 11 checks") {
+	if !strings.Contains(out.String(), "verify: PASSED, all 12 checks") {
 		t.Errorf("the table does not end with the verdict")
 	}
 	// The report file is the returned report, with the ISO's real digest.
@@ -249,7 +249,7 @@ func TestSilentKernelTimesOut(t *testing.T) {
 	distDir := t.TempDir()
 	const timeout = 20 * time.Second
 	var out bytes.Buffer
-	rep, err := Run(ctx, Options{ISO: iso, BaseISO: silent.ISO, Version: testVersion, DistDir: distDir,
+	rep, err := Run(ctx, Options{ISO: iso, BaseISO: silent.ISO, Version: testVersion, Images: repoImages, DistDir: distDir,
 		Boot: BootOn, BootTargets: []BootTarget{AllBootTargets[0]}, BootTimeout: timeout, Out: &out})
 	t.Logf("verify output:\n%s", out.String())
 	wantOutcome(t, rep, err, nil)
@@ -301,7 +301,7 @@ func TestInterruptedRunLeavesNoReport(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := Run(ctx, Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, DistDir: distDir, Boot: BootOn})
+	_, err := Run(ctx, Options{ISO: iso, BaseISO: base.ISO, Version: testVersion, Images: repoImages, DistDir: distDir, Boot: BootOn})
 	if err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("want an error wrapping context.Canceled, got %v", err)
 	}
