@@ -49,7 +49,7 @@ func BenchmarkPack(b *testing.B) {
 		b.Fatal(err)
 	}
 	first := *build.Packed
-	bareArgs, err := bareReplayArgs(build, filepath.Join(dir, "bare.iso"))
+	bareArgs, err := bareReplayArgs(o, build, filepath.Join(dir, "bare.iso"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -128,8 +128,8 @@ func BenchmarkPack(b *testing.B) {
 
 // bareReplayArgs is the plain xorriso command for the same change pack makes:
 // the same files mapped, the boot equipment replayed, nothing else.
-func bareReplayArgs(b *pipeline.Build, out string) ([]string, error) {
-	args := []string{"-indev", "stdio:" + b.Base.Path, "-outdev", "stdio:" + out, "-boot_image", "any", "replay"}
+func bareReplayArgs(o RemasterOptions, b *pipeline.Build, out string) ([]string, error) {
+	args := []string{"-indev", "stdio:" + o.Base, "-outdev", "stdio:" + out, "-boot_image", "any", "replay"}
 	tree, err := payload.WalkSources(b.Payload)
 	if err != nil {
 		return nil, err
