@@ -60,7 +60,14 @@ func Test(ctx context.Context) error {
 	return nil
 }
 
-// Clean removes the build and dist directories; the download cache is kept.
+// Clean removes what the pipeline wrote in the build and dist directories; the download cache is kept.
+//
+// A directory the pipeline created (it holds the marker file
+// .novasphere-iso-output) is removed whole; from one it did not create,
+// clean removes only the names the pipeline writes there and says what it
+// left. BUILD_DIR and DIST_DIR that are, contain or lie inside the
+// checkout's tracked files, a payload folder, the cache, / or the home
+// directory are refused before anything is removed.
 //
 // Environment: BUILD_DIR (default build), DIST_DIR (default dist). To drop
 // cached downloads too, remove $CACHE_DIR by hand.
@@ -69,27 +76,26 @@ func Clean() error {
 	if err != nil {
 		return err
 	}
-	for _, dir := range []string{c.BuildDir, c.DistDir} {
-		fmt.Fprintln(os.Stderr, "clean: removing "+dir)
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("clean: %w", err)
-		}
-	}
-	return nil
+	return pipeline.Clean(c, os.Stderr)
 }
 
 // Settings prints every setting the pipeline reads: its effective value, where it came from, and its meaning.
 //
 // FROM is "default", "environment", "argument" (release's version) or "git"
-// (SOURCE_DATE_EPOCH from the commit time of HEAD). Secrets (GH_TOKEN,
+// (SOURCE_DATE_EPOCH from the commit time of HEAD); a default only known
+// later shows "-" and says where it comes from ("default: the base ISO's
+// ..."). Wrong values are listed after the table, one a line. Secrets (GH_TOKEN,
 // GITHUB_TOKEN) show only as set or unset. README's configuration table is
 // the same table, with each setting's default and meaning in full.
 func Settings() error {
 	c, err := loadConfig(config.OSEnv())
-	if err != nil {
-		return err
+	if c.Root != "" {
+		// The values are shown even when some are wrong; the problems follow.
+		if derr := c.DumpSettings(os.Stdout); derr != nil && err == nil {
+			err = derr
+		}
 	}
-	return c.DumpSettings(os.Stdout)
+	return err
 }
 
 // Reproduce builds the installer ISO twice from empty build directories and proves the two are identical byte for byte.

@@ -59,7 +59,7 @@ func Extract(ctx context.Context) error {
 //
 //	VERSION       installer version, YYYYMMDD or vX.Y.Z[-rc.N] (default today's date, UTC); checked before any work
 //	KERNEL_ARGS   extra kernel arguments (default "console=ttyS0,115200n8 console=tty0"; empty for none)
-//	GRUB_TIMEOUT  menu timeout in whole seconds (default: the base ISO's)
+//	GRUB_TIMEOUT  menu timeout in whole seconds, 0 to 3600 (default: the base ISO's)
 //	GRUB_TITLE    menu entry title; {version} is replaced (default "Install NovaSphere {version}")
 //
 // and those of fetch and extract: BASE_ISO_URL, BASE_ISO_SHA256,
@@ -105,7 +105,7 @@ func Pack(ctx context.Context) error {
 // Environment:
 //
 //	VERIFY_BOOT                 1 to require the QEMU boots, 0 to skip them (default: on when qemu is installed)
-//	VERIFY_BOOT_TIMEOUT         timeout per boot, a Go duration or seconds (default 5m)
+//	VERIFY_BOOT_TIMEOUT         timeout per boot, a Go duration or seconds, 1s to 24h (default 5m)
 //	VERIFY_BOOT_MARKER          regular expression that proves a boot (default: the autoinstall kernel command line)
 //	VERIFY_INSTALL              1 runs the install proof: the ISO installed on a blank disk under QEMU (BIOS and UEFI,
 //	                            no network), then the installed system booted and NovaSphere checked on it

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/outdir"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 )
 
 // readOnlyCheckout copies the repository's tracked files to a temporary
@@ -19,27 +20,9 @@ import (
 // the write bits away.
 func readOnlyCheckout(t *testing.T) (dir string, run func(env []string, script string) (string, error)) {
 	t.Helper()
-	root, err := config.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
-	if err != nil {
-		t.Fatalf("git ls-files: %v", err)
-	}
 	dir = filepath.Join(t.TempDir(), "checkout")
-	for name := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
-		data, err := os.ReadFile(filepath.Join(root, name))
-		if err != nil {
-			continue // deleted in the work tree
-		}
-		dst := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := testiso.CopyCheckout(dir); err != nil {
+		t.Fatal(err)
 	}
 	shell := func(env []string, script string, argv ...string) (string, error) {
 		cmd := exec.CommandContext(context.Background(), argv[0], argv[1:]...)
@@ -97,11 +80,11 @@ func TestGoRunMagefileWorksInAReadOnlyCheckout(t *testing.T) {
 	}
 
 	// A target that runs: clean removes BUILD_DIR and DIST_DIR, both
-	// outside the read-only checkout.
+	// outside the read-only checkout, made as the pipeline makes them.
 	work := t.TempDir()
 	build, dist := filepath.Join(work, "build"), filepath.Join(work, "dist")
 	for _, d := range []string{build, dist} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := outdir.Make(d); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 )
 
 // Write writes data to path with permissions perm: to a temporary file in
@@ -29,7 +31,7 @@ func write(path string, data []byte, perm fs.FileMode) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := lock.CreateTemp(path)
 	if err != nil {
 		return err
 	}

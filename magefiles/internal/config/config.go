@@ -5,13 +5,14 @@ package config
 
 import (
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 )
 
 // Embedded defaults for the base image: Ubuntu 22.04.3 live-server amd64.
@@ -106,6 +107,7 @@ type Config struct {
 	Signing SigningSettings
 
 	origins map[string]Origin
+	noted   map[string]bool
 }
 
 // VerifySettings configure verify's QEMU boots.
@@ -169,12 +171,14 @@ type ReleaseSettings struct {
 	Split bool
 }
 
-// Load reads env over the embedded defaults and checks every setting,
-// the version's every rule included, before any stage runs. root is the
-// repository root (where go.mod is).
+// Load reads env over the embedded defaults and checks every rule of every
+// setting, the version's and the output directories' included, before any
+// stage runs; all problems come back together, one a line, in a
+// *ProblemsError. root is the repository root (where go.mod is).
 func Load(root string, env Env) (Config, error) {
 	c := Config{Root: root, origins: map[string]Origin{}}
-	r := reader{env: env, c: &c}
+	var p problems
+	r := reader{env: env, c: &c, p: &p}
 	c.Version = r.str(EnvVersion, time.Now().UTC().Format("20060102"))
 	c.BaseISOName = DefaultBaseISOName
 	c.BaseISOSHA256 = strings.ToLower(r.str(EnvBaseISOSHA256, DefaultBaseISOSHA256))
@@ -185,44 +189,47 @@ func Load(root string, env Env) (Config, error) {
 	c.KernelArgs = r.strOrEmpty(EnvKernelArgs, DefaultKernelArgs)
 	c.GrubTimeout = r.str(EnvGrubTimeout, "")
 	c.GrubTitle = r.str(EnvGrubTitle, DefaultGrubTitle)
-	if err := c.loadBase(r); err != nil {
-		return c, err
-	}
-	// The one check of the version in a run: release's version argument
-	// comes here too.
-	if err := ValidateVersion(c.Version); err != nil {
-		if c.origins[EnvVersion].From == "argument" {
-			return c, fmt.Errorf("config: the version argument: %w", err)
-		}
-		return c, fmt.Errorf("config: %s: %w", EnvVersion, err)
-	}
-	if err := ValidateGrubTimeout(c.GrubTimeout); err != nil {
-		return c, fmt.Errorf("config: %s: %w", EnvGrubTimeout, err)
-	}
-	var err error
-	if c.NoInstall, err = r.bool(EnvNoInstall, false); err != nil {
-		return c, err
-	}
-	if c.NoWait, err = r.bool(EnvNoWait, false); err != nil {
-		return c, err
-	}
-	if c.SourceDateEpoch, err = sourceDateEpoch(r, root); err != nil {
-		return c, err
-	}
-	if c.Verify, err = loadVerify(r); err != nil {
-		return c, err
-	}
-	if c.Release, err = loadRelease(r); err != nil {
-		return c, err
-	}
+	p.add(c.loadBase(r))
+	p.add(c.checkVersion())
+	p.add(named(EnvKernelArgs, CheckKernelArgs(c.KernelArgs)))
+	p.add(named(EnvGrubTimeout, ValidateGrubTimeout(c.GrubTimeout)))
+	p.add(c.checkOutputDirs()...)
+	c.NoInstall = r.bool(EnvNoInstall, false)
+	c.NoWait = r.bool(EnvNoWait, false)
+	c.SourceDateEpoch = sourceDateEpoch(r, root)
+	c.Verify = loadVerify(r)
+	c.Release = loadRelease(r)
+	p.add(checkRelease(c.Release)...)
 	c.Signing = SigningSettings{Key: r.str(EnvSigningKey, ""), Passphrase: r.strOrEmpty(EnvSigningPass, "")}
-	return c, nil
+	p.add(c.checkSigningKey())
+	return c, p.err()
+}
+
+// checkVersion is the one check of the version in a run: release's version
+// argument comes here too, and is named as such.
+func (c Config) checkVersion() error {
+	err := ValidateVersion(c.Version)
+	if err != nil && c.origins[EnvVersion].From == "argument" {
+		return fmt.Errorf("the version argument: %w", err)
+	}
+	return named(EnvVersion, err)
+}
+
+// named prefixes err with the setting it is about.
+func named(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 // loadBase reads where the base ISO comes from and how it is checked.
 func (c *Config) loadBase(r reader) error {
 	c.BaseLocations = defaultLocations()
 	if u := r.str(EnvBaseISOURL, ""); u != "" {
+		if err := checkBaseURL(u); err != nil {
+			return err
+		}
 		c.BaseISOName = baseName(u)
 		c.BaseLocations = []BaseLocation{{ISOURL: u, SumsURL: r.str(EnvBaseISOSumsURL, "")}}
 		if !r.env.IsSet(EnvBaseISOSHA256) {
@@ -236,76 +243,79 @@ func (c *Config) loadBase(r reader) error {
 		}
 	}
 	if c.BaseISOSHA256 != "" && !isHex64(c.BaseISOSHA256) {
-		return fmt.Errorf("config: %s=%q is not a SHA-256 digest (64 hexadecimal characters)", EnvBaseISOSHA256, c.BaseISOSHA256)
+		return fmt.Errorf("%s=%q is not a SHA-256 digest (64 hexadecimal characters)", EnvBaseISOSHA256, c.BaseISOSHA256)
 	}
 	if c.BaseLocations[0].SumsURL == "" && c.BaseISOSHA256 == "" {
-		return fmt.Errorf("config: %s is set but neither %s nor %s is: set one so the download can be verified", EnvBaseISOURL, EnvBaseISOSHA256, EnvBaseISOSumsURL)
+		return fmt.Errorf("%s is set but neither %s nor %s is: set one so the download can be verified", EnvBaseISOURL, EnvBaseISOSHA256, EnvBaseISOSumsURL)
 	}
 	return nil
 }
 
-// loadVerify reads VERIFY_BOOT, VERIFY_BOOT_TIMEOUT and VERIFY_BOOT_MARKER.
-func loadVerify(r reader) (VerifySettings, error) {
+// loadVerify reads verify's settings.
+func loadVerify(r reader) VerifySettings {
 	var v VerifySettings
-	var err error
-	if v.Boot, err = r.switchOf(EnvVerifyBoot); err != nil {
-		return v, fmt.Errorf("%w (unset: boot when qemu is installed)", err)
-	}
-	if s := strings.TrimSpace(r.str(EnvBootTimeout, "")); s != "" {
-		if v.BootTimeout, err = parseTimeout(s); err != nil {
-			return v, fmt.Errorf("%s=%q: %w", EnvBootTimeout, s, err)
-		}
-	}
+	v.Boot = r.switchOf(EnvVerifyBoot)
+	v.BootTimeout = r.timeout(EnvBootTimeout)
 	if s := r.str(EnvBootMarker, ""); s != "" {
+		var err error
 		if v.BootMarker, err = regexp.Compile(s); err != nil {
-			return v, fmt.Errorf("%s: not a regular expression: %w", EnvBootMarker, err)
+			r.p.add(fmt.Errorf("%s: not a regular expression: %w", EnvBootMarker, err))
 		}
 	}
-	if v.Install, err = r.bool(EnvVerifyInstall, false); err != nil {
-		return v, err
-	}
-	if s := strings.TrimSpace(r.str(EnvInstallTimeout, "")); s != "" {
-		if v.InstallTimeout, err = parseTimeout(s); err != nil {
-			return v, fmt.Errorf("%s=%q: %w", EnvInstallTimeout, s, err)
-		}
-	}
-	if v.Force, err = r.bool(EnvVerifyForce, false); err != nil {
-		return v, err
-	}
+	v.Install = r.bool(EnvVerifyInstall, false)
+	v.InstallTimeout = r.timeout(EnvInstallTimeout)
+	v.Force = r.bool(EnvVerifyForce, false)
 	v.StepSummary = r.str(EnvStepSummary, "")
-	return v, nil
+	return v
 }
 
 // loadRelease reads the GitHub and server-copy settings.
-func loadRelease(r reader) (ReleaseSettings, error) {
+func loadRelease(r reader) ReleaseSettings {
 	s := ReleaseSettings{
-		Repository: strings.TrimSpace(r.str(EnvRepository, "")),
-		APIURL:     strings.TrimSpace(r.str(EnvAPIURL, "")),
-		Host:       strings.TrimSpace(r.str(EnvGHHost, "")),
+		Repository: r.str(EnvRepository, ""),
+		APIURL:     r.str(EnvAPIURL, ""),
+		Host:       r.str(EnvGHHost, ""),
 		SCPTarget:  r.str(EnvSCPTarget, ""),
 		SSHArgs:    r.str(EnvSSHArgs, ""),
 		CopyTool:   r.str(EnvCopyTool, ""),
 	}
 	for _, name := range []string{EnvGHToken, EnvGitHubToken} {
-		if v := strings.TrimSpace(r.str(name, "")); v != "" && s.Token == "" {
+		if v := r.str(name, ""); v != "" && s.Token == "" {
 			s.Token, s.TokenSource = v, name
 		}
 	}
-	var err error
-	s.Split, err = r.bool(EnvSplit, true)
-	return s, err
+	s.Split = r.bool(EnvSplit, true)
+	return s
 }
 
-// reader reads settings from an Env and records where each came from.
+// reader reads settings from an Env, records where each came from, and
+// adds what is wrong with a value to the load's problems.
 type reader struct {
 	env Env
 	c   *Config
+	p   *problems
 }
 
+// note records name's origin and checks that a one-line setting is one
+// line.
 func (r reader) note(name string) {
 	if o, ok := r.env.raw(name); ok {
 		r.c.origins[name] = o
+		if r.p != nil && !r.checked(name) {
+			r.p.add(checkOneLine(name, o.Value))
+		}
 	}
+}
+
+// checked reports whether name was noted before (a setting read twice is
+// checked once).
+func (r reader) checked(name string) bool {
+	if r.c.noted == nil {
+		r.c.noted = map[string]bool{}
+	}
+	seen := r.c.noted[name]
+	r.c.noted[name] = true
+	return seen
 }
 
 func (r reader) str(name, def string) string { r.note(name); return r.env.String(name, def) }
@@ -313,8 +323,35 @@ func (r reader) strOrEmpty(name, def string) string {
 	r.note(name)
 	return r.env.StringOrEmpty(name, def)
 }
-func (r reader) bool(name string, def bool) (bool, error) { r.note(name); return r.env.Bool(name, def) }
-func (r reader) switchOf(name string) (Switch, error)     { r.note(name); return r.env.Switch(name) }
+
+func (r reader) bool(name string, def bool) bool {
+	r.note(name)
+	b, err := r.env.Bool(name, def)
+	r.p.add(err)
+	return b
+}
+
+func (r reader) switchOf(name string) Switch {
+	r.note(name)
+	s, err := r.env.Switch(name)
+	if err != nil {
+		r.p.add(fmt.Errorf("%w (unset: the pipeline decides)", err))
+	}
+	return s
+}
+
+// timeout reads a timeout setting; unset means the stage's default (zero).
+func (r reader) timeout(name string) time.Duration {
+	s := r.str(name, "")
+	if s == "" {
+		return 0
+	}
+	d, err := parseTimeout(s)
+	if err != nil {
+		r.p.add(fmt.Errorf("%s=%q: %w", name, s, err))
+	}
+	return d
+}
 
 // abs resolves a directory or file setting against the repository root
 // when it is relative, so targets work from any directory.
@@ -351,52 +388,26 @@ var maxEpoch = time.Date(2155, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
 
 // sourceDateEpoch reads SOURCE_DATE_EPOCH or, when unset, the commit time of
 // HEAD in root. Outside a git checkout it returns 0.
-func sourceDateEpoch(r reader, root string) (int64, error) {
+func sourceDateEpoch(r reader, root string) int64 {
 	s := r.str(EnvSourceDateEpoch, "")
 	if s == "" {
 		t := git.CommitTime(root)
 		if t != 0 {
 			r.c.origins[EnvSourceDateEpoch] = Origin{Name: EnvSourceDateEpoch, Value: strconv.FormatInt(t, 10), From: "git"}
 		}
-		return t, nil
+		return t
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("config: %s=%q is not a Unix time in seconds", EnvSourceDateEpoch, s)
+		r.p.add(fmt.Errorf("%s=%q is not a Unix time in seconds (0 to %d)", EnvSourceDateEpoch, s, maxEpoch))
+		return 0
 	}
 	if n > maxEpoch {
-		return 0, fmt.Errorf("config: %s=%s is %s: ISO 9660 records dates up to 2155-12-31T23:59:59Z (%d)",
-			EnvSourceDateEpoch, s, time.Unix(n, 0).UTC().Format("2006-01-02"), maxEpoch)
+		r.p.add(fmt.Errorf("%s=%s is %s: ISO 9660 records dates up to 2155-12-31T23:59:59Z (%d)",
+			EnvSourceDateEpoch, s, time.Unix(n, 0).UTC().Format("2006-01-02"), maxEpoch))
+		return 0
 	}
-	return n, nil
-}
-
-// parseTimeout reads a Go duration ("3m", "90s") or a number of seconds.
-func parseTimeout(v string) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		n, nerr := strconv.Atoi(v)
-		if nerr != nil {
-			return 0, fmt.Errorf("not a duration: use for example 3m, 90s or a number of seconds")
-		}
-		d = time.Duration(n) * time.Second
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("the timeout must be positive")
-	}
-	return d, nil
-}
-
-// ValidateGrubTimeout accepts "" (keep the base's) or a whole number of
-// seconds.
-func ValidateGrubTimeout(t string) error {
-	if t == "" {
-		return nil
-	}
-	if n, err := strconv.Atoi(t); err != nil || n < 0 || strconv.Itoa(n) != t {
-		return fmt.Errorf("grub menu timeout %q is not a whole number of seconds (0 or more)", t)
-	}
-	return nil
+	return n
 }
 
 func baseName(u string) string {
@@ -423,7 +434,10 @@ func isHex64(s string) bool {
 // that need no build (release:rollback) and for tests.
 func ReleaseFromEnv(env Env) (ReleaseSettings, error) {
 	c := Config{origins: map[string]Origin{}}
-	return loadRelease(reader{env: env, c: &c})
+	var p problems
+	s := loadRelease(reader{env: env, c: &c, p: &p})
+	p.add(checkRelease(s)...)
+	return s, p.err()
 }
 
 // CacheDirOf is CACHE_DIR as env sets it, or its default, for callers that

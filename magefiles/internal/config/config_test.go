@@ -189,7 +189,7 @@ func TestDumpSettingsShowsOriginsAndHidesSecrets(t *testing.T) {
 		EnvGHToken:     {Value: "set", From: "environment"},
 		EnvGitHubToken: {Value: "unset", From: "default"},
 		EnvDistDir:     {Value: "/out", From: "environment"},
-		EnvBuildDir:    {Value: "`build`", From: "default"},
+		EnvBuildDir:    {Value: "/repo/build", From: "default"},
 	} {
 		if o := origin(c, name); o.Value != want.Value || o.From != want.From {
 			t.Errorf("%s: %+v, want %+v", name, o, want)
@@ -230,6 +230,28 @@ func TestREADMEConfigurationTableIsTheSettingsTable(t *testing.T) {
 }
 
 var update = flag.Bool("update", false, "rewrite README's configuration table from Settings")
+
+// Issue 20 item 12: README's repository layout names every package under
+// magefiles/internal.
+func TestREADMELayoutListsEveryPackage(t *testing.T) {
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "magefiles", "internal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !bytes.Contains(readme, []byte("\nmagefiles/internal/"+e.Name()+" ")) {
+			t.Errorf("README's repository layout does not list magefiles/internal/%s", e.Name())
+		}
+	}
+}
 
 // A release's version argument is checked once, when the configuration is
 // loaded, before any stage (moved from release's

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
@@ -73,21 +75,21 @@ var Settings = []Setting{
 	{EnvBaseISOSHA256, "`" + DefaultBaseISOSHA256 + "`", "pinned digest of the base ISO", stage.Fetch, false},
 	{EnvBaseISOSumsURL, "`SHA256SUMS` beside the ISO", "Ubuntu's sums file; its signature is the same URL plus `.gpg`", stage.Fetch, false},
 	{EnvBaseISOKeyring, "`" + DefaultKeyringPath + "`", "armored OpenPGP key(s) that must sign SHA256SUMS", stage.Fetch, false},
-	{EnvCacheDir, "`${XDG_CACHE_HOME:-~/.cache}/novasphere-iso`", "verified downloads, by digest", stage.Fetch, false},
+	{EnvCacheDir, "`${XDG_CACHE_HOME:-~/.cache}/novasphere-iso`", "verified downloads, by digest; it may not be, contain or lie inside the checkout's tracked files or a payload folder, nor be `/` or the home directory", stage.Fetch, false},
 	{EnvXDGCacheHome, "`~/.cache`", "only moves the default `CACHE_DIR`", stage.Name{}, false},
-	{EnvBuildDir, "`build`", "intermediate files", stage.Extract, false},
-	{EnvDistDir, "`dist`", "outputs", stage.Pack, false},
+	{EnvBuildDir, "`build`", "intermediate files; it may not be, contain or lie inside the checkout's tracked files, a payload folder, the cache, `/` or the home directory", stage.Extract, false},
+	{EnvDistDir, "`dist`", "outputs; the same rule as `BUILD_DIR`", stage.Pack, false},
 	{EnvKernelArgs, "`" + DefaultKernelArgs + "`", "extra installer kernel arguments; set it empty for none. The default shows kernel messages on the serial port too (servers with serial consoles, and verify's QEMU boots) while the installer stays on the screen", stage.Customize, false},
-	{EnvGrubTimeout, "the base ISO's (30 s on Ubuntu)", "boot menu timeout in whole seconds", stage.Customize, false},
+	{EnvGrubTimeout, "the base ISO's (30 s on Ubuntu)", "boot menu timeout in whole seconds, 0 to 3600", stage.Customize, false},
 	{EnvGrubTitle, "`" + DefaultGrubTitle + "`", "boot menu entry title; `{version}` is replaced", stage.Customize, false},
 	{EnvSourceDateEpoch, "commit time of `HEAD`", "every timestamp in the ISO, for byte-identical rebuilds", stage.Pack, false},
 	{EnvNoInstall, "unset", "`1`: never install missing tools, print the apt-get line", stage.Fetch, false},
 	{EnvNoWait, "unset", "`1`: when another run is writing the same output (the cached base, `build/`, the ISO), stop at once naming it instead of waiting", stage.Fetch, false},
 	{EnvVerifyBoot, "boot when qemu is installed", "`1` requires the QEMU boots (installs qemu-system-x86 and ovmf), `0` skips them (reported as SKIP)", stage.Verify, false},
-	{EnvBootTimeout, "`5m`", "timeout per boot, a Go duration (`3m`, `90s`) or seconds", stage.Verify, false},
+	{EnvBootTimeout, "`5m`", "timeout per boot, a Go duration (`3m`, `90s`) or seconds, from 1s to 24h", stage.Verify, false},
 	{EnvBootMarker, "the kernel command line with the autoinstall arguments", "regular expression that proves a boot on the serial console", stage.Verify, false},
 	{EnvVerifyInstall, "`0` (`release` always runs it)", "`1` runs the install proof: the ISO installed on a blank disk under QEMU in BIOS and UEFI, offline, then NovaSphere checked on the installed system (logs and screen pictures in `dist/`)", stage.Verify, false},
-	{EnvInstallTimeout, "30m under KVM, 3h under TCG", "timeout of each unattended install (the installed system's first boot: 5m under KVM, 30m under TCG)", stage.Verify, false},
+	{EnvInstallTimeout, "30m under KVM, 3h under TCG", "timeout of each unattended install, 1s to 24h (the installed system's first boot: 5m under KVM, 30m under TCG)", stage.Verify, false},
 	{EnvVerifyForce, "`0`", "`1` runs every check again even when `verify-report.json` already passed for this exact ISO and the same settings", stage.Verify, false},
 	{EnvStepSummary, "unset (GitHub Actions sets it)", "file verify appends its result table to, as Markdown", stage.Verify, false},
 	{EnvSigningKey, "unset: SHA256SUMS is not signed", "armored OpenPGP private key that signs SHA256SUMS as `SHA256SUMS.gpg` (a GitHub secret; never printed or written to disk); its public key must be `" + ReleaseKeyPath + "`", stage.Verify, true},
@@ -151,17 +153,28 @@ func (e Env) WithArgument(name, value string) Env {
 	return e
 }
 
+// verbatim are the settings used exactly as given: blanks at the ends of a
+// passphrase are part of it.
+var verbatim = map[string]bool{EnvSigningPass: true}
+
 // raw returns the value of name and where it came from; ok is false when
-// it is unset (an empty value counts as set).
+// it is unset (an empty value counts as set). Every value but a verbatim
+// one is trimmed of blanks (spaces, tabs, newlines) at both ends, the same
+// way for every setting: one made only of blanks is empty.
 func (e Env) raw(name string) (Origin, bool) {
-	if o, ok := e.overrides[name]; ok {
-		return o, true
+	o, ok := e.overrides[name]
+	if !ok && e.lookup != nil {
+		var v string
+		v, ok = e.lookup(name)
+		o = Origin{Name: name, Value: v, From: "environment"}
 	}
-	if e.lookup == nil {
+	if !ok {
 		return Origin{}, false
 	}
-	v, ok := e.lookup(name)
-	return Origin{Name: name, Value: v, From: "environment"}, ok
+	if !verbatim[name] {
+		o.Value = strings.TrimSpace(o.Value)
+	}
+	return o, true
 }
 
 // String is the value of name, or def when it is unset or empty.
@@ -240,36 +253,102 @@ func ParseBool(s string) (value, ok bool) {
 }
 
 // Origins returns every setting's effective value and where it came from,
-// in the order of Settings; secrets show as "set" or "unset".
+// in the order of Settings; secrets show as "set" or "unset". A default
+// shows as the value it gives (VERSION today's date, BUILD_DIR its
+// absolute path); a default only known later says so in From ("default:
+// the base ISO's ...") with "-" as the value.
 func (c Config) Origins() []Origin {
 	out := make([]Origin, 0, len(Settings))
 	for _, s := range Settings {
 		o, ok := c.origins[s.Name]
 		if !ok {
-			o = Origin{Name: s.Name, Value: s.Default, From: "default"}
+			o = Origin{Name: s.Name, From: "default"}
+			o.Value, o.From = c.defaultValue(s)
 		}
 		if s.Secret {
 			o.Value = "unset"
 			if ok && o.From != "default" && c.origins[s.Name].Value != "" {
 				o.Value = "set"
 			}
+			o.From = strings.SplitN(o.From, ":", 2)[0]
 		}
 		out = append(out, o)
 	}
 	return out
 }
 
+// defaultValue is the value an unset setting takes, and "default"; or "-"
+// and the default's description when the value is only known later.
+func (c Config) defaultValue(s Setting) (value, from string) {
+	if v, ok := c.computed(s.Name); ok {
+		return v, "default"
+	}
+	if v, ok := strings.CutPrefix(s.Default, "`"); ok && strings.Count(v, "`") == 1 && strings.HasSuffix(v, "`") {
+		return strings.TrimSuffix(v, "`"), "default"
+	}
+	if strings.HasPrefix(s.Default, "unset") {
+		return "unset", "default"
+	}
+	return "-", "default: " + Plain(s.Default)
+}
+
+// computed are the defaults Load works out itself.
+func (c Config) computed(name string) (string, bool) {
+	yesNo := map[bool]string{true: "1", false: "0"}
+	switch name {
+	case EnvVersion:
+		return c.Version, c.Version != ""
+	case EnvBaseISOURL:
+		if len(c.BaseLocations) > 0 {
+			return c.BaseLocations[0].ISOURL, true
+		}
+	case EnvBaseISOSumsURL:
+		if len(c.BaseLocations) > 0 && c.BaseLocations[0].SumsURL != "" {
+			return c.BaseLocations[0].SumsURL, true
+		}
+	case EnvBaseISOKeyring:
+		return c.KeyringPath, c.KeyringPath != ""
+	case EnvCacheDir:
+		return c.CacheDir, c.CacheDir != ""
+	case EnvBuildDir:
+		return c.BuildDir, c.BuildDir != ""
+	case EnvDistDir:
+		return c.DistDir, c.DistDir != ""
+	case EnvKernelArgs:
+		return c.KernelArgs, true
+	case EnvGrubTitle:
+		return c.GrubTitle, c.GrubTitle != ""
+	case EnvNoInstall:
+		return yesNo[c.NoInstall], true
+	case EnvNoWait:
+		return yesNo[c.NoWait], true
+	case EnvVerifyInstall:
+		return yesNo[c.Verify.Install], true
+	case EnvVerifyForce:
+		return yesNo[c.Verify.Force], true
+	case EnvSplit:
+		return yesNo[c.Release.Split], true
+	}
+	return "", false
+}
+
+// Plain is a Markdown text of the settings table as the terminal shows it:
+// without backticks.
+func Plain(s string) string { return strings.ReplaceAll(s, "`", "") }
+
 // DumpSettings writes the table `mage settings` prints: every setting, its
-// effective value, where it came from and what it means.
+// effective value, where it came from and what it means, in plain text.
+// A value with a control character (a newline) is shown quoted, so each
+// setting stays one line.
 func (c Config) DumpSettings(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SETTING\tVALUE\tFROM\tMEANING")
 	for i, o := range c.Origins() {
 		v := o.Value
-		if v == "" {
-			v = `""`
+		if v == "" || strings.ContainsFunc(v, unicode.IsControl) || strings.Contains(v, "\t") {
+			v = strconv.Quote(v)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Name, v, o.From, firstSentence(Settings[i].Meaning))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Name, v, o.From, Plain(Settings[i].Meaning))
 	}
 	return tw.Flush()
 }
@@ -291,13 +370,4 @@ func MarkdownTable() string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Name, s.Default, s.Meaning, by)
 	}
 	return b.String()
-}
-
-// firstSentence shortens a meaning for the terminal table.
-func firstSentence(s string) string {
-	s = strings.ReplaceAll(s, "`", "")
-	if i := strings.Index(s, ". "); i > 0 {
-		return s[:i]
-	}
-	return s
 }

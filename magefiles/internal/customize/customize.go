@@ -14,14 +14,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 )
 
 // ISO paths Customize writes.
@@ -238,7 +240,7 @@ func writeIfChanged(path string, data []byte) (int, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	tmp, err := lock.CreateTemp(path)
 	if err != nil {
 		return 0, err
 	}

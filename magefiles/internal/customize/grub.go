@@ -3,12 +3,10 @@ package customize
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode"
 )
 
 // AutoinstallArgs are the kernel arguments that start an unattended install
@@ -32,7 +30,9 @@ var ErrNoCasperEntry = errors.New(`no casper kernel entry (a "linux /casper/vmli
 // expands variables), quotes (GRUB removes them), a backslash other than the
 // one in "\;" (GRUB removes it), '{', '}', '|', '&', '<', '>', control
 // characters, or start with '#'. A ';' is fine: it is escaped for GRUB.
-var ErrBadKernelArgs = errors.New("bad kernel arguments")
+// The rule is config's (config.CheckKernelArg), so KERNEL_ARGS is refused
+// when the configuration loads, before any work.
+var ErrBadKernelArgs = config.ErrBadKernelArgs
 
 // GrubOptions say how PatchGrubWith changes a GRUB configuration.
 type GrubOptions struct {
@@ -319,38 +319,12 @@ func setTimeout(lines []string, seconds string) []string {
 func argsToAdd(extra string) ([]string, error) {
 	args := strings.Fields(AutoinstallArgs)
 	for _, f := range strings.Fields(extra) {
-		if err := checkKernelArg(f); err != nil {
+		if err := config.CheckKernelArg(f); err != nil {
 			return nil, err
 		}
 		args = append(args, escapeSemicolons(f))
 	}
 	return args, nil
-}
-
-func checkKernelArg(arg string) error {
-	for _, r := range arg {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: %q contains a control character", ErrBadKernelArgs, arg)
-		}
-	}
-	if strings.HasPrefix(arg, "#") {
-		return fmt.Errorf("%w: %q starts with '#', which begins a comment in GRUB", ErrBadKernelArgs, arg)
-	}
-	if strings.ContainsAny(arg, `"'`) {
-		return fmt.Errorf("%w: %q contains a quote, which GRUB removes before the kernel sees the argument; leave quotes out (an argument cannot hold a blank)", ErrBadKernelArgs, arg)
-	}
-	if strings.Contains(arg, "$") {
-		return fmt.Errorf("%w: %q contains '$', which GRUB expands as a variable; the kernel would not get it as written", ErrBadKernelArgs, arg)
-	}
-	if strings.Contains(strings.ReplaceAll(arg, `\;`, ""), `\`) {
-		return fmt.Errorf("%w: %q contains a backslash, which GRUB removes (only \"\\;\" is taken, as ';')", ErrBadKernelArgs, arg)
-	}
-	for _, c := range []string{"{", "}", "|", "&", "<", ">"} {
-		if strings.Contains(arg, c) {
-			return fmt.Errorf("%w: %q contains %q, which GRUB's script language does not pass to the kernel", ErrBadKernelArgs, arg, c)
-		}
-	}
-	return nil
 }
 
 // escapeSemicolons puts a backslash before every ';' that lacks one.
@@ -374,10 +348,8 @@ func entryTitle(template, version string) (string, error) {
 	if !strings.Contains(template, "{version}") {
 		t = strings.TrimSpace(t) + " " + version
 	}
-	for _, r := range t {
-		if unicode.IsControl(r) {
-			return "", fmt.Errorf("grub menu title %q contains a control character", template)
-		}
+	if err := config.CheckGrubTitle(t); err != nil {
+		return "", err
 	}
 	return t, nil
 }

@@ -72,6 +72,9 @@ func ReadDeb(name string, r io.ReaderAt, size int64) (Deb, error) {
 // ReadDebFile reads the .deb at path (see ReadDeb); name is what messages
 // and the plan call it.
 func ReadDebFile(path, name string) (Deb, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return Deb{}, fmt.Errorf("%s: a symbolic link, not a .deb file: copy the file in its place", name)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return Deb{}, fmt.Errorf("%s: %w", name, err)
@@ -94,6 +97,7 @@ func ReadDebFile(path, name string) (Deb, error) {
 // reported, one a line (a Problems error), and no Deb is returned then. A
 // missing dir holds no packages.
 func ReadDebDir(dir, prefix string) ([]Deb, error) {
+	prefix = strings.TrimSuffix(prefix, "/") // "packages/" names packages/x.deb too
 	var names []string
 	var problems Problems
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
@@ -109,6 +113,17 @@ func ReadDebDir(dir, prefix string) ([]Deb, error) {
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
+		}
+		// Refused before reading, as the payload walk does: a link would be
+		// followed, and what it points at is not ours to read or print.
+		if e.Type()&fs.ModeSymlink != 0 {
+			problems = append(problems, fmt.Sprintf("%s: a symbolic link; %s/ must hold the .deb files themselves: copy the file in its place",
+				path.Join(prefix, filepath.ToSlash(rel)), prefix))
+			return nil
+		}
+		if !e.Type().IsRegular() {
+			problems = append(problems, fmt.Sprintf("%s: not a regular file", path.Join(prefix, filepath.ToSlash(rel))))
+			return nil
 		}
 		if filepath.Dir(rel) != "." {
 			problems = append(problems, fmt.Sprintf("%s: install.sh installs only %s/*.deb; move it up into %s/ or remove it",

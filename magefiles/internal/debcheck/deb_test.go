@@ -139,14 +139,27 @@ func TestReadDebDirReportsEveryBadFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "extra", "y.deb"), []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	debs, err = ReadDebDir(dir, "packages")
+	// Issue 20 item 10: a link is refused before it is read (never printing
+	// what it points at), and "packages/" gives no double slash.
+	secret := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(secret, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(dir, "link.deb")); err != nil {
+		t.Fatal(err)
+	}
+	debs, err = ReadDebDir(dir, "packages/")
 	var p Problems
 	if !errors.As(err, &p) || debs != nil {
 		t.Fatalf("got %v, %v; want Problems and no packages", debs, err)
 	}
-	if len(p) != 2 || !strings.HasPrefix(p[0], "packages/extra/y.deb: install.sh installs only packages/*.deb") ||
-		!strings.HasPrefix(p[1], "packages/x.deb: not a Debian package") {
+	if len(p) != 3 || !strings.HasPrefix(p[0], "packages/extra/y.deb: install.sh installs only packages/*.deb; move it up into packages/ or") ||
+		!strings.HasPrefix(p[1], "packages/link.deb: a symbolic link") ||
+		!strings.HasPrefix(p[2], "packages/x.deb: not a Debian package") {
 		t.Errorf("problems:\n%s", p)
+	}
+	if msg := err.Error(); strings.Contains(msg, "root:x") || strings.Contains(msg, "//") {
+		t.Errorf("the message shows the link's target or a double slash:\n%s", msg)
 	}
 
 	debs, err = ReadDebDir(filepath.Join(dir, "nonexistent"), "packages")

@@ -8,8 +8,9 @@ import (
 	"image/png"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 )
 
 // readPPM decodes a binary PPM (P6, 8 bits a sample), the format of QEMU's
@@ -89,7 +90,7 @@ func ppmToPNG(ppm, out string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", ppm, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".tmp-*.png")
+	tmp, err := lock.CreateTemp(out)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -16,7 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 )
 
@@ -242,7 +243,7 @@ func extractFresh(ctx context.Context, base string, fi os.FileInfo, knownSHA256,
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return Extracted{}, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+"-*.tmp")
+	tmp, err := lock.MkdirTemp(dir)
 	if err != nil {
 		return Extracted{}, err
 	}

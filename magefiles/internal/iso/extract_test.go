@@ -107,7 +107,7 @@ func TestExtractAgainAfterBaseChanges(t *testing.T) {
 	if strings.Contains(log.String(), "up to date") || !x.FromBase(copyISO) {
 		t.Errorf("a changed base was not extracted again: %s", log.String())
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(tmp, ".extract-*")); len(leftovers) > 0 {
+	if leftovers, _ := filepath.Glob(filepath.Join(tmp, ".extract*.tmp")); len(leftovers) > 0 {
 		t.Errorf("temporary directories left: %v", leftovers)
 	}
 }

@@ -245,7 +245,9 @@ func remasterIn(t *testing.T, base, root, dir string, change func(*RemasterOptio
 	return res, o, err
 }
 
-// distEntries lists what is in a dist directory (none if it does not exist).
+// distEntries lists what is in a dist directory (none if it does not
+// exist), but the marker the pipeline puts in an output directory it
+// creates (config.OutputMarker).
 func distEntries(t *testing.T, dist string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dist)
@@ -257,7 +259,9 @@ func distEntries(t *testing.T, dist string) []string {
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if e.Name() != config.OutputMarker {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }

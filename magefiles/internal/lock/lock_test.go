@@ -397,3 +397,62 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+// Issue 20 item 4: what a killed writer left (a temporary file, an
+// extract directory) is removed under a directory, at any depth; what a
+// live process is writing stays, and so does a file that is not ours.
+func TestRemoveOrphanTempsUnderRemovesWhatKilledWritersLeft(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	deep := filepath.Join(dir, "customize", "v1", "iso")
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	orphans := []string{
+		filepath.Join(dir, fmt.Sprintf(".SHA256SUMS.gpg.%d.0badcafe.tmp", dead.Process.Pid)),
+		filepath.Join(deep, fmt.Sprintf(".grub.cfg.%d.0badcafe.tmp", dead.Process.Pid)),
+	}
+	for _, o := range orphans {
+		if err := os.WriteFile(o, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphanDir := filepath.Join(dir, fmt.Sprintf(".extract.%d.0badcafe.tmp", dead.Process.Pid))
+	if err := os.MkdirAll(filepath.Join(orphanDir, "iso", "boot"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	live, err := CreateTemp(filepath.Join(deep, "md5sum.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Close()
+	liveDir, err := MkdirTemp(filepath.Join(dir, "extract"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notOurs := filepath.Join(deep, "notes.tmp")
+	if err := os.WriteFile(notOurs, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := RemoveOrphanTempsUnder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 3 {
+		t.Errorf("removed %v, want the 2 files and the directory of the killed writer", removed)
+	}
+	for _, gone := range append(orphans, orphanDir) {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s is still there (%v)", gone, err)
+		}
+	}
+	for _, keep := range []string{live.Name(), liveDir, notOurs} {
+		if _, err := os.Stat(keep); err != nil {
+			t.Errorf("%s is gone: %v", keep, err)
+		}
+	}
+}

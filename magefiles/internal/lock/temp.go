@@ -44,6 +44,26 @@ func CreateTemp(target string) (*os.File, error) {
 	return nil, fmt.Errorf("creating a temporary file beside %s: too many name collisions", target)
 }
 
+// MkdirTemp creates an empty temporary directory beside target, named as
+// CreateTemp names files, so that the same cleanups remove it when its
+// owner was killed. Rename it onto target when it is complete.
+func MkdirTemp(target string) (string, error) {
+	dir, base := filepath.Split(target)
+	for range 100 {
+		var r [4]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return "", err
+		}
+		name := filepath.Join(dir, fmt.Sprintf(".%s.%d.%s%s", base, os.Getpid(), hex.EncodeToString(r[:]), tempSuffix))
+		err := os.Mkdir(name, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return name, err
+	}
+	return "", fmt.Errorf("creating a temporary directory beside %s: too many name collisions", target)
+}
+
 // parseTemp splits a name made by CreateTemp into the target's base name and
 // the owner's pid.
 func parseTemp(name string) (base string, pid int, ok bool) {
@@ -82,6 +102,41 @@ func RemoveOrphanTemps(target string) ([]string, error) {
 	return removeOrphans(dir, OrphanAge, func(b string) bool { return b == base })
 }
 
+// RemoveOrphanTempsIn deletes, in dir only, the temporary files and
+// directories of CreateTemp and MkdirTemp (for any target) whose owner is
+// no longer running or that nobody wrote to for OrphanAge. A missing dir is
+// not an error.
+func RemoveOrphanTempsIn(dir string) ([]string, error) {
+	return removeOrphans(dir, OrphanAge, func(string) bool { return true })
+}
+
+// RemoveOrphanTempsUnder deletes, in dir and every directory below it, the
+// temporary files and directories made by CreateTemp and MkdirTemp (for
+// any target) whose owner is no
+// longer running or that nobody wrote to for OrphanAge: what a killed
+// writer left. Temporary files of live runs are left alone. It returns the
+// deleted paths. A missing dir is not an error.
+func RemoveOrphanTempsUnder(dir string) ([]string, error) {
+	var removed []string
+	var errs []error
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		r, err := removeOrphans(p, OrphanAge, func(string) bool { return true })
+		removed = append(removed, r...)
+		errs = append(errs, err)
+		return nil
+	})
+	return removed, errors.Join(append(errs, err)...)
+}
+
 // CleanStale tidies dir after killed runs: it deletes lock files that no
 // process holds, and temporary files (made by CreateTemp, for any target)
 // whose owner is no longer running or that nobody wrote to for olderThan.
@@ -104,7 +159,7 @@ func removeOrphans(dir string, olderThan time.Duration, want func(base string) b
 	var errs []error
 	for _, e := range entries {
 		base, pid, ok := parseTemp(e.Name())
-		if !ok || !want(base) || !e.Type().IsRegular() {
+		if !ok || !want(base) || !e.Type().IsRegular() && !e.IsDir() {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
@@ -115,7 +170,7 @@ func removeOrphans(dir string, olderThan time.Duration, want func(base string) b
 		if ownerRunning(pid, changeTime(fi)) && time.Since(fi.ModTime()) < olderThan {
 			continue
 		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.RemoveAll(path); err != nil { // a file, or a directory of MkdirTemp
 			errs = append(errs, err)
 			continue
 		}

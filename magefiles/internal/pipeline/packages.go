@@ -32,8 +32,8 @@ func (packagesStage) Run(_ context.Context, b *Build) error {
 	}
 	if len(debs) == 0 && len(files) > 0 {
 		// The SBOM lists the base's packages even when no .deb needed
-		// them; a base whose manifests cannot be read fails the SBOM,
-		// not the pack.
+		// them (extract has already refused a base whose manifests
+		// cannot be read).
 		base, err := debcheck.ReadBase(files)
 		plan.BasePackages, b.basePackagesErr = base.Packages, err
 	}

@@ -200,11 +200,18 @@ func (b *Build) runStage(ctx context.Context, s Stage) error {
 		return fmt.Errorf("interrupted: %w", err)
 	}
 	if w, ok := s.(Writer); ok {
-		release, err := b.lockOutputs(ctx, s.Name().String(), w.Outputs(b))
+		outputs := w.Outputs(b)
+		if err := b.makeOutputDirs(outputs); err != nil {
+			return err
+		}
+		release, err := b.lockOutputs(ctx, s.Name().String(), outputs)
 		if err != nil {
 			return err
 		}
 		defer release()
+		if err := b.removeOrphans(s.Name().String(), outputs); err != nil {
+			return err
+		}
 	}
 	if t, ok := s.(Tooled); ok {
 		if err := b.Installer.Ensure(ctx, s.Name().String(), t.Tools(b)...); err != nil {

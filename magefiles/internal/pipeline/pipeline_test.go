@@ -3,15 +3,19 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
@@ -51,6 +55,25 @@ func run(t *testing.T, root string, last stage.Name, env map[string]string) (*pi
 // runIn is run with the build, dist and cache directories under dir.
 func runIn(t *testing.T, dir, root string, last stage.Name, env map[string]string) (*pipeline.Build, string, error) {
 	t.Helper()
+	c, err := loadIn(t, dir, root, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runConfig(c, last)
+}
+
+// runConfig runs the pipeline of c through last.
+func runConfig(c config.Config, last stage.Name) (*pipeline.Build, string, error) {
+	var log bytes.Buffer
+	w := tool.LockedWriter(&log)
+	b := pipeline.New(c, w, w, false)
+	err := b.Run(context.Background(), last)
+	return b, log.String(), err
+}
+
+// loadIn loads the configuration run uses, with the directories under dir.
+func loadIn(t *testing.T, dir, root string, env map[string]string) (config.Config, error) {
+	t.Helper()
 	fx := testiso.Shared(t)
 	fxEnv, err := fx.PipelineEnv(testVersion, dir, 1767225600)
 	if err != nil {
@@ -64,15 +87,7 @@ func runIn(t *testing.T, dir, root string, last stage.Name, env map[string]strin
 	for k, v := range env {
 		m[k] = v
 	}
-	c, err := config.Load(root, config.MapEnv(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	w := tool.LockedWriter(&log)
-	b := pipeline.New(c, w, w, false)
-	err = b.Run(context.Background(), last)
-	return b, log.String(), err
+	return config.Load(root, config.MapEnv(m))
 }
 
 // A report that passed for this exact ISO and the same settings is reused
@@ -161,13 +176,17 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 		Components []struct {
 			Name       string `json:"name"`
 			Properties []struct{ Name, Value string }
+			Hashes     []struct{ Content string }
 		} `json:"components"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	roles := map[string]int{}
+	roles, hashes := map[string]int{}, map[string]string{}
 	for _, c := range doc.Components {
+		if len(c.Hashes) > 0 {
+			hashes[c.Name] = c.Hashes[0].Content
+		}
 		for _, p := range c.Properties {
 			if p.Name == sbom.PropRole {
 				roles[p.Value]++
@@ -177,8 +196,12 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 			t.Error("the SBOM lists a package of the installer layer, which is not installed")
 		}
 	}
+	// MANIFEST.sha256 itself is a payload file too (issue 20 item 9).
 	manifestLines := len(sums.Lines(b.Packed.Manifest, sums.SHA256))
-	want := map[string]int{sbom.RoleBasePackage: 620, sbom.RolePayloadFile: manifestLines, sbom.RoleHelmChart: 1, sbom.RoleBaseISO: 1}
+	want := map[string]int{sbom.RoleBasePackage: 620, sbom.RolePayloadFile: manifestLines + 1, sbom.RoleHelmChart: 1, sbom.RoleBaseISO: 1}
+	if h := sha256.Sum256(b.Packed.Manifest); hashes["/novasphere/"+payload.ManifestName] != hex.EncodeToString(h[:]) {
+		t.Errorf("the SBOM lists /novasphere/%s with SHA-256 %q, want %x", payload.ManifestName, hashes["/novasphere/"+payload.ManifestName], h)
+	}
 	for role, n := range want {
 		if roles[role] != n {
 			t.Errorf("the SBOM has %d %s components, want %d (all: %v)", roles[role], role, n, roles)
@@ -186,21 +209,67 @@ func checkSBOMCounts(t *testing.T, b *pipeline.Build) {
 	}
 }
 
-// A key that is not the committed release key is refused before anything
-// else happens, and no signature is left.
+// A key that is not the committed release key is refused when the
+// configuration loads, before any work (issue 20 item 6); a sign that
+// fails anyway leaves no signature, and no temporary file of a killed sign
+// survives the next run (items 3 and 4).
 func TestSignatureByAnotherKeyFailsVerify(t *testing.T) {
 	root := repoCopy(t)
 	release, other := signingtest.NewKey(t, "Release"), signingtest.NewKey(t, "Someone Else")
-	if err := os.WriteFile(filepath.Join(root, config.ReleaseKeyPath), release.Public, 0o644); err != nil {
+	keyPath := filepath.Join(root, config.ReleaseKeyPath)
+	env := map[string]string{config.EnvSigningKey: string(other.Private)}
+
+	// Loaded before the release key is committed, the other key passes the
+	// load; committed before the run, the sign stage refuses it.
+	dir := t.TempDir()
+	c, err := loadIn(t, dir, root, env)
+	if err != nil {
 		t.Fatal(err)
 	}
-	b, log, err := run(t, root, stage.Sign, map[string]string{config.EnvSigningKey: string(other.Private)})
+	if err := os.WriteFile(keyPath, release.Public, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadIn(t, t.TempDir(), root, env); err == nil || !strings.Contains(err.Error(), config.EnvSigningKey+": key ") ||
+		!strings.Contains(err.Error(), "is not the release key "+config.ReleaseKeyPath) {
+		t.Errorf("loading with another key than the release key: %v, want it refused", err)
+	}
+
+	// A signature of an earlier SHA256SUMS, and the temporary file of a sign
+	// that was killed, are there before the run.
+	distDir := filepath.Join(dir, "dist")
+	stale := filepath.Join(distDir, dist.SignatureName)
+	orphan := filepath.Join(distDir, fmt.Sprintf(".%s.%d.0badcafe.tmp", dist.SignatureName, deadPID(t)))
+	for _, f := range []string{stale, orphan} {
+		if err := os.MkdirAll(distDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("-----BEGIN PGP SIGNATURE-----\nstale\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, log, err := runConfig(c, stage.Sign)
 	if err == nil || !strings.Contains(err.Error(), "does not verify with "+config.ReleaseKeyPath) {
 		t.Fatalf("want the other key refused, got %v\n%s", err, log)
 	}
 	if _, err := os.Stat(b.Dist.Signature()); !os.IsNotExist(err) {
-		t.Errorf("a signature by the wrong key was left: %v", err)
+		t.Errorf("a failed sign left a SHA256SUMS.gpg beside the new SHA256SUMS: %v", err)
 	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("the temporary file of a killed sign is still there: %v\n%s", err, log)
+	}
+	if !strings.Contains(log, "left by a run that was stopped") {
+		t.Errorf("the log does not say the orphan was removed:\n%s", log)
+	}
+}
+
+// deadPID is the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
 }
 
 // Without a key nothing is signed, and an old signature does not stay

@@ -11,6 +11,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
@@ -60,8 +61,24 @@ func (s extractStage) UpToDate(_ context.Context, b *Build) (bool, error) {
 	if ok {
 		fmt.Fprintf(b.Log, "extract: %s is up to date (base %s)\n", x.Dir, x.Base)
 		b.Extracted = &x
+		return true, b.checkBasePackages()
 	}
-	return ok, nil
+	return false, nil
+}
+
+// checkBasePackages reads the base's package list as soon as extract has
+// its manifests, so that a base whose packages cannot be listed stops the
+// run here, naming what is missing, instead of failing the SBOM after
+// verify passed: a run has one verdict.
+func (b *Build) checkBasePackages() error {
+	files, err := b.baseFiles()
+	if err != nil || len(files) == 0 {
+		return err // a base without manifests has no packages to list
+	}
+	if _, err := debcheck.ReadBase(files); err != nil {
+		return fmt.Errorf("the base's installed packages cannot be listed (the offline-package check and the SBOM need them): %w", err)
+	}
+	return nil
 }
 
 // Tools: extract reads the base with xorriso.
@@ -83,7 +100,7 @@ func (extractStage) Run(ctx context.Context, b *Build) error {
 		return err
 	}
 	b.Extracted = &x
-	return nil
+	return b.checkBasePackages()
 }
 
 // customizeStage writes the autoinstall seed, GRUB menus and identity

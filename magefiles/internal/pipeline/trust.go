@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -75,9 +77,17 @@ func (b *Build) sbomInput() (sbom.Input, error) {
 		}
 		in.Files = append(in.Files, sbom.PayloadFile{Path: l.Name, SHA256: l.Sum})
 	}
+	// MANIFEST.sha256 cannot list itself; the SBOM lists it too.
+	in.Files = append(in.Files, sbom.PayloadFile{Path: payload.ManifestName, SHA256: sha256Hex(b.Packed.Manifest)})
 	chart, err := sbom.ReadChart(filepath.Join(c.Root, "charts", "novasphere", "Chart.yaml"))
 	in.Chart = chart
 	return in, err
+}
+
+// sha256Hex is the SHA-256 of data, lowercase hex.
+func sha256Hex(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
 }
 
 // baseSource is where the base ISO came from: the location fetch used, or
@@ -100,16 +110,17 @@ func (signStage) Name() stage.Name { return stage.Sign }
 func (signStage) Outputs(b *Build) []string { return []string{b.Dist.Signature()} }
 
 func (signStage) Run(ctx context.Context, b *Build) error {
+	// A signature of an older SHA256SUMS must not stay beside this one,
+	// whether this run signs, has no key, or fails.
+	if err := os.Remove(b.Dist.Signature()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	data, err := os.ReadFile(b.Dist.SHA256Sums())
 	if err != nil {
 		return err
 	}
 	s := b.Config.Signing
 	if s.Key == "" {
-		// A signature of an older SHA256SUMS must not stay beside this one.
-		if err := os.Remove(b.Dist.Signature()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
 		fmt.Fprintf(b.Log, "sign: %s is not set: %s is not signed (a release of a non-prerelease version needs the signature)\n", config.EnvSigningKey, dist.SHA256SumsName)
 		return nil
 	}

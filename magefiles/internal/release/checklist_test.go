@@ -143,8 +143,11 @@ func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
 			want:  []string{"✗ GitHub: novasphere/other via", "repository novasphere/other not found, or the token from GH_TOKEN cannot see it"},
 		},
 		{
+			// config refuses it at load; the checklist still does, for
+			// callers that build Options themselves.
 			name:  "server target malformed",
-			setup: func(fx *fixture) { fx.env[config.EnvSCPTarget] = "releases.example.com" },
+			setup: func(fx *fixture) {},
+			opts:  func(o *Options) { o.Settings.SCPTarget = "releases.example.com" },
 			want:  []string{"✗ server copy to releases.example.com", "is not user@host:/path/"},
 		},
 	}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
 )
@@ -91,17 +93,23 @@ type comparer struct {
 	gh     *github.Client
 	remote *remoteState
 	local  *localBuild
+	// releaseKey is the committed release public key (empty when there is
+	// none): a published signature it verifies over this SHA256SUMS is kept.
+	releaseKey []byte
 }
 
 // compare compares every GitHub asset of this build with the release's.
-func compare(ctx context.Context, gh *github.Client, remote *remoteState, local *localBuild) ([]assetCheck, error) {
-	c := comparer{gh: gh, remote: remote, local: local}
+func compare(ctx context.Context, gh *github.Client, remote *remoteState, local *localBuild, releaseKey []byte) ([]assetCheck, error) {
+	c := comparer{gh: gh, remote: remote, local: local, releaseKey: releaseKey}
 	var checks []assetCheck
 	for _, a := range local.gitHubAssets() {
 		ra := remote.asset(a.Name)
 		state, why, err := c.compareOne(ctx, a, ra)
 		if err == nil && state == stateDiffers && a.Name == dist.VerifyReportName {
 			state, why, err = c.compareReports(ctx, ra, why)
+		}
+		if err == nil && state == stateDiffers && a.Name == dist.SignatureName {
+			state, why, err = c.compareSignatures(ctx, ra, why)
 		}
 		if err != nil {
 			return nil, err
@@ -182,6 +190,29 @@ func (c comparer) compareReports(ctx context.Context, ra *github.Asset, why stri
 		return stateDiffers, "GitHub's copy is for this exact ISO, but " + p, nil
 	}
 	return stateEquivalent, fmt.Sprintf("GitHub's copy reports verify passed for this exact ISO (%s)", rep.Time), nil
+}
+
+// compareSignatures decides whether GitHub's SHA256SUMS.gpg, whose bytes
+// differ from the local one, is a signature of the same SHA256SUMS by the
+// release key. Each sign makes new bytes (the signature's creation time; an
+// ECDSA key's random nonce), so a re-run on the same commit with the same
+// key must not count that as different content: GitHub's copy is kept when
+// it verifies over this build's SHA256SUMS with the committed release key,
+// exactly as the checklist's signature line verifies the local one.
+func (c comparer) compareSignatures(ctx context.Context, ra *github.Asset, why string) (assetState, string, error) {
+	sumsFile, ok := c.local.Files[dist.SHA256SumsName]
+	if len(c.releaseKey) == 0 || !ok {
+		return stateDiffers, why, nil
+	}
+	data, err := c.gh.DownloadAsset(ctx, *ra, smallAsset)
+	if err != nil {
+		return 0, "", err
+	}
+	fpr, err := signing.Verify(c.releaseKey, sumsFile.Data, data)
+	if err != nil {
+		return stateDiffers, fmt.Sprintf("%s, and GitHub's copy does not verify over this %s with %s: %v", why, dist.SHA256SumsName, config.ReleaseKeyPath, err), nil
+	}
+	return stateEquivalent, fmt.Sprintf("GitHub's copy is a valid signature of this %s by the release key %s", dist.SHA256SumsName, fpr), nil
 }
 
 // remoteSums downloads and parses a checksum file of the release (empty

@@ -177,12 +177,18 @@ func (fx *fixture) writeBuild(iso []byte) {
 // them for the release, in upload order (Artifacts.Published).
 func builtArtifacts(distDir, version string) []dist.Artifact {
 	var as dist.Artifacts
-	for name, kind := range map[string]dist.Kind{
-		dist.ISOName(version): dist.KindISO, dist.SHA256SumsName: dist.KindChecksums, dist.MD5SumsName: dist.KindChecksums,
-		dist.SignatureName: dist.KindSignature, dist.SBOMName(version): dist.KindSBOM,
-		dist.VerifyReportName: dist.KindReport, dist.BuildRecordName(version): dist.KindRecord,
+	// A slice, not a map: the pipeline adds artifacts in stage order, and the
+	// release notes list them in that order, so a map's random order made
+	// two runs of one build write different notes.
+	for _, a := range []struct {
+		name string
+		kind dist.Kind
+	}{
+		{dist.ISOName(version), dist.KindISO}, {dist.SHA256SumsName, dist.KindChecksums}, {dist.MD5SumsName, dist.KindChecksums},
+		{dist.SignatureName, dist.KindSignature}, {dist.SBOMName(version), dist.KindSBOM},
+		{dist.VerifyReportName, dist.KindReport}, {dist.BuildRecordName(version), dist.KindRecord},
 	} {
-		as.Add(dist.Artifact{Name: name, Path: filepath.Join(distDir, name), Kind: kind})
+		as.Add(dist.Artifact{Name: a.name, Path: filepath.Join(distDir, a.name), Kind: a.kind})
 	}
 	return as.Published()
 }

@@ -145,7 +145,7 @@ func gather(ctx context.Context, o Options, out io.Writer) *state {
 		st.Tag = gatherTag(ctx, st.GitHub.Client, o.Version, st.Git.Head)
 	}
 	if st.GitHub.ok() && st.Local.complete() && st.GitHub.Remote.Release != nil {
-		checks, err := compare(ctx, st.GitHub.Client, st.GitHub.Remote, st.Local)
+		checks, err := compare(ctx, st.GitHub.Client, st.GitHub.Remote, st.Local, st.ReleaseKey)
 		st.Content = contentState{Checked: true, Checks: checks, Err: err}
 	}
 	if o.Settings.SCPTarget != "" {

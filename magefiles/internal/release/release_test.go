@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github/githubtest"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
 )
 
 // assertPublished checks that GitHub holds every file of this build,
@@ -37,6 +39,15 @@ func assertPublished(t *testing.T, fx *fixture) *githubtest.Release {
 			t.Fatal(err)
 		}
 		want[name] = data
+	}
+	// A published signature that verifies over this SHA256SUMS with the
+	// release key is kept in place of a new one (a re-sign makes new bytes).
+	for _, a := range rel.Assets {
+		if a.Name == dist.SignatureName && !bytes.Equal(a.Content, want[a.Name]) {
+			if _, err := signing.Verify(fx.key.Public, want[dist.SHA256SumsName], a.Content); err == nil {
+				want[a.Name] = a.Content
+			}
+		}
 	}
 	assertAssets(t, rel, want)
 	return rel
@@ -384,6 +395,54 @@ func TestReleaseTakesVerifysDigests(t *testing.T) {
 	out, err = other.run(dryRun, withISODigests(wrong))
 	if err == nil || !strings.Contains(out, "SHA256SUMS gives") {
 		t.Errorf("digests that disagree with SHA256SUMS did not stop the release (%v):\n%s", err, out)
+	}
+}
+
+// Issue 20 item 11: sign makes new bytes on every run (the signature's
+// time), so a re-run on the same commit with the same key has another
+// SHA256SUMS.gpg than GitHub's. GitHub's copy is kept because it verifies
+// over this SHA256SUMS with the release key: nothing is uploaded, and the
+// release needs no -force.
+func TestRerunKeepsAPublishedSignatureOfTheSameSums(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, "v1.0.0", 1<<20)
+	if out, err := fx.run(); err != nil {
+		t.Fatalf("first run: %v\n%s", err, out)
+	}
+	sums, err := os.ReadFile(filepath.Join(fx.dist, dist.SHA256SumsName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(filepath.Join(fx.dist, dist.SignatureName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// verify ran again: a new signature of the same SHA256SUMS, made at
+	// another second.
+	for i := 0; ; i++ {
+		time.Sleep(200 * time.Millisecond)
+		fx.sign(sums)
+		now, err := os.ReadFile(filepath.Join(fx.dist, dist.SignatureName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(now, old) {
+			break
+		}
+		if i > 20 {
+			t.Fatal("two signatures seconds apart have the same bytes")
+		}
+	}
+	before := len(fx.gh.Writes())
+	out, err := fx.run()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "keep SHA256SUMS.gpg: GitHub's copy is a valid signature of this SHA256SUMS by the release key") {
+		t.Errorf("second run does not keep GitHub's signature, saying why:\n%s", out)
+	}
+	if w := fx.gh.Writes()[before:]; len(w) != 0 {
+		t.Errorf("second run made %d write request(s): %v\n%s", len(w), w, out)
 	}
 }
 

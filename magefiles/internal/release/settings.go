@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
@@ -60,9 +59,8 @@ func resolveGitHub(ctx context.Context, rs config.ReleaseSettings, root string) 
 // origin remote's host, else api.github.com.
 func apiBase(rs config.ReleaseSettings, originHost string) (string, error) {
 	if v := rs.APIURL; v != "" {
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return "", fmt.Errorf("%s=%q is not an http(s) URL such as https://api.github.com or https://ghe.example.com/api/v3", config.EnvAPIURL, v)
+		if err := config.CheckAPIURL(v); err != nil {
+			return "", err
 		}
 		return strings.TrimSuffix(v, "/"), nil
 	}
@@ -70,8 +68,8 @@ func apiBase(rs config.ReleaseSettings, originHost string) (string, error) {
 	if host == "" {
 		host = originHost
 	}
-	if strings.ContainsAny(host, "/:@ ") {
-		return "", fmt.Errorf("%s=%q is not a host name (for example github.com or ghe.example.com)", config.EnvGHHost, host)
+	if err := config.CheckGHHost(host); err != nil {
+		return "", err
 	}
 	return github.APIBaseForHost(host), nil
 }

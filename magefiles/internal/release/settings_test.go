@@ -27,8 +27,17 @@ func TestAPIBase(t *testing.T) {
 		{map[string]string{config.EnvAPIURL: "api.github.com"}, "", "", "is not an http(s) URL"},
 		{map[string]string{config.EnvGHHost: "https://github.com"}, "", "", "is not a host name"},
 	} {
+		// config refuses a malformed value when it loads; apiBase refuses
+		// it too, for settings made by hand.
 		settings, err := config.ReleaseFromEnv(config.MapEnv(tc.env))
-		must(t, err)
+		if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("ReleaseFromEnv(%v): %v; want error %q", tc.env, err, tc.err)
+		}
+		if tc.err != "" {
+			settings = config.ReleaseSettings{APIURL: tc.env[config.EnvAPIURL], Host: tc.env[config.EnvGHHost]}
+		} else {
+			must(t, err)
+		}
 		got, err := apiBase(settings, tc.originHost)
 		switch {
 		case tc.err != "":

@@ -6,9 +6,13 @@
 //   - the Ubuntu base ISO it is remastered from (name, SHA-256, source URL);
 //   - every Debian package of the installed base system, from the ISO's
 //     casper/*.manifest files, with its package URL
-//     (pkg:deb/ubuntu/NAME@VERSION?arch=amd64&distro=ubuntu-22.04);
+//     (pkg:deb/ubuntu/NAME@VERSION?distro=ubuntu-22.04, with arch=... only
+//     when the manifest line names one: dpkg-query qualifies only Multi-Arch:
+//     same packages, so an unqualified line may be amd64 or all, and the
+//     SBOM does not guess);
 //   - every offline .deb under /novasphere/packages (package, version, arch,
-//     SHA-256 of the file);
+//     SHA-256 of the file), as pkg:deb/novasphere/NAME@VERSION?arch=ARCH:
+//     we ship those files, not Ubuntu;
 //   - the Helm chart (name and version from Chart.yaml);
 //   - every payload file under /novasphere with its SHA-256.
 //
@@ -21,15 +25,16 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/package-url/packageurl-go"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 )
 
 // SpecVersion is the CycloneDX version written.
@@ -38,8 +43,9 @@ const SpecVersion = "1.6"
 // Distro is the purl distro qualifier of the base system's packages.
 const Distro = "ubuntu-22.04"
 
-// DefaultArch is the architecture of a manifest line without a qualifier.
-const DefaultArch = "amd64"
+// OfflineNamespace is the purl namespace of the offline .deb files: they
+// are NovaSphere's files, whoever built the package first.
+const OfflineNamespace = "novasphere"
 
 // PayloadRoot is where the payload lives on the ISO.
 const PayloadRoot = "/novasphere"
@@ -89,7 +95,7 @@ type BasePackage struct {
 	Name    string
 	Version string
 	// Arch is the manifest's architecture qualifier ("libc6:i386"); empty
-	// means DefaultArch.
+	// when the line has none (the purl then has no arch qualifier).
 	Arch string
 	// Manifest is the manifest that lists it, as a path on the ISO
 	// ("/casper/ubuntu-server-minimal.manifest").
@@ -142,7 +148,7 @@ const (
 // WriteFile writes the SBOM to path through a temporary file in the same
 // directory, renamed into place only when complete.
 func WriteFile(path string, in Input) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := lock.CreateTemp(path)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -170,10 +176,20 @@ func WriteFile(path string, in Input) (err error) {
 	return nil
 }
 
-// debPURL is the package URL of an Ubuntu 22.04 package.
+// debPURL is the package URL of an Ubuntu 22.04 package of the base; arch
+// "" leaves the qualifier out.
 func debPURL(name, version, arch string) string {
-	return packageurl.NewPackageURL(packageurl.TypeDebian, "ubuntu", name, version,
-		packageurl.Qualifiers{{Key: "arch", Value: arch}, {Key: "distro", Value: Distro}}, "").ToString()
+	q := packageurl.Qualifiers{{Key: "distro", Value: Distro}}
+	if arch != "" {
+		q = append(packageurl.Qualifiers{{Key: "arch", Value: arch}}, q...)
+	}
+	return packageurl.NewPackageURL(packageurl.TypeDebian, "ubuntu", name, version, q, "").ToString()
+}
+
+// offlinePURL is the package URL of an offline .deb we ship.
+func offlinePURL(name, version, arch string) string {
+	return packageurl.NewPackageURL(packageurl.TypeDebian, OfflineNamespace, name, version,
+		packageurl.Qualifiers{{Key: "arch", Value: arch}}, "").ToString()
 }
 
 // serialNumber is a name-based (version 5, RFC 4122) UUID URN of the ISO's

@@ -175,11 +175,7 @@ func TestCountsMatchTheInputsExactly(t *testing.T) {
 	roles := byRole(bom)
 	distinct := map[string]bool{}
 	for _, p := range in.BasePackages {
-		arch := p.Arch
-		if arch == "" {
-			arch = DefaultArch
-		}
-		distinct[p.Name+":"+arch+"="+p.Version] = true
+		distinct[p.Name+":"+p.Arch+"="+p.Version] = true
 	}
 	want := map[string]int{
 		RoleBaseISO: 1, RoleBasePackage: len(distinct), RoleOfflineDeb: len(in.OfflineDebs),
@@ -207,7 +203,7 @@ func TestCountsMatchTheInputsExactly(t *testing.T) {
 		}
 	}
 	for _, c := range roles[RoleOfflineDeb] {
-		if c.Name == "tzdata" && (c.PackageURL != "pkg:deb/ubuntu/tzdata@2024a-0ubuntu0.22.04?arch=all&distro=ubuntu-22.04" || (*c.Hashes)[0].Value != sum("tzdata") || prop(c, PropPath)[0] != "/novasphere/packages/tzdata_2024a-0ubuntu0.22.04_all.deb") {
+		if c.Name == "tzdata" && (c.PackageURL != "pkg:deb/novasphere/tzdata@2024a-0ubuntu0.22.04?arch=all" || (*c.Hashes)[0].Value != sum("tzdata") || prop(c, PropPath)[0] != "/novasphere/packages/tzdata_2024a-0ubuntu0.22.04_all.deb") {
 			t.Errorf("offline deb tzdata: %+v", c)
 		}
 	}
@@ -235,14 +231,14 @@ func TestBasePackagePURLs(t *testing.T) {
 	both := []string{"/casper/ubuntu-server-minimal.manifest", "/casper/ubuntu-server-minimal.ubuntu-server.manifest"}
 	server := []string{"/casper/ubuntu-server-minimal.ubuntu-server.manifest"}
 	want := map[string][]string{
-		"pkg:deb/ubuntu/adduser@3.118ubuntu5?arch=amd64&distro=ubuntu-22.04":                 both,
+		"pkg:deb/ubuntu/adduser@3.118ubuntu5?distro=ubuntu-22.04":                            both,
 		"pkg:deb/ubuntu/libc6@2.35-0ubuntu3.4?arch=amd64&distro=ubuntu-22.04":                both,
 		"pkg:deb/ubuntu/libc6@2.35-0ubuntu3.4?arch=i386&distro=ubuntu-22.04":                 both,
-		"pkg:deb/ubuntu/bsdutils@1:2.37.2-4ubuntu3?arch=amd64&distro=ubuntu-22.04":           both,
+		"pkg:deb/ubuntu/bsdutils@1:2.37.2-4ubuntu3?distro=ubuntu-22.04":                      both,
 		"pkg:deb/ubuntu/libstdc%2B%2B6@12.3.0-1ubuntu1~22.04?arch=amd64&distro=ubuntu-22.04": both,
-		"pkg:deb/ubuntu/openssh-server@1:8.9p1-3ubuntu0.4?arch=amd64&distro=ubuntu-22.04":    server,
-		"pkg:deb/ubuntu/vim@2:8.2.3995-1ubuntu2.13?arch=amd64&distro=ubuntu-22.04":           server,
-		"pkg:deb/ubuntu/apt@2.4.10?arch=amd64&distro=ubuntu-22.04":                           both,
+		"pkg:deb/ubuntu/openssh-server@1:8.9p1-3ubuntu0.4?distro=ubuntu-22.04":               server,
+		"pkg:deb/ubuntu/vim@2:8.2.3995-1ubuntu2.13?distro=ubuntu-22.04":                      server,
+		"pkg:deb/ubuntu/apt@2.4.10?distro=ubuntu-22.04":                                      both,
 	}
 	for p, ms := range want {
 		got, ok := purls[p]

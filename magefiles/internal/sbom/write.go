@@ -130,11 +130,7 @@ func basePackageComponents(pkgs []BasePackage) ([]cdx.Component, error) {
 		if strings.ContainsAny(p.Name+p.Version+p.Arch, " \t\n") {
 			return nil, fmt.Errorf("base package %d (%q from %s): name, version or arch contains white space", i+1, p.Name, p.Manifest)
 		}
-		arch := p.Arch
-		if arch == "" {
-			arch = DefaultArch
-		}
-		k := key{p.Name, arch, p.Version}
+		k := key{p.Name, p.Arch, p.Version}
 		if !contains(manifests[k], p.Manifest) {
 			manifests[k] = append(manifests[k], p.Manifest)
 		}
@@ -198,7 +194,7 @@ func offlineDebComponents(debs []OfflineDeb) ([]cdx.Component, error) {
 			Name:       d.Package,
 			Version:    d.Version,
 			Hashes:     sha256Hash(d.SHA256),
-			PackageURL: debPURL(d.Package, d.Version, d.Arch),
+			PackageURL: offlinePURL(d.Package, d.Version, d.Arch),
 			Properties: props(PropRole, RoleOfflineDeb, PropPath, isoPath, PropArch, d.Arch),
 		})
 	}

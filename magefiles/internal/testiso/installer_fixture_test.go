@@ -39,7 +39,7 @@ func TestWriteInstallerISO(t *testing.T) {
 	if h := sha256.Sum256(data); hex.EncodeToString(h[:]) != sum {
 		t.Errorf("returned digest %s is not the file's", sum)
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".tmp-*")); len(leftovers) > 0 {
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*.tmp")); len(leftovers) > 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
@@ -67,4 +68,32 @@ func (f Fixture) Pack(ctx context.Context, version, dir string, epoch int64, ext
 func fileSHA256(path string) (string, error) {
 	d, err := hashing.File(context.Background(), path, 0)
 	return d.SHA256, err
+}
+
+// CopyCheckout copies the repository's tracked files (as `git ls-files`
+// lists them, those deleted in the work tree left out) to dst, for tests
+// that run targets in a checkout of their own.
+func CopyCheckout(dst string) error {
+	root, err := config.FindRoot()
+	if err != nil {
+		return err
+	}
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
+	if err != nil {
+		return fmt.Errorf("git ls-files: %w", err)
+	}
+	for name := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		to := filepath.Join(dst, name)
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(to, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 )
 
 // WriteInstallerISO writes the installer fixture (Options.Installer is set
@@ -28,7 +30,7 @@ func WriteInstallerISO(ctx context.Context, path string, opts Options) (string, 
 		return "", fmt.Errorf("testiso: %w", err)
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
+	tmp, err := lock.CreateTemp(path)
 	if err != nil {
 		return "", fmt.Errorf("testiso: %w", err)
 	}
