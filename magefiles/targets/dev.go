@@ -98,6 +98,28 @@ func Settings() error {
 	return err
 }
 
+// Bases lists the Ubuntu bases of configs/bases.yaml with their lock state in configs/bases.lock.
+//
+// BASE=<id> builds on one of them (the default is marked). A base is
+// locked once its first fetch took its SHA-256 from Ubuntu's signed
+// SHA256SUMS and wrote its line to configs/bases.lock (commit that line);
+// with CI=true an unlocked base is refused. QUIRKS are the ways the
+// release differs from 22.04, documented in configs/bases.yaml.
+//
+// -json prints them as one line of JSON (id, version, codename, iso,
+// release, default, suffix of the output names, locked sha256), which
+// .github/workflows reads to build its matrix.
+func Bases(json *bool) error {
+	c, err := loadConfig(config.OSEnv())
+	if err != nil {
+		return err
+	}
+	if json != nil && *json {
+		return c.Bases.WriteJSON(os.Stdout, c.BaseLock)
+	}
+	return c.Bases.WriteTable(os.Stdout, c.BaseLock)
+}
+
 // Reproduce builds the installer ISO twice from empty build directories and proves the two are identical byte for byte.
 //
 // Both builds run fetch, extract, customize, packages and pack with the same
@@ -107,7 +129,7 @@ func Settings() error {
 // on two separate runners.
 //
 // Environment: those of pack: VERSION, DIST_DIR, SOURCE_DATE_EPOCH,
-// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Reproduce(ctx context.Context) error {
@@ -121,7 +143,14 @@ func Reproduce(ctx context.Context) error {
 	return nil
 }
 
-// Testiso writes a small test ISO with Ubuntu 22.04's layout and a test installer to path and prints its SHA-256, to try the pipeline without downloading Ubuntu.
+// Testiso writes a small test ISO with an Ubuntu release's layout (22.04.3's, or -base's) and a test installer to path and prints its SHA-256, to try the pipeline without downloading Ubuntu.
+//
+// -base <id> (a base of configs/bases.yaml, or a series such as ubuntu-24.04
+// for its latest entry) writes that release's layout: its /.disk/info and
+// volume id, casper/install-sources.yaml as a list or a version 2 catalog,
+// the kernel layers' manifests and HWE menu entries where the release has
+// them; the test installer reads autoinstall where that release's
+// subiquity does. Build on it with the printed BASE=<id>.
 //
 // The ISO boots like Ubuntu's (GRUB, El Torito BIOS and EFI, GPT ESP) with
 // Debian's kernel; its casper layer is a real Debian 12 root file system
@@ -133,7 +162,7 @@ func Reproduce(ctx context.Context) error {
 //	BASE_ISO_URL=<path> BASE_ISO_SHA256=<printed digest> VERIFY_INSTALL=1 go run magefile.go verify
 //
 // Environment: CACHE_DIR, NOVASPHERE_NO_INSTALL.
-func Testiso(ctx context.Context, path string) error {
+func Testiso(ctx context.Context, path string, base *string) error {
 	c, err := loadConfig(config.OSEnv())
 	if err != nil {
 		return err
@@ -142,11 +171,20 @@ func Testiso(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("testiso: %w", err)
 	}
-	sum, err := testiso.WriteInstallerISO(ctx, abs, testiso.Options{CacheDir: c.CacheDir, RepoRoot: c.Root})
+	opts := testiso.Options{CacheDir: c.CacheDir, RepoRoot: c.Root}
+	use := ""
+	if base != nil && *base != "" {
+		b, err := c.Bases.Latest(*base)
+		if err != nil {
+			return fmt.Errorf("testiso: %w", err)
+		}
+		opts.Layout, use = testiso.LayoutOf(b), "BASE="+b.ID+" "
+	}
+	sum, err := testiso.WriteInstallerISO(ctx, abs, opts)
 	if err != nil {
 		return fmt.Errorf("testiso: %w", err)
 	}
 	fmt.Printf("%s  %s\n", sum, abs)
-	fmt.Fprintf(os.Stderr, "testiso: wrote %s; try the pipeline on it:\n  BASE_ISO_URL=%s BASE_ISO_SHA256=%s VERIFY_INSTALL=1 go run magefile.go verify\n", abs, abs, sum)
+	fmt.Fprintf(os.Stderr, "testiso: wrote %s; try the pipeline on it:\n  %sBASE_ISO_URL=%s BASE_ISO_SHA256=%s VERIFY_INSTALL=1 go run magefile.go verify\n", abs, use, abs, sum)
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 )
 
-// Fetch downloads the pinned Ubuntu 22.04.3 live-server base ISO into the cache and verifies it.
+// Fetch downloads the chosen Ubuntu live-server base ISO (BASE, default ubuntu-22.04.3) into the cache and verifies it.
 //
 // The download resumes after an interruption and shows progress. The file is
 // accepted only when its SHA-256 equals the pin and the line for it in
@@ -22,8 +22,10 @@ import (
 //
 // Environment (mage settings shows every value and where it came from):
 //
-//	BASE_ISO_URL           base ISO location: http(s)://, file:// or a path (default: the pinned Ubuntu release)
-//	BASE_ISO_SHA256        pinned SHA-256 of the base ISO
+//	BASE                   the Ubuntu base, an id of configs/bases.yaml (default ubuntu-22.04.3); its pin is its line in configs/bases.lock
+//	CI                     set (true): refuse a base without a line in configs/bases.lock instead of locking it at its first fetch
+//	BASE_ISO_URL           base ISO location: http(s)://, file:// or a path (default: the base's urls); replaces the lock
+//	BASE_ISO_SHA256        pinned SHA-256 of the base ISO; replaces the lock
 //	BASE_ISO_SUMS_URL      SHA256SUMS location; its signature is the same URL plus .gpg
 //	BASE_ISO_KEYRING       armored OpenPGP key(s) that must sign SHA256SUMS (default configs/keys/ubuntu-cdimage-2012.asc)
 //	CACHE_DIR              download cache (default ${XDG_CACHE_HOME:-~/.cache}/novasphere-iso)
@@ -42,7 +44,7 @@ func Fetch(ctx context.Context) error {
 // /.disk/info with xorriso and records the base's boot equipment, all under
 // $BUILD_DIR/extract. Runs fetch first.
 //
-// Environment: BUILD_DIR (default build); and fetch's: BASE_ISO_URL,
+// Environment: BUILD_DIR (default build); and fetch's: BASE, CI, BASE_ISO_URL,
 // BASE_ISO_SHA256, BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Extract(ctx context.Context) error {
@@ -62,7 +64,7 @@ func Extract(ctx context.Context) error {
 //	GRUB_TIMEOUT  menu timeout in whole seconds, 0 to 3600 (default: the base ISO's)
 //	GRUB_TITLE    menu entry title; {version} is replaced (default "Install NovaSphere {version}")
 //
-// and those of fetch and extract: BASE_ISO_URL, BASE_ISO_SHA256,
+// and those of fetch and extract: BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Customize(ctx context.Context) error {
@@ -85,7 +87,7 @@ func Customize(ctx context.Context) error {
 //	SOURCE_DATE_EPOCH  timestamp of every file in the ISO (default the commit time of HEAD)
 //
 // and those of the stages before it: VERSION, KERNEL_ARGS, GRUB_TIMEOUT,
-// GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256, BASE_ISO_SUMS_URL,
+// GRUB_TITLE, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256, BASE_ISO_SUMS_URL,
 // BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR, NOVASPHERE_NO_INSTALL,
 // NOVASPHERE_NO_WAIT.
 func Pack(ctx context.Context) error {
@@ -120,7 +122,7 @@ func Pack(ctx context.Context) error {
 //	RELEASE_SIGNING_PASSPHRASE  its passphrase (secret)
 //
 // and those of the stages before it: VERSION, DIST_DIR, SOURCE_DATE_EPOCH,
-// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Verify(ctx context.Context) error {
@@ -157,7 +159,7 @@ func Verify(ctx context.Context) error {
 // VERIFY_BOOT_MARKER, VERIFY_INSTALL_TIMEOUT, VERIFY_FORCE,
 // GITHUB_STEP_SUMMARY, RELEASE_SIGNING_KEY,
 // RELEASE_SIGNING_PASSPHRASE, DIST_DIR, SOURCE_DATE_EPOCH,
-// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE_ISO_URL, BASE_ISO_SHA256,
+// KERNEL_ARGS, GRUB_TIMEOUT, GRUB_TITLE, BASE, CI, BASE_ISO_URL, BASE_ISO_SHA256,
 // BASE_ISO_SUMS_URL, BASE_ISO_KEYRING, CACHE_DIR, BUILD_DIR,
 // NOVASPHERE_NO_INSTALL, NOVASPHERE_NO_WAIT.
 func Release(ctx context.Context, version string, draft, dryrun, force *bool) error {

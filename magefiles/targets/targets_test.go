@@ -2,6 +2,7 @@ package targets_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -36,10 +37,28 @@ func TestListShowsEveryTargetWithADescription(t *testing.T) {
 		t.Fatalf("mage -l: %v\n%s", err, out)
 	}
 	for _, name := range []string{"fetch", "fetch:recheck", "extract", "customize", "pack", "verify",
-		"release", "release:rollback", "test", "clean", "settings", "reproduce", "testiso"} {
+		"release", "release:rollback", "test", "clean", "settings", "reproduce", "testiso", "bases"} {
 		re := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `\s{2,}\S.{20,}$`)
 		if !re.MatchString(out) {
 			t.Errorf("mage -l does not list %q with a description:\n%s", name, out)
+		}
+	}
+}
+
+// TestBasesListsEveryBaseWithItsLockState: the committed 22.04.3 is the
+// locked default, the others wait for their first fetch.
+func TestBasesListsEveryBaseWithItsLockState(t *testing.T) {
+	out, err := mage(t, nil, "bases")
+	if err != nil {
+		t.Fatalf("mage bases: %v\n%s", err, out)
+	}
+	for _, re := range []string{
+		`(?m)^ubuntu-22\.04\.3 \(default\)\s+22\.04\.3 jammy\s+yes\s+sha256:a4acfda10b18… \(configs/bases\.lock:\d+\)`,
+		`(?m)^ubuntu-24\.04\.4\s+24\.04\.4 noble\s+no\s+unlocked: the first fetch locks it\s+autoinstall-schema=24\.04`,
+		`(?m)^ubuntu-26\.04\.1\s+26\.04\.1 resolute\s+no\s+unlocked`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("mage bases does not match %s:\n%s", re, out)
 		}
 	}
 }
@@ -291,6 +310,31 @@ func TestTwoVerifiesAtOnce(t *testing.T) {
 	}
 	if leftovers := hiddenFiles(dist); len(leftovers) > 0 {
 		t.Errorf("temporary or lock files left in dist: %v", leftovers)
+	}
+}
+
+// TestBasesJSON: the workflows' matrix reads every base, its output suffix
+// and its locked digest from `bases -json`.
+func TestBasesJSON(t *testing.T) {
+	out, err := mage(t, nil, "bases", "-json")
+	if err != nil {
+		t.Fatalf("mage bases -json: %v\n%s", err, out)
+	}
+	var list []struct {
+		ID, Suffix, SHA256 string
+		Release, Default   bool
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "["):]), &list); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(list) < 4 || list[0].ID != "ubuntu-22.04.3" || !list[0].Default || list[0].Suffix != "" || !list[0].Release ||
+		list[0].SHA256 != "a4acfda10b18da50e2ec50ccaf860d7f20b389df8765611142305c0e911d16fd" {
+		t.Errorf("bases -json = %+v", list)
+	}
+	for _, b := range list[1:] {
+		if b.Default || b.Suffix != "-"+b.ID {
+			t.Errorf("%s: default %v, suffix %q", b.ID, b.Default, b.Suffix)
+		}
 	}
 }
 

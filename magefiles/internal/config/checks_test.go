@@ -29,6 +29,7 @@ func checkout(t *testing.T) (root, home string) {
 			t.Fatal(err)
 		}
 	}
+	copyBases(t, root)
 	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}} {
 		if out, err := exec.Command("git", append([]string{"-C", root}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
@@ -170,7 +171,7 @@ func TestTimeoutsOutOfRangeAreRefused(t *testing.T) {
 func TestBlanksAreTrimmedForEverySetting(t *testing.T) {
 	c, err := load(t, map[string]string{
 		EnvVersion: " v1.2.3\t", EnvGrubTitle: " T {version} ", EnvKernelArgs: "  quiet \n", EnvDistDir: " /out ",
-		EnvBaseISOSHA256: " " + DefaultBaseISOSHA256 + " ", EnvRepository: " o/n ", EnvCopyTool: " scp ",
+		EnvBaseISOSHA256: " " + seedSHA256 + " ", EnvRepository: " o/n ", EnvCopyTool: " scp ",
 		EnvSCPTarget: " u@h:/p/ ", EnvSigningPass: " pass ", EnvGrubTimeout: " 5 ", EnvBootMarker: "  ",
 	})
 	if err != nil {
@@ -178,7 +179,7 @@ func TestBlanksAreTrimmedForEverySetting(t *testing.T) {
 	}
 	got := []string{c.Version, c.GrubTitle, c.KernelArgs, c.DistDir, c.BaseISOSHA256, c.Release.Repository,
 		c.Release.CopyTool, c.Release.SCPTarget, c.GrubTimeout}
-	want := []string{"v1.2.3", "T {version}", "quiet", "/out", DefaultBaseISOSHA256, "o/n", "scp", "u@h:/p/", "5"}
+	want := []string{"v1.2.3", "T {version}", "quiet", "/out", seedSHA256, "o/n", "scp", "u@h:/p/", "5"}
 	for i := range got {
 		if got[i] != want[i] {
 			t.Errorf("got %q, want %q", got[i], want[i])
@@ -221,7 +222,7 @@ func TestDumpSettingsShowsEffectiveValues(t *testing.T) {
 	today := time.Now().UTC().Format("20060102")
 	for name, want := range map[string][]string{
 		EnvVersion:         {today, "default"},
-		EnvBuildDir:        {"/repo/build", "default"},
+		EnvBuildDir:        {c.Root + "/build", "default"},
 		EnvKernelArgs:      {"console=ttyS0,115200n8", "console=tty0", "default"},
 		EnvGrubTimeout:     {"-", "default:", "the", "base", "ISO's"},
 		EnvGrubTitle:       {`"a\nb"`, "environment"},
@@ -229,7 +230,7 @@ func TestDumpSettingsShowsEffectiveValues(t *testing.T) {
 		EnvNoInstall:       {"0", "default"},
 		EnvRepository:      {"-", "default:", "the", "origin", "remote"},
 		EnvSigningKey:      {"unset", "default"},
-		EnvBaseISOURL:      {"https://releases.ubuntu.com/22.04.3/" + DefaultBaseISOName, "default"},
+		EnvBaseISOURL:      {"https://releases.ubuntu.com/22.04.3/ubuntu-22.04.3-live-server-amd64.iso", "default"},
 		EnvSourceDateEpoch: {"1700000000", "environment"},
 	} {
 		if got := row(name)[1:]; strings.Join(got[:len(want)], " ") != strings.Join(want, " ") {

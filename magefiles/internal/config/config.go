@@ -12,16 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 )
 
-// Embedded defaults for the base image: Ubuntu 22.04.3 live-server amd64.
+// Facts about the committed Ubuntu signing key and the release key.
 const (
-	// DefaultBaseISOName is the file name of the pinned base ISO, as it
-	// appears in Ubuntu's SHA256SUMS.
-	DefaultBaseISOName = "ubuntu-22.04.3-live-server-amd64.iso"
-	// DefaultBaseISOSHA256 is the pinned SHA-256 of DefaultBaseISOName.
-	DefaultBaseISOSHA256 = "a4acfda10b18da50e2ec50ccaf860d7f20b389df8765611142305c0e911d16fd"
 	// UbuntuSigningKeyFingerprint is the fingerprint of the "Ubuntu CD Image
 	// Automatic Signing Key (2012)" that signs SHA256SUMS.
 	UbuntuSigningKeyFingerprint = "843938DF228D22F7B3742BC0D94AA3F0EFE21092"
@@ -38,15 +34,6 @@ const (
 // boots of verify) see the installer's kernel command line; the last console=
 // (tty0) stays /dev/console, so the installer itself runs on the screen.
 const DefaultKernelArgs = "console=ttyS0,115200n8 console=tty0"
-
-// DefaultBaseISODirs are the locations tried in order for the default base
-// ISO. Each directory holds the ISO, SHA256SUMS and SHA256SUMS.gpg. The
-// release's own directory disappears once a newer point release replaces it,
-// so the old-releases archive follows.
-var DefaultBaseISODirs = []string{
-	"https://releases.ubuntu.com/22.04.3/",
-	"https://old-releases.ubuntu.com/releases/22.04.3/",
-}
 
 // BaseLocation is one place the base ISO can be downloaded from.
 type BaseLocation struct {
@@ -67,6 +54,21 @@ type Config struct {
 	// Version is the installer version (VERSION, or release's argument;
 	// default today's UTC date as YYYYMMDD), checked by ValidateVersion.
 	Version string
+	// Base is the Ubuntu base chosen by BASE from configs/bases.yaml
+	// (Bases); BaseIsDefault says it is the file's default, whose outputs
+	// keep their names without the base's id.
+	Base          bases.Base
+	Bases         bases.Set
+	BaseIsDefault bool
+	// BaseLock is configs/bases.lock as read; BaseLocked is Base's line in
+	// it (ok false: unlocked). BasePinned says BASE_ISO_URL or
+	// BASE_ISO_SHA256 replace the lock for this run.
+	BaseLock                 bases.Lock
+	BaseLocked               bases.Entry
+	BaseIsLocked, BasePinned bool
+	// CI is set on CI runners (CI=true): a base without a lock entry is
+	// then refused instead of locked on first use.
+	CI bool
 	// BaseISOName is the base ISO's file name, used to find its line in
 	// SHA256SUMS.
 	BaseISOName string
@@ -180,16 +182,18 @@ func Load(root string, env Env) (Config, error) {
 	var p problems
 	r := reader{env: env, c: &c, p: &p}
 	c.Version = r.str(EnvVersion, time.Now().UTC().Format("20060102"))
-	c.BaseISOName = DefaultBaseISOName
-	c.BaseISOSHA256 = strings.ToLower(r.str(EnvBaseISOSHA256, DefaultBaseISOSHA256))
-	c.KeyringPath = c.abs(r.str(EnvBaseISOKeyring, DefaultKeyringPath))
 	c.DistDir = c.abs(r.str(EnvDistDir, "dist"))
 	c.BuildDir = c.abs(r.str(EnvBuildDir, "build"))
 	c.CacheDir = c.abs(r.str(EnvCacheDir, defaultCacheDir(r.str(EnvXDGCacheHome, ""))))
 	c.KernelArgs = r.strOrEmpty(EnvKernelArgs, DefaultKernelArgs)
 	c.GrubTimeout = r.str(EnvGrubTimeout, "")
 	c.GrubTitle = r.str(EnvGrubTitle, DefaultGrubTitle)
-	p.add(c.loadBase(r))
+	// A BASE the file lacks leaves no locations to check.
+	if err := c.chooseBase(r); err != nil {
+		p.add(err)
+	} else {
+		p.add(c.loadBase(r))
+	}
 	p.add(c.checkVersion())
 	p.add(named(EnvKernelArgs, CheckKernelArgs(c.KernelArgs)))
 	p.add(named(EnvGrubTimeout, ValidateGrubTimeout(c.GrubTimeout)))
@@ -223,9 +227,42 @@ func named(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
+// chooseBase reads configs/bases.yaml and configs/bases.lock and picks
+// BASE's entry.
+func (c *Config) chooseBase(r reader) error {
+	var err error
+	if c.Bases, err = bases.LoadIn(c.Root); err != nil {
+		return err
+	}
+	if c.Base, err = c.Bases.Get(r.str(EnvBase, c.Bases.Default)); err != nil {
+		return err
+	}
+	c.BaseIsDefault = c.Bases.IsDefault(c.Base)
+	if c.BaseLock, err = bases.ReadLock(c.abs(bases.LockFile), bases.LockFile); err != nil {
+		return err
+	}
+	if c.BaseLocked, c.BaseIsLocked, err = c.BaseLock.Find(c.Base); err != nil {
+		return err
+	}
+	// CI systems set CI to "true" or "1", some to their name (woodpecker):
+	// any value but a false one counts.
+	if v := strings.TrimSpace(r.str(EnvCI, "")); v != "" {
+		b, ok := ParseBool(v)
+		c.CI = !ok || b
+	}
+	c.BaseISOName = c.Base.ISO
+	c.KeyringPath = c.abs(r.str(EnvBaseISOKeyring, c.Base.Keyring))
+	c.BasePinned = r.env.IsSet(EnvBaseISOURL) || r.env.IsSet(EnvBaseISOSHA256)
+	c.BaseISOSHA256 = strings.ToLower(r.str(EnvBaseISOSHA256, ""))
+	if c.BaseISOSHA256 == "" && c.BaseIsLocked {
+		c.BaseISOSHA256 = c.BaseLocked.SHA256
+	}
+	return nil
+}
+
 // loadBase reads where the base ISO comes from and how it is checked.
 func (c *Config) loadBase(r reader) error {
-	c.BaseLocations = defaultLocations()
+	c.BaseLocations = c.baseLocations()
 	if u := r.str(EnvBaseISOURL, ""); u != "" {
 		if err := checkBaseURL(u); err != nil {
 			return err
@@ -242,7 +279,7 @@ func (c *Config) loadBase(r reader) error {
 			c.BaseLocations[i].SumsURL = s
 		}
 	}
-	if c.BaseISOSHA256 != "" && !isHex64(c.BaseISOSHA256) {
+	if c.BaseISOSHA256 != "" && !bases.IsSHA256(c.BaseISOSHA256) {
 		return fmt.Errorf("%s=%q is not a SHA-256 digest (64 hexadecimal characters)", EnvBaseISOSHA256, c.BaseISOSHA256)
 	}
 	if c.BaseLocations[0].SumsURL == "" && c.BaseISOSHA256 == "" {
@@ -362,10 +399,11 @@ func (c Config) abs(p string) string {
 	return filepath.Join(c.Root, p)
 }
 
-func defaultLocations() []BaseLocation {
-	locs := make([]BaseLocation, 0, len(DefaultBaseISODirs))
-	for _, d := range DefaultBaseISODirs {
-		locs = append(locs, BaseLocation{ISOURL: d + DefaultBaseISOName, SumsURL: d + "SHA256SUMS"})
+// baseLocations are the chosen base's URLs, each with its SHA256SUMS.
+func (c Config) baseLocations() []BaseLocation {
+	locs := make([]BaseLocation, 0, len(c.Base.URLs))
+	for i, u := range c.Base.URLs {
+		locs = append(locs, BaseLocation{ISOURL: u, SumsURL: c.Base.SumsURLs[i]})
 	}
 	return locs
 }
@@ -416,18 +454,6 @@ func baseName(u string) string {
 		u = u[:i]
 	}
 	return u[strings.LastIndex(u, "/")+1:]
-}
-
-func isHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789abcdef", r) {
-			return false
-		}
-	}
-	return true
 }
 
 // ReleaseFromEnv reads only the release's settings from env, for callers

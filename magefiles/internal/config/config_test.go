@@ -11,9 +11,44 @@ import (
 	"time"
 )
 
+// seedSHA256 is the digest of the seed's base, ubuntu-22.04.3, as
+// configs/bases.lock locks it.
+const seedSHA256 = "a4acfda10b18da50e2ec50ccaf860d7f20b389df8765611142305c0e911d16fd"
+
+// testRoot is a repository root holding only the committed
+// configs/bases.yaml and configs/bases.lock.
+func testRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	copyBases(t, root)
+	return root
+}
+
+// copyBases copies the committed configs/bases.yaml and configs/bases.lock
+// into root.
+func copyBases(t *testing.T, root string) {
+	t.Helper()
+	real, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "configs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"configs/bases.yaml", "configs/bases.lock"} {
+		data, err := os.ReadFile(filepath.Join(real, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func load(t *testing.T, env map[string]string) (Config, error) {
 	t.Helper()
-	return Load("/repo", MapEnv(env))
+	return Load(testRoot(t), MapEnv(env))
 }
 
 func TestValidateVersion(t *testing.T) {
@@ -42,11 +77,14 @@ func TestLoadDefaults(t *testing.T) {
 	if len(c.Version) != 8 || ValidateVersion(c.Version) != nil {
 		t.Errorf("default version %q is not today's YYYYMMDD", c.Version)
 	}
-	if c.DistDir != "/repo/dist" || c.BuildDir != "/repo/build" || c.CacheDir != "/xdg/novasphere-iso" {
+	root := filepath.Dir(c.BuildDir)
+	if c.DistDir != root+"/dist" || c.CacheDir != "/xdg/novasphere-iso" {
 		t.Errorf("dirs = %q %q %q", c.DistDir, c.BuildDir, c.CacheDir)
 	}
-	if c.BaseISOSHA256 != DefaultBaseISOSHA256 || c.BaseISOName != DefaultBaseISOName {
-		t.Errorf("base = %q %q", c.BaseISOName, c.BaseISOSHA256)
+	if c.Base.ID != "ubuntu-22.04.3" || !c.BaseIsDefault || !c.BaseIsLocked || c.BasePinned ||
+		c.BaseISOSHA256 != seedSHA256 ||
+		c.BaseISOName != "ubuntu-22.04.3-live-server-amd64.iso" {
+		t.Errorf("base = %s %q %q, default %v, locked %v", c.Base.ID, c.BaseISOName, c.BaseISOSHA256, c.BaseIsDefault, c.BaseIsLocked)
 	}
 	if len(c.BaseLocations) != 2 || !strings.HasSuffix(c.BaseLocations[1].SumsURL, "/22.04.3/SHA256SUMS") ||
 		!strings.Contains(c.BaseLocations[1].ISOURL, "old-releases.ubuntu.com") {
@@ -58,7 +96,7 @@ func TestLoadDefaults(t *testing.T) {
 	if c.SourceDateEpoch != 1700000000 {
 		t.Errorf("epoch = %d", c.SourceDateEpoch)
 	}
-	if c.KeyringPath != "/repo/"+DefaultKeyringPath {
+	if c.KeyringPath != root+"/"+DefaultKeyringPath {
 		t.Errorf("keyring = %q", c.KeyringPath)
 	}
 	if c.Verify.Boot != Auto || !c.Release.Split || c.NoInstall {
@@ -79,7 +117,7 @@ func TestLoadOverrides(t *testing.T) {
 	if c.Version != "v2.1.0-rc.3" || c.BaseISOName != "custom.iso" || c.DistDir != "/out" || c.KernelArgs != "" {
 		t.Errorf("got %+v", c)
 	}
-	if c.BuildDir != "/repo/tmp/build" || c.GrubTimeout != "7" || c.GrubTitle != "Go {version}" {
+	if !strings.HasSuffix(c.BuildDir, "/tmp/build") || c.GrubTimeout != "7" || c.GrubTitle != "Go {version}" {
 		t.Errorf("build dir %q, grub %q %q", c.BuildDir, c.GrubTimeout, c.GrubTitle)
 	}
 	if len(c.BaseLocations) != 1 || c.BaseLocations[0].ISOURL != "/isos/custom.iso" {
@@ -144,7 +182,7 @@ func TestParseBool(t *testing.T) {
 
 // The version argument of release wins over VERSION, and the dump says so.
 func TestArgumentOverridesTheEnvironment(t *testing.T) {
-	c, err := Load("/repo", MapEnv(map[string]string{EnvVersion: "dev"}).WithArgument(EnvVersion, "v1.2.4"))
+	c, err := Load(testRoot(t), MapEnv(map[string]string{EnvVersion: "dev"}).WithArgument(EnvVersion, "v1.2.4"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +227,7 @@ func TestDumpSettingsShowsOriginsAndHidesSecrets(t *testing.T) {
 		EnvGHToken:     {Value: "set", From: "environment"},
 		EnvGitHubToken: {Value: "unset", From: "default"},
 		EnvDistDir:     {Value: "/out", From: "environment"},
-		EnvBuildDir:    {Value: "/repo/build", From: "default"},
+		EnvBuildDir:    {Value: c.Root + "/build", From: "default"},
 	} {
 		if o := origin(c, name); o.Value != want.Value || o.From != want.From {
 			t.Errorf("%s: %+v, want %+v", name, o, want)
@@ -231,6 +269,25 @@ func TestREADMEConfigurationTableIsTheSettingsTable(t *testing.T) {
 
 var update = flag.Bool("update", false, "rewrite README's configuration table from Settings")
 
+// TestBase: BASE picks an entry of configs/bases.yaml; one the file lacks
+// is refused naming the file; a base without a lock line has no pin.
+func TestBase(t *testing.T) {
+	c, err := load(t, map[string]string{EnvBase: "ubuntu-24.04.4", EnvCI: "woodpecker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseIsDefault || c.BaseIsLocked || c.BaseISOSHA256 != "" || !c.CI || c.Base.SBOMDistro != "ubuntu-24.04" {
+		t.Errorf("24.04.4: default %v, locked %v, pin %q, CI %v, distro %q", c.BaseIsDefault, c.BaseIsLocked, c.BaseISOSHA256, c.CI, c.Base.SBOMDistro)
+	}
+	if len(c.BaseLocations) != 2 || c.BaseLocations[0].SumsURL != "https://releases.ubuntu.com/24.04.4/SHA256SUMS" {
+		t.Errorf("locations = %+v", c.BaseLocations)
+	}
+	_, err = load(t, map[string]string{EnvBase: "ubuntu-30.04"})
+	if err == nil || !strings.Contains(err.Error(), `BASE="ubuntu-30.04" is not in configs/bases.yaml`) {
+		t.Fatalf("unknown BASE: %v", err)
+	}
+}
+
 // Issue 20 item 12: README's repository layout names every package under
 // magefiles/internal.
 func TestREADMELayoutListsEveryPackage(t *testing.T) {
@@ -260,7 +317,7 @@ func TestREADMELayoutListsEveryPackage(t *testing.T) {
 func TestInvalidVersionArgumentIsRefusedByLoad(t *testing.T) {
 	t.Parallel()
 	env := MapEnv(map[string]string{EnvVersion: "20261127", EnvSourceDateEpoch: "1700000000"}).WithArgument(EnvVersion, "v1.0")
-	_, err := Load("/repo", env)
+	_, err := Load(testRoot(t), env)
 	if err == nil || !errors.Is(err, ErrBadVersion) || !strings.Contains(err.Error(), `the version argument: bad version: version "v1.0" is not accepted`) {
 		t.Fatalf("Load with the version argument v1.0: %v, want the argument refused", err)
 	}

@@ -33,6 +33,8 @@ type Setting struct {
 // Environment variable names, each described in Settings.
 const (
 	EnvVersion         = "VERSION"
+	EnvBase            = "BASE"
+	EnvCI              = "CI"
 	EnvBaseISOURL      = "BASE_ISO_URL"
 	EnvBaseISOSHA256   = "BASE_ISO_SHA256"
 	EnvBaseISOSumsURL  = "BASE_ISO_SUMS_URL"
@@ -71,10 +73,12 @@ const (
 // `mage settings` and README's configuration table show them.
 var Settings = []Setting{
 	{EnvVersion, "today's date, UTC, `YYYYMMDD`", "installer version: YYYYMMDD or vX.Y.Z[-rc.N] (`release` takes it as its argument)", stage.Customize, false},
-	{EnvBaseISOURL, "the pinned Ubuntu 22.04.3 release, then the old-releases archive", "base ISO: `http(s)://`, `file://` or a plain path", stage.Fetch, false},
-	{EnvBaseISOSHA256, "`" + DefaultBaseISOSHA256 + "`", "pinned digest of the base ISO", stage.Fetch, false},
+	{EnvBase, "`default:` of `configs/bases.yaml` (`ubuntu-22.04.3`)", "the Ubuntu base to build on: an `id` of `configs/bases.yaml` (`go run magefile.go bases` lists them); outputs of a base other than the default carry its id", stage.Fetch, false},
+	{EnvBaseISOURL, "the base's `urls` in `configs/bases.yaml`, in order", "base ISO: `http(s)://`, `file://` or a plain path; replaces the base's URLs and its lock line", stage.Fetch, false},
+	{EnvBaseISOSHA256, "the base's line in `configs/bases.lock`", "pinned digest of the base ISO; replaces the lock line", stage.Fetch, false},
 	{EnvBaseISOSumsURL, "`SHA256SUMS` beside the ISO", "Ubuntu's sums file; its signature is the same URL plus `.gpg`", stage.Fetch, false},
-	{EnvBaseISOKeyring, "`" + DefaultKeyringPath + "`", "armored OpenPGP key(s) that must sign SHA256SUMS", stage.Fetch, false},
+	{EnvBaseISOKeyring, "the base's `keyring` (`" + DefaultKeyringPath + "`)", "armored OpenPGP key(s) that must sign SHA256SUMS", stage.Fetch, false},
+	{EnvCI, "unset (CI runners set `true`)", "set (any value but `0`/`false`/`no`/`off`): a base without a line in `configs/bases.lock` is refused instead of locked at its first fetch", stage.Fetch, false},
 	{EnvCacheDir, "`${XDG_CACHE_HOME:-~/.cache}/novasphere-iso`", "verified downloads, by digest; it may not be, contain or lie inside the checkout's tracked files or a payload folder, nor be `/` or the home directory", stage.Fetch, false},
 	{EnvXDGCacheHome, "`~/.cache`", "only moves the default `CACHE_DIR`", stage.Name{}, false},
 	{EnvBuildDir, "`build`", "intermediate files; it may not be, contain or lie inside the checkout's tracked files, a payload folder, the cache, `/` or the home directory", stage.Extract, false},

@@ -69,6 +69,17 @@ type Options struct {
 	BaseTree string
 	// OutDir receives the result ($BUILD_DIR/customize/<version>).
 	OutDir string
+	// Schema is the release whose autoinstall schema user-data must
+	// satisfy (Schema2204, Schema2404, Schema2604; the base's
+	// autoinstall-schema quirk); "" checks the union of all releases.
+	Schema string
+	// RootAutoinstall also writes /autoinstall.yaml, user-data's
+	// autoinstall mapping under the `autoinstall:` wrapper, for installers
+	// that read it at the medium's root (24.04 and later; the base's
+	// root-autoinstall quirk). The NoCloud seed and the `autoinstall`
+	// kernel argument stay: without that argument the installer asks for
+	// confirmation (subiquity 24.04.1 server/controllers/install.py).
+	RootAutoinstall bool
 	// Log receives one line per run; nil discards it.
 	Log io.Writer
 }
@@ -150,7 +161,7 @@ func (o Options) render() (map[string][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("autoinstall user-data: %w", err)
 	}
-	if err := ValidateUserData(o.UserData, userData); err != nil {
+	if err := ValidateUserDataFor(o.UserData, userData, o.Schema); err != nil {
 		return nil, err
 	}
 	metaData, err := os.ReadFile(o.MetaData)
@@ -164,6 +175,11 @@ func (o Options) render() (map[string][]byte, error) {
 		UserDataPath: userData,
 		MetaDataPath: metaData,
 		VersionPath:  VersionFile(o.Version),
+	}
+	if o.RootAutoinstall {
+		if files[RootAutoinstallPath], err = RootAutoinstall(o.UserData, userData); err != nil {
+			return nil, err
+		}
 	}
 	if err := o.renderGrub(files); err != nil {
 		return nil, err

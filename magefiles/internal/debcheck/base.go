@@ -78,6 +78,11 @@ type Base struct {
 	Source string `json:"source"`
 	// Manifests are the manifests read, bottom layer first.
 	Manifests []string `json:"manifests"`
+	// Layout is the form of casper/install-sources.yaml: FormList or
+	// FormCatalogV2 ("" without the file); Kernel is a version 2
+	// catalog's kernel entry.
+	Layout string  `json:"layout,omitempty"`
+	Kernel *Kernel `json:"kernel,omitempty"`
 	// Packages are the installed packages, sorted by name and architecture.
 	Packages []Installed `json:"-"`
 	// Snaps counts the manifests' snap lines ("snap:lxd ..."), which are
@@ -139,7 +144,11 @@ func ReadBase(files []File) (Base, error) {
 		if err != nil {
 			return Base{}, fmt.Errorf("%s: %w", InstallSourcesPath, err)
 		}
-		b.Source, b.Manifests = src.describe(), src.manifests()
+		b.Source, b.Manifests, b.Layout = src.describe(), src.manifests(), src.form
+		if src.kernel.Default != "" {
+			k := src.kernel
+			b.Kernel = &k
+		}
 	} else {
 		b.Source = fmt.Sprintf("no %s: the single %s (one-squashfs casper layout)", InstallSourcesPath, LegacyManifestPath)
 		b.Manifests = []string{LegacyManifestPath}
@@ -217,6 +226,8 @@ type chosenSource struct {
 	installSource
 	why    string // "default: true" or "first entry, none is default"
 	layers []string
+	form   string
+	kernel Kernel
 }
 
 func (s chosenSource) describe() string {
@@ -234,10 +245,11 @@ func (s chosenSource) manifests() []string {
 
 // defaultSource parses install-sources.yaml and returns its default entry.
 func defaultSource(data []byte) (chosenSource, error) {
-	entries, err := parseInstallSources(data)
+	cat, err := parseInstallSources(data)
 	if err != nil {
 		return chosenSource{}, err
 	}
+	entries := cat.Sources
 	if len(entries) == 0 {
 		return chosenSource{}, errors.New("lists no install source")
 	}
@@ -248,6 +260,7 @@ func defaultSource(data []byte) (chosenSource, error) {
 			break
 		}
 	}
+	s.form, s.kernel = cat.Form, cat.Kernel
 	if s.Path == "" {
 		if v, ok := s.Variations["default"]; ok {
 			s.Path = v.Path
@@ -278,33 +291,79 @@ func defaultSource(data []byte) (chosenSource, error) {
 
 // parseInstallSources reads version 1 (a list of sources) or version 2 (a
 // map with "version" and "sources").
-func parseInstallSources(data []byte) ([]installSource, error) {
+func parseInstallSources(data []byte) (sourceCatalog, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("not YAML: %w", err)
+		return sourceCatalog{}, fmt.Errorf("not YAML: %w", err)
 	}
 	if len(doc.Content) == 0 {
-		return nil, errors.New("empty")
+		return sourceCatalog{}, errors.New("empty")
 	}
 	root := doc.Content[0]
-	var entries []installSource
+	cat := sourceCatalog{Form: FormList}
 	switch root.Kind {
 	case yaml.SequenceNode:
-		if err := root.Decode(&entries); err != nil {
-			return nil, fmt.Errorf("not a list of install sources: %w", err)
+		if err := root.Decode(&cat.Sources); err != nil {
+			return sourceCatalog{}, fmt.Errorf("not a list of install sources: %w", err)
 		}
+		return cat, nil
 	case yaml.MappingNode:
 		var v2 struct {
+			Version *int            `yaml:"version"`
 			Sources []installSource `yaml:"sources"`
+			Kernel  Kernel          `yaml:"kernel"`
 		}
 		if err := root.Decode(&v2); err != nil {
-			return nil, fmt.Errorf("not an install-sources map: %w", err)
+			return sourceCatalog{}, fmt.Errorf("not an install-sources catalog: %w", err)
 		}
-		entries = v2.Sources
-	default:
-		return nil, errors.New("neither a list of install sources nor a map with \"sources\"")
+		found := "no version"
+		if v2.Version != nil {
+			found = fmt.Sprintf("version %d", *v2.Version)
+		}
+		if v2.Version == nil || *v2.Version != 2 || v2.Sources == nil {
+			return sourceCatalog{}, fmt.Errorf("unknown layout: %s, %s: %s", expectedLayouts, found, mapKeys(root))
+		}
+		return sourceCatalog{Form: FormCatalogV2, Sources: v2.Sources, Kernel: v2.Kernel}, nil
 	}
-	return entries, nil
+	return sourceCatalog{}, fmt.Errorf("unknown layout: %s, found a YAML scalar %q", expectedLayouts, root.Value)
+}
+
+// expectedLayouts are the forms of install-sources.yaml subiquity reads
+// (subiquity 26.04.1 subiquity/models/source.py, SourceModel.load_from_file).
+const expectedLayouts = `expected the list of sources (Ubuntu 21.10 to 24.04) or the mapping {version: 2, sources: [...], kernel: {...}} (livecd-rootfs 25.04 and later)`
+
+// mapKeys describes a mapping's keys, for messages.
+func mapKeys(n *yaml.Node) string {
+	var keys []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		keys = append(keys, n.Content[i].Value)
+	}
+	if len(keys) == 0 {
+		return "found an empty mapping"
+	}
+	return "found a mapping with the keys " + strings.Join(keys, ", ")
+}
+
+// Forms of casper/install-sources.yaml, as Base.Layout names them.
+const (
+	FormList      = "list"
+	FormCatalogV2 = "catalog-v2"
+)
+
+// Kernel is the kernel entry of a version 2 catalog: the kernel package
+// subiquity installs, and the bridge kernel it falls back to for the
+// listed reasons (subiquity 26.04.1 models/source.py KernelInfo).
+type Kernel struct {
+	Default       string   `yaml:"default" json:"default,omitempty"`
+	Bridge        string   `yaml:"bridge" json:"bridge,omitempty"`
+	BridgeReasons []string `yaml:"bridge_reasons" json:"bridge_reasons,omitempty"`
+}
+
+// sourceCatalog is install-sources.yaml read in either form.
+type sourceCatalog struct {
+	Form    string
+	Sources []installSource
+	Kernel  Kernel
 }
 
 // applyManifest adds one layer's manifest to pkgs (keyed by name:arch) and

@@ -123,6 +123,26 @@ func TestReadBaseInstallSourcesVariants(t *testing.T) {
 	}
 }
 
+// TestReadBaseLayoutAndKernel: the form of install-sources.yaml is
+// recorded, and a version 2 catalog's kernel entry with it.
+func TestReadBaseLayoutAndKernel(t *testing.T) {
+	manifest := File{"casper/minimal.manifest", []byte("bash\t5.2-1\n")}
+	list, err := ReadBase([]File{{"casper/install-sources.yaml", []byte("- id: m\n  type: fsimage\n  path: minimal.squashfs\n")}, manifest})
+	if err != nil || list.Layout != FormList || list.Kernel != nil {
+		t.Fatalf("list: layout %q kernel %+v (%v)", list.Layout, list.Kernel, err)
+	}
+	v2 := "version: 2\nsources:\n- id: m\n  default: true\n  type: fsimage\n  variations:\n    default:\n      path: minimal.squashfs\n      size: 1\n" +
+		"kernel:\n  default: linux-generic\n  bridge: linux-generic-hwe-26.04\n  bridge_reasons: [zfs, drivers]\n"
+	b, err := ReadBase([]File{{"casper/install-sources.yaml", []byte(v2)}, manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Kernel{Default: "linux-generic", Bridge: "linux-generic-hwe-26.04", BridgeReasons: []string{"zfs", "drivers"}}
+	if b.Layout != FormCatalogV2 || b.Kernel == nil || !reflect.DeepEqual(*b.Kernel, want) || !reflect.DeepEqual(b.Manifests, []string{"casper/minimal.manifest"}) {
+		t.Errorf("v2: layout %q kernel %+v manifests %v", b.Layout, b.Kernel, b.Manifests)
+	}
+}
+
 func TestReadBaseRefusesWhatItCannotRead(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -141,6 +161,12 @@ func TestReadBaseRefusesWhatItCannotRead(t *testing.T) {
 			[]string{"casper/install-sources.yaml: lists no install source"}},
 		{"unknown type", []File{{"casper/install-sources.yaml", []byte("- id: x\n  default: true\n  type: tarball\n  path: x.tar.gz\n")}},
 			[]string{`casper/install-sources.yaml: default source "x": path "x.tar.gz" is not a .squashfs image`}},
+		{"unknown catalog version", []File{{"casper/install-sources.yaml", []byte("version: 3\nsources: []\nlayers: []\n")}},
+			[]string{"casper/install-sources.yaml: unknown layout: expected the list of sources (Ubuntu 21.10 to 24.04) or the mapping {version: 2, sources: [...], kernel: {...}} (livecd-rootfs 25.04 and later), version 3: found a mapping with the keys version, sources, layers"}},
+		{"mapping without version", []File{{"casper/install-sources.yaml", []byte("sources:\n- id: x\n")}},
+			[]string{"casper/install-sources.yaml: unknown layout: expected the list of sources (Ubuntu 21.10 to 24.04) or the mapping {version: 2, sources: [...], kernel: {...}} (livecd-rootfs 25.04 and later), no version: found a mapping with the keys sources"}},
+		{"scalar", []File{{"casper/install-sources.yaml", []byte("ubuntu-server.squashfs\n")}},
+			[]string{`casper/install-sources.yaml: unknown layout: expected the list of sources (Ubuntu 21.10 to 24.04) or the mapping {version: 2, sources: [...], kernel: {...}} (livecd-rootfs 25.04 and later), found a YAML scalar "ubuntu-server.squashfs"`}},
 		{"bad lines, all reported", []File{{"casper/filesystem.manifest", []byte("bash\t5.2-1\nBad_Name\t1.0\nnoversion\nzlib1g:amd64\tnot a version\nok\t1:\n")}},
 			[]string{
 				`casper/filesystem.manifest:2: invalid package name "Bad_Name"`,

@@ -63,19 +63,42 @@ type Layout struct {
 	Dir string
 	// Version is the installer version.
 	Version string
+	// Base is the Ubuntu base's id when it is not the default one
+	// (configs/bases.yaml): the versioned names then carry it,
+	// novasphere-installer-<version>-<base>.iso, so that two bases built in
+	// one checkout never overwrite each other. Empty for the default base.
+	Base string
 }
 
 // New is the layout of dir for version.
 func New(dir, version string) Layout { return Layout{Dir: dir, Version: version} }
 
+// ForBase is l for the Ubuntu base id ("" for the default base).
+func (l Layout) ForBase(id string) Layout { l.Base = id; return l }
+
+// stem is what the versioned names are made of: the version, and the base
+// when it is not the default.
+func (l Layout) stem() string {
+	if l.Base == "" {
+		return l.Version
+	}
+	return l.Version + "-" + l.Base
+}
+
+// ISOName is the installer ISO's file name in this layout.
+func (l Layout) ISOName() string { return ISOName(l.stem()) }
+
+// SBOMName is the SBOM's file name in this layout.
+func (l Layout) SBOMName() string { return SBOMName(l.stem()) }
+
 // Path is the path of the artifact called name.
 func (l Layout) Path(name string) string { return filepath.Join(l.Dir, name) }
 
 // ISO is the path of the installer ISO.
-func (l Layout) ISO() string { return l.Path(ISOName(l.Version)) }
+func (l Layout) ISO() string { return l.Path(l.ISOName()) }
 
 // BuildRecord is the path of pack's build record.
-func (l Layout) BuildRecord() string { return l.Path(BuildRecordName(l.Version)) }
+func (l Layout) BuildRecord() string { return l.Path(BuildRecordName(l.stem())) }
 
 // SHA256Sums and MD5Sums are the paths of the ISO's checksum files.
 func (l Layout) SHA256Sums() string { return l.Path(SHA256SumsName) }
@@ -90,7 +113,7 @@ func (l Layout) VerifyReport() string { return l.Path(VerifyReportName) }
 func (l Layout) BootLog(boot string) string { return l.Path(BootLogName(boot)) }
 
 // SBOM is the path of the SBOM.
-func (l Layout) SBOM() string { return l.Path(SBOMName(l.Version)) }
+func (l Layout) SBOM() string { return l.Path(l.SBOMName()) }
 
 // Signature is the path of SHA256SUMS.gpg.
 func (l Layout) Signature() string { return l.Path(SignatureName) }

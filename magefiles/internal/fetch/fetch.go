@@ -75,6 +75,11 @@ type Options struct {
 	// fetch"); it is written to the lock file, so it must hold no secret.
 	// Default: the program's name.
 	Command string
+	// Lock, when set, is the base's line in configs/bases.lock: a locked
+	// base's digest is the pin; an unlocked base is fetched against its
+	// signed SHA256SUMS alone and its digest recorded, or refused under
+	// CI. Nil (BASE_ISO_URL or BASE_ISO_SHA256 set) leaves the lock alone.
+	Lock *Lock
 
 	// copyChunk is how much of a local file is copied between checks of
 	// the context (default 16 MiB).
@@ -134,6 +139,18 @@ func isTerminal(f *os.File) bool {
 // digest. With a pin, a cache hit makes no network request and does not read
 // the cached file (Recheck does).
 func Fetch(ctx context.Context, o Options) (Result, error) {
+	o, err := o.withLock()
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := fetch(ctx, o)
+	if err != nil || o.Lock == nil || o.Lock.Locked {
+		return res, err
+	}
+	return res, o.Lock.record(res, o.Log)
+}
+
+func fetch(ctx context.Context, o Options) (Result, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return Result{}, err

@@ -179,9 +179,9 @@ func TestProgressInLogsPrintsFullLinesEveryInterval(t *testing.T) {
 
 func TestFromConfigUsesConfiguredLocationsAndKeyring(t *testing.T) {
 	c := config.Config{
-		BaseISOName:   config.DefaultBaseISOName,
+		BaseISOName:   "ubuntu-22.04.3-live-server-amd64.iso",
 		BaseLocations: []config.BaseLocation{{ISOURL: "https://a/x.iso", SumsURL: "https://a/SHA256SUMS"}, {ISOURL: "https://b/x.iso", SumsURL: "https://b/SHA256SUMS"}},
-		BaseISOSHA256: config.DefaultBaseISOSHA256,
+		BaseISOSHA256: "a4acfda10b18da50e2ec50ccaf860d7f20b389df8765611142305c0e911d16fd",
 		KeyringPath:   "/k.asc",
 		CacheDir:      "/cache",
 	}

@@ -5,16 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
 )
 
 // expectation is the digest a download must have and where it came from.
@@ -33,7 +35,7 @@ func (f *fetcher) expected(ctx context.Context, loc config.BaseLocation, name st
 		f.logf("fetch: signature not checked: no SHA256SUMS is configured for %s (set BASE_ISO_SUMS_URL); only the pinned SHA-256 is checked", loc.ISOURL)
 		return expectation{
 			digest: digest.NewDigestFromEncoded(digest.SHA256, f.o.SHA256),
-			from:   "the pinned SHA-256 (BASE_ISO_SHA256)",
+			from:   f.o.pinFrom(),
 		}, nil
 	}
 	sums, err := readSmall(ctx, f.o.HTTPClient, loc.SumsURL, f.o.StallTimeout)
@@ -58,7 +60,15 @@ func (f *fetcher) expected(ctx context.Context, loc config.BaseLocation, name st
 	}
 	exp.digest = listed
 	if f.o.SHA256 != "" && listed.Encoded() != f.o.SHA256 {
-		return expectation{}, fmt.Errorf("%s lists %s for %s, but the pinned SHA-256 is %s: the two must agree; if the new file is intended, set BASE_ISO_SHA256=%s", loc.SumsURL, listed, name, digest.NewDigestFromEncoded(digest.SHA256, f.o.SHA256), listed.Encoded())
+		pin := digest.NewDigestFromEncoded(digest.SHA256, f.o.SHA256)
+		if l := f.o.Lock; l != nil && l.Locked {
+			return expectation{}, fmt.Errorf("%s now lists %s for %s, but %s locks %s: the ISO at that address changed since the base was locked; refusing it. If Ubuntu really replaced the file, add a new base to %s instead of editing the lock",
+				loc.SumsURL, listed, name, l.Entry.Where(l.Name), pin, bases.File)
+		}
+		return expectation{}, fmt.Errorf("%s lists %s for %s, but the pinned SHA-256 is %s: the two must agree; if the new file is intended, set BASE_ISO_SHA256=%s", loc.SumsURL, listed, name, pin, listed.Encoded())
+	}
+	if l := f.o.Lock; l != nil && l.Locked {
+		exp.from += " and " + l.Entry.Where(l.Name)
 	}
 	return exp, nil
 }

@@ -36,8 +36,10 @@ const (
 // PackOptions configure Pack: the results of the stages before it, the
 // payload, and where the ISO goes.
 type PackOptions struct {
-	// Base is the base ISO, Extracted what extract read from it.
+	// Base is the base ISO, Extracted what extract read from it; BaseID
+	// names the base in the build record.
 	Base      string
+	BaseID    string
 	Extracted Extracted
 	// Customized is what customize wrote for Version.
 	Customized customize.Result
@@ -71,7 +73,9 @@ type PackOptions struct {
 
 // BuildRecord is dist/novasphere-installer-<version>.build.json.
 type BuildRecord struct {
-	Version               string `json:"version"`
+	Version string `json:"version"`
+	// Base is the Ubuntu base's id in configs/bases.yaml ("ubuntu-24.04.4").
+	Base                  string `json:"base,omitempty"`
 	BaseISOSHA256         string `json:"base_iso_sha256"`
 	PayloadManifestSHA256 string `json:"payload_manifest_sha256"`
 	GitCommit             string `json:"git_commit"`
@@ -205,7 +209,7 @@ func PlanPack(ctx context.Context, o PackOptions) (*Plan, error) {
 		p.epoch = time.Now().Unix()
 		fmt.Fprintln(p.log, "pack: note: SOURCE_DATE_EPOCH is unknown (not a git checkout?): using the current time; the ISO will not be reproducible")
 	}
-	p.record = BuildRecord{Version: o.Version, BaseISOSHA256: p.x.BaseSHA256, GitCommit: o.GitCommit,
+	p.record = BuildRecord{Version: o.Version, Base: o.BaseID, BaseISOSHA256: p.x.BaseSHA256, GitCommit: o.GitCommit,
 		XorrisoVersion: xv, SourceDateEpoch: p.epoch, OfflinePackages: o.OfflinePackages}
 	return p, p.fingerprint()
 }

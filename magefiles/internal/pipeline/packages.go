@@ -22,6 +22,9 @@ func (packagesStage) Run(_ context.Context, b *Build) error {
 	if err != nil {
 		return err
 	}
+	if err := checkLayout(b.Config.Base, files, b.Log); err != nil {
+		return err
+	}
 	debs, err := debcheck.ReadDebDir(filepath.Join(b.Config.Root, "packages"), "packages/")
 	if err != nil {
 		return err

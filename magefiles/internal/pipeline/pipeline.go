@@ -158,7 +158,7 @@ type ReleaseFlags struct {
 func New(c config.Config, out, log io.Writer, terminal bool) *Build {
 	return &Build{
 		Config:    c,
-		Dist:      dist.New(c.DistDir, c.Version),
+		Dist:      dist.New(c.DistDir, c.Version).ForBase(baseSuffix(c)),
 		Out:       out,
 		Log:       log,
 		Progress:  log,
@@ -169,12 +169,23 @@ func New(c config.Config, out, log io.Writer, terminal bool) *Build {
 }
 
 // Dir is a stage's own directory under BUILD_DIR: extract/, and
-// customize/<version>/ and pack/<version>/ for the versioned stages.
+// customize/<version>/ and pack/<version>/ for the versioned stages; all
+// under BUILD_DIR/<base>/ for a base other than the default.
 func (b *Build) Dir(s stage.Name) string {
+	root := filepath.Join(b.Config.BuildDir, baseSuffix(b.Config))
 	if s == stage.Extract {
-		return filepath.Join(b.Config.BuildDir, s.String())
+		return filepath.Join(root, s.String())
 	}
-	return filepath.Join(b.Config.BuildDir, s.String(), b.Config.Version)
+	return filepath.Join(root, s.String(), b.Config.Version)
+}
+
+// baseSuffix is the base's id when it is not the default base, else "":
+// the default base keeps the names it always had.
+func baseSuffix(c config.Config) string {
+	if c.BaseIsDefault {
+		return ""
+	}
+	return c.Base.ID
 }
 
 // Run runs the stages in order up to and including the one called last

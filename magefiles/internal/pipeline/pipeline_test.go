@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
@@ -74,7 +75,12 @@ func runConfig(c config.Config, last stage.Name) (*pipeline.Build, string, error
 // loadIn loads the configuration run uses, with the directories under dir.
 func loadIn(t *testing.T, dir, root string, env map[string]string) (config.Config, error) {
 	t.Helper()
-	fx := testiso.Shared(t)
+	return loadOn(t, testiso.Shared(t), dir, root, env)
+}
+
+// loadOn is loadIn on the fixture fx.
+func loadOn(t *testing.T, fx testiso.Fixture, dir, root string, env map[string]string) (config.Config, error) {
+	t.Helper()
 	fxEnv, err := fx.PipelineEnv(testVersion, dir, 1767225600)
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +94,17 @@ func loadIn(t *testing.T, dir, root string, env map[string]string) (config.Confi
 		m[k] = v
 	}
 	return config.Load(root, config.MapEnv(m))
+}
+
+// runOn runs the pipeline through last on the fixture fx, with the
+// directories under dir.
+func runOn(t *testing.T, fx testiso.Fixture, dir, root string, last stage.Name, env map[string]string) (*pipeline.Build, string, error) {
+	t.Helper()
+	c, err := loadOn(t, fx, dir, root, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runConfig(c, last)
 }
 
 // A report that passed for this exact ISO and the same settings is reused
@@ -340,17 +357,68 @@ func TestReproduceFindsTwoBuildsIdentical(t *testing.T) {
 	}
 }
 
-// The artifact list names every file the run wrote to dist/, each file
-// exists, and each is listed with its digests, the files' own.
-func TestArtifactsListWhatTheRunWrote(t *testing.T) {
-	b, log, err := run(t, repoCopy(t), stage.Sign, nil)
+// layoutFixture is the test ISO in the layout of the base id of
+// configs/bases.yaml.
+func layoutFixture(t *testing.T, id string) testiso.Fixture {
+	t.Helper()
+	root, err := config.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := bases.LoadIn(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := set.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx, err := testiso.Build(t.Context(), testiso.Options{Layout: testiso.LayoutOf(b)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// TestLayoutOf2604: the 26.04 layout (install-sources.yaml as a version 2
+// catalog, kernel layers, no HWE entries) builds and verifies as
+// ubuntu-26.04.1, with /autoinstall.yaml at the root; the same ISO declared
+// as a 22.04 base stops at the packages stage naming both forms.
+func TestLayoutOf2604(t *testing.T) {
+	fx, root := layoutFixture(t, "ubuntu-26.04.1"), repoCopy(t)
+	b, log, err := runOn(t, fx, t.TempDir(), root, stage.SBOM, map[string]string{config.EnvBase: "ubuntu-26.04.1"})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
+	for _, want := range []string{"kernel layers ubuntu-server-minimal.ubuntu-server.installer.generic", "/autoinstall.yaml holds the same configuration", "verify: PASSED"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	if b.Report == nil || !b.Report.Passed {
+		t.Fatal("verify did not pass")
+	}
+	_, log, err = runOn(t, fx, t.TempDir(), root, stage.Packages, map[string]string{config.EnvBase: "ubuntu-22.04.5"})
+	if err == nil || !strings.Contains(err.Error(), "expects casper/install-sources.yaml as list, but this ISO has it as catalog-v2") {
+		t.Fatalf("a 22.04 base on the 26.04 layout: %v\n%s", err, log)
+	}
+}
+
+// The artifact list names every file the run wrote to dist/, each file
+// exists, and the ISO's and SBOM's digests are the files' own. The run is of
+// a base other than the default: every versioned output, the build
+// directory, the build record and the SBOM carry it.
+func TestArtifactsListWhatTheRunWrote(t *testing.T) {
+	const base = "ubuntu-24.04.4"
+	b, log, err := runOn(t, layoutFixture(t, base), t.TempDir(), repoCopy(t), stage.Sign, map[string]string{config.EnvBase: base})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	stem := testVersion + "-" + base
 	want := map[string]dist.Kind{
-		dist.ISOName(testVersion): dist.KindISO, dist.BuildRecordName(testVersion): dist.KindRecord,
+		dist.ISOName(stem): dist.KindISO, dist.BuildRecordName(stem): dist.KindRecord,
 		dist.SHA256SumsName: dist.KindChecksums, dist.MD5SumsName: dist.KindChecksums,
-		dist.VerifyReportName: dist.KindReport, dist.SBOMName(testVersion): dist.KindSBOM,
+		dist.VerifyReportName: dist.KindReport, dist.SBOMName(stem): dist.KindSBOM,
 	}
 	got := b.Artifacts.List()
 	if len(got) != len(want) {
@@ -374,6 +442,30 @@ func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 		if a.SHA256 == "" || a.MD5 == "" {
 			t.Errorf("%s is listed without its digests", a.Name)
 		}
+	}
+	if !strings.HasSuffix(filepath.Dir(b.Dir(stage.Extract)), string(filepath.Separator)+base) {
+		t.Errorf("extract's directory %s is not under the base's", b.Dir(stage.Extract))
+	}
+	var rec struct{ Base string }
+	if data, err := os.ReadFile(b.Dist.BuildRecord()); err != nil || json.Unmarshal(data, &rec) != nil || rec.Base != base {
+		t.Errorf("build record names base %q (%v)", rec.Base, err)
+	}
+	bom, err := os.ReadFile(b.Dist.SBOM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`"value": "` + base + `"`, "distro=ubuntu-24.04", `"value": "ubuntu-24.04"`} {
+		if !bytes.Contains(bom, []byte(s)) {
+			t.Errorf("the SBOM lacks %s", s)
+		}
+	}
+	if bytes.Contains(bom, []byte("distro=ubuntu-22.04")) {
+		t.Error("the SBOM of a 24.04 base has ubuntu-22.04 purls")
+	}
+	// The 24.04 layout's menus have HWE entries: each kernel line of
+	// grub.cfg and loopback.cfg (2 + 2) keeps the autoinstall argument.
+	if !strings.Contains(log, "/autoinstall.yaml holds the same configuration; 4 kernel lines carry") {
+		t.Errorf("verify did not check the HWE entries and /autoinstall.yaml:\n%s", log)
 	}
 }
 

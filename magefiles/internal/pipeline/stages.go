@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/debcheck"
@@ -43,6 +44,7 @@ func (fetchStage) Run(ctx context.Context, b *Build) error {
 		Terminal:    b.Terminal,
 		NoWait:      c.NoWait,
 		Command:     "mage fetch",
+		Lock:        fetch.LockFromConfig(c),
 	})
 	if err != nil {
 		return err
@@ -125,6 +127,10 @@ func (customizeStage) Run(_ context.Context, b *Build) error {
 		BaseTree:    b.Extracted.TreeDir(),
 		OutDir:      b.Dir(stage.Customize),
 		Log:         b.Log,
+		// The base's quirks (configs/bases.yaml): its autoinstall schema,
+		// and /autoinstall.yaml at the root for 24.04 and later.
+		Schema:          c.Base.Quirk(bases.QuirkAutoinstallSchema),
+		RootAutoinstall: c.Base.Quirk(bases.QuirkRootAutoinstall) == bases.AutoinstallWrapped,
 	})
 	if err != nil {
 		return err
@@ -142,6 +148,7 @@ func (packStage) options(ctx context.Context, b *Build) iso.PackOptions {
 	c := b.Config
 	return iso.PackOptions{
 		Base:            b.Base.Path,
+		BaseID:          c.Base.ID,
 		Extracted:       *b.Extracted,
 		Customized:      *b.Customized,
 		Payload:         b.Payload,
@@ -247,6 +254,9 @@ func (verifyStage) options(b *Build) verify.Options {
 		Install:         c.Verify.Install,
 		InstallTimeouts: install.Timeouts{Install: c.Verify.InstallTimeout},
 		Out:             b.Out,
+
+		AutoinstallSchema: c.Base.Quirk(bases.QuirkAutoinstallSchema),
+		RootAutoinstall:   c.Base.Quirk(bases.QuirkRootAutoinstall) == bases.AutoinstallWrapped,
 	}
 }
 
@@ -387,7 +397,7 @@ func (b *Build) writeSums(ctx context.Context) error {
 // isoDigests are the ISO's digests as the artifact list holds them (zero
 // when no stage computed them).
 func (b *Build) isoDigests() hashing.Digests {
-	a, ok := b.Artifacts.Get(dist.ISOName(b.Config.Version))
+	a, ok := b.Artifacts.Get(b.Dist.ISOName())
 	if !ok {
 		return hashing.Digests{}
 	}
@@ -412,6 +422,12 @@ func (releaseStage) Name() stage.Name { return stage.Release }
 
 func (releaseStage) Run(ctx context.Context, b *Build) error {
 	c := b.Config
+	if !c.BaseIsDefault {
+		// The release publishes one ISO and the SHA256SUMS of it; a release
+		// of several bases (one ISO each, one SHA256SUMS for all) is not
+		// built yet: never publish another base's files under this version.
+		return fmt.Errorf("BASE=%s: a release publishes the default base (%s) only; build, verify and test other bases with verify", c.Base.ID, c.Bases.Default)
+	}
 	return release.Run(ctx, release.Options{
 		Version:  c.Version,
 		Root:     c.Root,

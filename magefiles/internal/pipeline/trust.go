@@ -58,8 +58,9 @@ func (sbomStage) Run(ctx context.Context, b *Build) error {
 func (b *Build) sbomInput() (sbom.Input, error) {
 	c := b.Config
 	in := sbom.Input{
-		ISO:     sbom.ISO{Name: dist.ISOName(c.Version), Version: c.Version, SHA256: b.isoDigests().SHA256},
-		Base:    sbom.BaseISO{Name: c.BaseISOName, SHA256: b.Base.Digest.Encoded(), SourceURL: b.baseSource()},
+		ISO: sbom.ISO{Name: b.Dist.ISOName(), Version: c.Version, SHA256: b.isoDigests().SHA256},
+		Base: sbom.BaseISO{Name: c.BaseISOName, SHA256: b.Base.Digest.Encoded(), SourceURL: b.baseSource(),
+			ID: c.Base.ID, Distro: c.Base.SBOMDistro},
 		Created: time.Unix(c.SourceDateEpoch, 0).UTC(),
 	}
 	if b.basePackagesErr != nil {

@@ -58,9 +58,12 @@ type wfJob struct {
 	Strategy    struct {
 		Matrix struct {
 			Include []map[string]any `yaml:"include"`
+			// Base is the matrix of bases, read from `bases -json`.
+			Base any `yaml:"base"`
 		} `yaml:"matrix"`
 	} `yaml:"strategy"`
-	Steps []wfStep `yaml:"steps"`
+	Env   map[string]string `yaml:"env"`
+	Steps []wfStep          `yaml:"steps"`
 }
 
 type wfStep struct {
@@ -193,7 +196,15 @@ func stepIndex(j wfJob, match func(wfStep) bool) int {
 
 func runsMage(target string) func(wfStep) bool {
 	return func(s wfStep) bool {
-		return strings.Contains(s.Run, "go run magefile.go") && strings.Contains(s.Run, target)
+		// Lines that only list the bases (`bases -json`) run no stage.
+		var run []string
+		for _, line := range strings.Split(s.Run, "\n") {
+			if !strings.Contains(line, "go run magefile.go bases") {
+				run = append(run, line)
+			}
+		}
+		text := strings.Join(run, "\n")
+		return strings.Contains(text, "go run magefile.go") && strings.Contains(text, target)
 	}
 }
 
@@ -334,4 +345,67 @@ func TestInstallTestWorkflowRunsTheProof(t *testing.T) {
 	if !strings.Contains(text, "udevadm trigger --name-match=kvm") || !strings.Contains(text, "runs-on: ubuntu-24.04") {
 		t.Error("install-test.yml: not on ubuntu-24.04 with KVM opened to the runner's user")
 	}
+}
+
+// baseMatrix checks that workflow name runs job once per base that a job
+// listing `go run magefile.go bases -json` filtered by filter outputs, with
+// BASE set from the matrix and the base ISO cached under the digest its pin
+// step reads from configs/bases.lock.
+func baseMatrix(t *testing.T, name, job, filter string) wfJob {
+	t.Helper()
+	w, _ := readWorkflow(t, name)
+	lister := ""
+	output := ""
+	for n, j := range w.Jobs {
+		for _, s := range j.Steps {
+			if strings.Contains(s.Run, "go run magefile.go bases -json") && strings.Contains(s.Run, filter) {
+				lister = n
+				for k := range j.Outputs {
+					output = k
+				}
+			}
+		}
+	}
+	if lister == "" {
+		t.Fatalf("%s: no job lists the bases with `bases -json` and %s", name, filter)
+	}
+	j, ok := w.Jobs[job]
+	if !ok {
+		t.Fatalf("%s: no job %s", name, job)
+	}
+	want := "${{ fromJSON(needs." + lister + ".outputs." + output + ") }}"
+	if j.Strategy.Matrix.Base != want || !slices.Contains(j.Needs, lister) {
+		t.Errorf("%s: job %s's matrix of bases is %v (needs %v), want %s", name, job, j.Strategy.Matrix.Base, j.Needs, want)
+	}
+	if j.Env["BASE"] != "${{ matrix.base.id }}" {
+		t.Errorf("%s: job %s does not set BASE from its matrix: %v", name, job, j.Env)
+	}
+	pin, cache := stepIndex(j, func(s wfStep) bool { return s.Name != "" && strings.Contains(s.Name, "configs/bases.lock") }),
+		stepIndex(j, func(s wfStep) bool {
+			return strings.HasPrefix(s.Uses, "actions/cache@") && strings.Contains(s.With["key"], "steps.pin.outputs.sha256")
+		})
+	if pin < 0 || cache < pin {
+		t.Errorf("%s: job %s does not cache the base ISO under the digest locked in configs/bases.lock", name, job)
+	}
+	return j
+}
+
+// TestWorkflowsRunEveryBase: build-iso.yml packs every base marked for
+// release twice (reproducibility) and install-test.yml proves every locked
+// base, each job caching its own base ISO by its locked digest.
+func TestWorkflowsRunEveryBase(t *testing.T) {
+	t.Parallel()
+	build := baseMatrix(t, "build-iso.yml", "build", "select(.release)")
+	if len(build.Strategy.Matrix.Include) != 2 {
+		t.Errorf("build-iso.yml: %d builders per base, want 2", len(build.Strategy.Matrix.Include))
+	}
+	if i := stepIndex(build, func(s wfStep) bool { return strings.Contains(s.Run, "novasphere-installer-$VERSION$SUFFIX.iso") }); i < 0 ||
+		build.Steps[i].Env["SUFFIX"] != "${{ matrix.base.suffix }}" {
+		t.Error("build-iso.yml: the builds do not name each base's ISO with its suffix")
+	}
+	_, text := readWorkflow(t, "build-iso.yml")
+	if !strings.Contains(text, `for base in $(echo "$BASES" | jq -r '.[].id'); do`) {
+		t.Error("build-iso.yml: the reproducibility check does not compare every base")
+	}
+	baseMatrix(t, "install-test.yml", "install", `select(.sha256 != "")`)
 }

@@ -40,8 +40,9 @@ import (
 // SpecVersion is the CycloneDX version written.
 const SpecVersion = "1.6"
 
-// Distro is the purl distro qualifier of the base system's packages.
-const Distro = "ubuntu-22.04"
+// DefaultDistro is the purl distro qualifier of the base system's
+// packages when Input.Base.Distro is empty (the seed's Ubuntu 22.04).
+const DefaultDistro = "ubuntu-22.04"
 
 // OfflineNamespace is the purl namespace of the offline .deb files: they
 // are NovaSphere's files, whoever built the package first.
@@ -88,6 +89,20 @@ type BaseISO struct {
 	Name      string // file name, ubuntu-22.04.3-live-server-amd64.iso
 	SHA256    string
 	SourceURL string // where it was downloaded from
+	// ID is the base's id in configs/bases.yaml ("ubuntu-24.04.4").
+	ID string
+	// Distro is the SBOM's distro ("ubuntu-24.04"): the base ISO's
+	// property and the distro qualifier of every deb purl; empty means
+	// DefaultDistro.
+	Distro string
+}
+
+// distro is b's Distro or DefaultDistro.
+func (b BaseISO) distro() string {
+	if b.Distro == "" {
+		return DefaultDistro
+	}
+	return b.Distro
 }
 
 // BasePackage is one line of a casper manifest.
@@ -134,6 +149,8 @@ const (
 	PropPath     = "novasphere:path"
 	PropArch     = "novasphere:arch"
 	PropChartApp = "novasphere:helm-app-version"
+	PropBase     = "novasphere:base"
+	PropDistro   = "novasphere:distro"
 )
 
 // Roles, the value of PropRole on every component.
@@ -176,10 +193,10 @@ func WriteFile(path string, in Input) (err error) {
 	return nil
 }
 
-// debPURL is the package URL of an Ubuntu 22.04 package of the base; arch
-// "" leaves the qualifier out.
-func debPURL(name, version, arch string) string {
-	q := packageurl.Qualifiers{{Key: "distro", Value: Distro}}
+// debPURL is the package URL of a package of the base, an Ubuntu release
+// distro ("ubuntu-24.04"); arch "" leaves the qualifier out.
+func debPURL(name, version, arch, distro string) string {
+	q := packageurl.Qualifiers{{Key: "distro", Value: distro}}
 	if arch != "" {
 		q = append(packageurl.Qualifiers{{Key: "arch", Value: arch}}, q...)
 	}

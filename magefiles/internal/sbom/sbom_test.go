@@ -253,7 +253,7 @@ func TestBasePackagePURLs(t *testing.T) {
 		u, err := packageurl.FromString(p)
 		if err != nil {
 			t.Errorf("%s does not parse: %v", p, err)
-		} else if u.Type != "deb" || u.Namespace != "ubuntu" || u.Qualifiers.Map()["distro"] != Distro {
+		} else if u.Type != "deb" || u.Namespace != "ubuntu" || u.Qualifiers.Map()["distro"] != DefaultDistro {
 			t.Errorf("%s parses to %+v", p, u)
 		}
 	}
@@ -407,5 +407,33 @@ func BenchmarkWrite(b *testing.B) {
 		if err := Write(&buf, in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDistroFollowsTheBase: a 24.04 base names itself on the base ISO and
+// gives every base package's purl its distro (the offline debs are ours:
+// pkg:deb/novasphere, no distro).
+func TestDistroFollowsTheBase(t *testing.T) {
+	in := testInput(t)
+	in.Base.ID, in.Base.Distro = "ubuntu-24.04.4", "ubuntu-24.04"
+	bom := decoded(t, write(t, in))
+	roles := byRole(bom)
+	base := roles[RoleBaseISO][0]
+	if got := prop(base, PropBase); len(got) != 1 || got[0] != "ubuntu-24.04.4" {
+		t.Errorf("base ISO %s = %v", PropBase, got)
+	}
+	if got := prop(base, PropDistro); len(got) != 1 || got[0] != "ubuntu-24.04" {
+		t.Errorf("base ISO %s = %v", PropDistro, got)
+	}
+	n := 0
+	for _, c := range roles[RoleBasePackage] {
+		u, err := packageurl.FromString(c.PackageURL)
+		if err != nil || u.Qualifiers.Map()["distro"] != "ubuntu-24.04" {
+			t.Errorf("purl %s (%v), want distro=ubuntu-24.04", c.PackageURL, err)
+		}
+		n++
+	}
+	if n != 8 {
+		t.Errorf("%d base packages, want 8", n)
 	}
 }

@@ -43,7 +43,7 @@ func build(in Input) (*cdx.BOM, error) {
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err := basePackageComponents(in.BasePackages)
+	pkgs, err := basePackageComponents(in.BasePackages, in.Base.distro())
 	if err != nil {
 		return nil, err
 	}
@@ -114,13 +114,23 @@ func baseComponent(b BaseISO) (cdx.Component, error) {
 			Type: cdx.ERTypeDistribution,
 			URL:  b.SourceURL,
 		}},
-		Properties: props(PropRole, RoleBaseISO),
+		Properties: props(baseProps(b)...),
 	}, nil
+}
+
+// baseProps are the base ISO's properties: its role, distro and, when
+// known, its id in configs/bases.yaml.
+func baseProps(b BaseISO) []string {
+	kv := []string{PropRole, RoleBaseISO}
+	if b.ID != "" {
+		kv = append(kv, PropBase, b.ID)
+	}
+	return append(kv, PropDistro, b.distro())
 }
 
 // basePackageComponents makes one component per distinct package (name,
 // arch, version), sorted, each naming every manifest that lists it.
-func basePackageComponents(pkgs []BasePackage) ([]cdx.Component, error) {
+func basePackageComponents(pkgs []BasePackage, distro string) ([]cdx.Component, error) {
 	type key struct{ name, arch, version string }
 	manifests := map[key][]string{}
 	for i, p := range pkgs {
@@ -151,7 +161,7 @@ func basePackageComponents(pkgs []BasePackage) ([]cdx.Component, error) {
 	})
 	out := make([]cdx.Component, 0, len(keys))
 	for _, k := range keys {
-		purl := debPURL(k.name, k.version, k.arch)
+		purl := debPURL(k.name, k.version, k.arch, distro)
 		ms := manifests[k]
 		sort.Strings(ms)
 		kv := []string{PropRole, RoleBasePackage}

@@ -127,10 +127,12 @@ func (b *builder) buildInto(ctx context.Context, ref kernelRef, key, out string)
 		run  func() error
 	}{
 		{"static files", func() error { return b.copyStatic(tree) }},
+		{"layout", func() error { return b.opts.Layout.apply(tree, b.opts.SourceDateEpoch) }},
 		{"GRUB images", func() error { return b.grubImages(ctx, tree, work) }},
 		{"ESP image", func() error { return b.espImage(ctx, tree, filepath.Join(out, espName)) }},
 		{"kernel", func() error { return copyFile(k.vmlinuz(), filepath.Join(tree, "casper", "vmlinuz"), 0o644) }},
 		{"initramfs", func() error { return b.initrd(ctx, k, work, filepath.Join(tree, "casper", "initrd")) }},
+		{"HWE kernel", func() error { return b.opts.Layout.hweKernel(tree) }},
 		{"squashfs", func() error { return b.squashfsLayer(ctx, work, tree) }},
 		{"md5sum.txt", func() error { return b.md5sums(tree) }},
 		{"timestamps", func() error { return setTimes(tree, b.opts.SourceDateEpoch) }},
@@ -147,7 +149,7 @@ func (b *builder) buildInto(ctx context.Context, ref kernelRef, key, out string)
 		return err
 	}
 	f := Fixture{
-		VolumeID:             VolumeID,
+		VolumeID:             b.opts.Layout.volumeID(),
 		KernelPackage:        ref.Package,
 		KernelPackageVersion: ref.Version,
 		KernelRelease:        k.Release,
@@ -331,7 +333,7 @@ func (b *builder) squashfsLayer(ctx context.Context, work, tree string) error {
 	if err := copyFile(b.rootfs.Manifest, filepath.Join(tree, ManifestPath), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(tree, SourcesPath), installSources(*b.rootfs), 0o644)
+	return os.WriteFile(filepath.Join(tree, SourcesPath), b.opts.Layout.sources(installSources(*b.rootfs)), 0o644)
 }
 
 // squashfs makes a small root filesystem image, plus the incompressible
@@ -450,7 +452,7 @@ func (b *builder) xorriso(ctx context.Context, tree, esp, out string) error {
 		"-as", "mkisofs",
 		"-quiet",
 		"-r", "-J", "-joliet-long",
-		"-V", VolumeID,
+		"-V", b.opts.Layout.volumeID(),
 		"--set_all_file_dates", "=" + strconv.FormatInt(b.opts.SourceDateEpoch, 10),
 		"-o", out,
 		"--grub2-mbr", grubMBR,

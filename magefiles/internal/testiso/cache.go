@@ -26,6 +26,10 @@ func (b *builder) cacheKey(ctx context.Context, k kernelRef) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "generator %s\nsilent %v\nsquashfs-bytes %d\nepoch %d\nkernel %s %s\n",
 		generatorVersion, b.opts.Silent, b.opts.SquashfsBytes, b.opts.SourceDateEpoch, k.Package, k.Version)
+	if !b.opts.Layout.seed() {
+		// Only other layouts add to the key: the seed's fixture keeps its.
+		fmt.Fprintf(h, "layout %+v\n", b.opts.Layout)
+	}
 	if err := hashTree(h, b.opts.TestdataDir); err != nil {
 		return "", fmt.Errorf("reading the static inputs: %w", err)
 	}

@@ -90,6 +90,9 @@ type Options struct {
 	// SourceDateEpoch fixes every timestamp in the ISO (default
 	// DefaultSourceDateEpoch).
 	SourceDateEpoch int64
+	// Layout is the Ubuntu release the fixture imitates (LayoutOf a base
+	// of configs/bases.yaml); the zero value is the seed's 22.04.3.
+	Layout Layout
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }

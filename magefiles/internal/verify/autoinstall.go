@@ -17,11 +17,13 @@ func checkAutoinstall(_ context.Context, in *inputs) (string, error) {
 		return "", err
 	}
 	var p problems
-	if data, err := im.readFile(userDataPath); err != nil {
+	userData, err := im.readFile(userDataPath)
+	if err != nil {
 		p.add("%s: %v", userDataPath, missingOr(err))
-	} else if err := customize.ValidateUserData(userDataPath, data); err != nil {
+	} else if err := customize.ValidateUserDataFor(userDataPath, userData, in.o.AutoinstallSchema); err != nil {
 		p.add("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
+	rootFile := checkRootAutoinstall(im, userData, in.o.RootAutoinstall, &p)
 	if !im.exists(metaDataPath) {
 		p.add("%s: missing from the ISO (the NoCloud datasource needs it, even empty)", metaDataPath)
 	}
@@ -47,7 +49,30 @@ func checkAutoinstall(_ context.Context, in *inputs) (string, error) {
 	if err := p.err(); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s valid; %d kernel lines carry %q", userDataPath, kernels, customize.AutoinstallArgs), nil
+	return fmt.Sprintf("%s valid%s; %d kernel lines carry %q", userDataPath, rootFile, kernels, customize.AutoinstallArgs), nil
+}
+
+// checkRootAutoinstall checks /autoinstall.yaml when the ISO has it or the
+// base requires it, and says so for the summary.
+func checkRootAutoinstall(im *isoImage, userData []byte, required bool, p *problems) string {
+	path := customize.RootAutoinstallPath
+	if !im.exists(path) {
+		if required {
+			p.add("%s: missing; this base's installer reads it at the medium's root (root-autoinstall: wrapped in configs/bases.yaml)", path)
+		}
+		return ""
+	}
+	data, err := im.readFile(path)
+	if err != nil {
+		p.add("%s: %v", path, err)
+		return ""
+	}
+	if userData != nil {
+		if err := customize.CheckRootAutoinstall(data, userData); err != nil {
+			p.add("%v", err)
+		}
+	}
+	return ", and " + path + " holds the same configuration"
 }
 
 type grubLine struct {

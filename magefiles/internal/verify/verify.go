@@ -152,6 +152,12 @@ type Options struct {
 	// BootParallel is how many boots run at once (default the number of
 	// CPUs, at most the number of boots).
 	BootParallel int
+	// AutoinstallSchema is the release whose autoinstall schema the ISO's
+	// user-data must satisfy ("22.04", "24.04", "26.04"; "" the union);
+	// RootAutoinstall requires /autoinstall.yaml (24.04 and later). Both
+	// come from the base's quirks in configs/bases.yaml.
+	AutoinstallSchema string
+	RootAutoinstall   bool
 	// Install runs the install proof (VERIFY_INSTALL=1; release always):
 	// the ISO installed on a blank disk in BIOS and UEFI, and NovaSphere
 	// checked on the installed system.
@@ -328,5 +334,5 @@ func (o Options) Inputs() string {
 	for _, t := range boots {
 		targets = append(targets, t.Name())
 	}
-	return fmt.Sprintf("version=%s boot=%d targets=%s marker=%q install=%v checks=%d", o.Version, o.Boot, strings.Join(targets, ","), marker, o.Install, len(staticChecks))
+	return fmt.Sprintf("version=%s boot=%d targets=%s marker=%q install=%v checks=%d schema=%s root-autoinstall=%v", o.Version, o.Boot, strings.Join(targets, ","), marker, o.Install, len(staticChecks), o.AutoinstallSchema, o.RootAutoinstall)
 }

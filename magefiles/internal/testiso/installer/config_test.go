@@ -20,7 +20,7 @@ func TestParseCmdline(t *testing.T) {
 		t.Fatalf("no autoinstall: %+v, %v", b, err)
 	}
 	for cmdline, want := range map[string]string{
-		"autoinstall ---": "no ds=nocloud",
+		"autoinstall ---": "", // /cdrom/autoinstall.yaml may hold the configuration
 		"autoinstall ds=nocloud-net;s=http://10.0.0.1/ ---": "not a network seed",
 		// arguments after --- are the installed system's, not the installer's
 		"--- autoinstall ds=nocloud;s=/cdrom/nocloud/": "",
@@ -153,5 +153,72 @@ func TestResolveIn(t *testing.T) {
 	}
 	if _, err := lookPathIn(root, "missing"); err == nil {
 		t.Error("lookPathIn found a missing program")
+	}
+}
+
+// TestSelectConfig: the configuration is found where the medium's
+// release's subiquity looks, in its order, and a wrapped
+// /cdrom/autoinstall.yaml is read only from 24.04 on, with autoinstall: as
+// its one top-level key.
+func TestSelectConfig(t *testing.T) {
+	const userData = "#cloud-config\nautoinstall:\n  version: 1\n  shutdown: poweroff\n"
+	const wrapped = "autoinstall:\n  version: 1\n  shutdown: reboot\n"
+	const plain = "version: 1\nshutdown: reboot\n"
+	fsOf := func(files map[string]string) func(string) ([]byte, error) {
+		return func(p string) ([]byte, error) {
+			if s, ok := files[p]; ok {
+				return []byte(s), nil
+			}
+			return nil, os.ErrNotExist
+		}
+	}
+	seed := bootArgs{Autoinstall: true, Seed: "/cdrom/nocloud/"}
+	noSeed := bootArgs{Autoinstall: true}
+	both := map[string]string{"/cdrom/nocloud/user-data": userData, "/cdrom/nocloud/meta-data": "", cdromAutoinstall: wrapped}
+	for _, c := range []struct {
+		name    string
+		args    bootArgs
+		release int
+		files   map[string]string
+		from    string
+		want    string // shutdown, or an error part
+	}{
+		{"24.04: the cloud-config before /cdrom", seed, 2404, both, "/cdrom/nocloud/user-data", "poweroff"},
+		{"24.04: /cdrom wrapped without a seed", noSeed, 2404, both, cdromAutoinstall, "reboot"},
+		{"24.04: subiquity.autoinstallpath first", bootArgs{Autoinstall: true, Seed: "/cdrom/nocloud/", AutoinstallPath: "/cdrom/autoinstall.yaml"}, 2404, both, cdromAutoinstall, "reboot"},
+		{"26.04: wrapper with another key", noSeed, 2604, map[string]string{cdromAutoinstall: wrapped + "packages: [htop]\n"}, "", "no other keys may be present alongside 'autoinstall'"},
+		{"22.04: /cdrom plain", noSeed, 2204, map[string]string{cdromAutoinstall: plain}, cdromAutoinstall, "reboot"},
+		{"22.04: /cdrom wrapped is not read as a wrapper", noSeed, 2204, map[string]string{cdromAutoinstall: wrapped}, "", "version is 0"},
+		{"22.04: autoinstallpath is not known", bootArgs{Autoinstall: true, Seed: "/cdrom/nocloud/", AutoinstallPath: "/cdrom/autoinstall.yaml"}, 2204, both, "/cdrom/nocloud/user-data", "poweroff"},
+		{"nothing", noSeed, 2404, nil, "", "no autoinstall configuration"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ai, from, err := selectConfig(c.args, c.release, fsOf(c.files))
+			if c.from == "" {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("error %v, want %q", err, c.want)
+				}
+				return
+			}
+			if err != nil || from != c.from || ai.Shutdown != c.want {
+				t.Fatalf("from %q shutdown %q (%v), want %q from %q", from, ai.Shutdown, err, c.want, c.from)
+			}
+		})
+	}
+	if r := mediumRelease([]byte(`Ubuntu-Server 26.04.1 LTS "Resolute" - Release amd64 (20260806)` + "\nNovaSphere installer v1")); r != 2604 {
+		t.Errorf("mediumRelease = %d", r)
+	}
+}
+
+// TestPickSourceCatalog: a version 2 catalog is read like the list, an
+// entry's default variation giving its path.
+func TestPickSourceCatalog(t *testing.T) {
+	cat := "version: 2\nsources:\n- id: a\n  path: a.squashfs\n- id: b\n  default: true\n  type: fsimage\n  variations:\n    default:\n      path: a.b.squashfs\nkernel:\n  default: linux-generic\n"
+	s, err := pickSource([]byte(cat), "")
+	if err != nil || s.ID != "b" || s.Path != "a.b.squashfs" {
+		t.Fatalf("pickSource = %+v, %v", s, err)
+	}
+	if _, err := pickSource([]byte("version: 3\nsources: []\n"), ""); err == nil || !strings.Contains(err.Error(), "version 3") {
+		t.Errorf("version 3: %v", err)
 	}
 }

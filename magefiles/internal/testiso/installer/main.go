@@ -3,7 +3,9 @@
 // line holds "autoinstall ds=nocloud;s=<dir>"; it installs the ISO's Debian
 // root file system onto the blank disk in subiquity's order:
 //
-//  1. read <dir>/user-data (cloud-config, autoinstall: version 1) from the ISO;
+//  1. read the autoinstall configuration where the medium's release reads it
+//     (selectConfig): <dir>/user-data (cloud-config, autoinstall: version 1),
+//     or /cdrom/autoinstall.yaml;
 //  2. run early-commands;
 //  3. storage: the largest disk that is not the install medium gets an MS-DOS
 //     label, an EFI System Partition and an ext4 root (subiquity's "direct"
@@ -140,16 +142,12 @@ func (in *installer) readConfig() error {
 	if !in.args.Autoinstall {
 		return fmt.Errorf("the kernel command line has no autoinstall argument: %s", strings.TrimSpace(string(cmdline)))
 	}
-	data, err := os.ReadFile(in.args.Seed + "user-data")
-	if err != nil {
+	info, _ := os.ReadFile("/cdrom/.disk/info")
+	var from string
+	if in.ai, from, err = selectConfig(in.args, mediumRelease(info), os.ReadFile); err != nil {
 		return err
 	}
-	if _, err := os.Stat(in.args.Seed + "meta-data"); err != nil {
-		return fmt.Errorf("nocloud needs meta-data beside user-data: %w", err)
-	}
-	if in.ai, err = parseUserData(data); err != nil {
-		return fmt.Errorf("%suser-data: %w", in.args.Seed, err)
-	}
+	fmt.Fprintf(in.out, "installer: autoinstall configuration from %s\n", from)
 	fmt.Fprintf(in.out, "installer: %d early-commands, %d late-commands, shutdown %q\n",
 		len(in.ai.EarlyCommands), len(in.ai.LateCommands), in.ai.Shutdown)
 	return nil
