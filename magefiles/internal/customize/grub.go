@@ -3,10 +3,11 @@ package customize
 import (
 	"bytes"
 	"errors"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
 
 // AutoinstallArgs are the kernel arguments that start an unattended install
@@ -15,8 +16,8 @@ import (
 // "ds=nocloud;s=/cdrom/nocloud/".
 const AutoinstallArgs = `autoinstall ds=nocloud\;s=/cdrom/nocloud/`
 
-// KeepTimeout, as GrubOptions.Timeout (the zero value), leaves the base's
-// menu timeout alone.
+// KeepTimeout is the GrubOptions.Timeout (the zero value) that leaves the
+// base's menu timeout alone.
 const KeepTimeout = ""
 
 // ErrNoCasperEntry marks a grub.cfg without an Ubuntu live-server kernel

@@ -2,14 +2,15 @@ package iso_test
 
 import (
 	"context"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"

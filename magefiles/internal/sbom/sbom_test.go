@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math/rand"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -277,7 +277,7 @@ func TestSameInputsSameBytes(t *testing.T) {
 	// The same inputs in another order (maps, directory walks) give the
 	// same document.
 	shuffled := testInput(t)
-	r := rand.New(rand.NewSource(1))
+	r := rand.New(rand.NewPCG(1, 0))
 	r.Shuffle(len(shuffled.BasePackages), func(i, j int) {
 		shuffled.BasePackages[i], shuffled.BasePackages[j] = shuffled.BasePackages[j], shuffled.BasePackages[i]
 	})
