@@ -17,9 +17,13 @@ STAMP=/var/lib/novasphere/firstboot.done
 failed=0
 
 # say prints a report line on standard output (the journal and the console)
-# and on the first serial port, which is not the console on a system
-# installed with the kernel arguments of the installer's (Ubuntu copies only
-# those after "---" to the installed system).
+# and on the first serial port. The installed system's console is what its
+# kernel command line says: curtin copies every console= argument of the
+# installer's command line (before and after "---") and everything after
+# "---" (curtin/commands/install_grub.py, get_carryover_params), so with
+# KERNEL_ARGS' default console=ttyS0,115200n8 console=tty0 the serial port is
+# a console; written to directly, the lines reach it even when KERNEL_ARGS
+# names no serial console.
 say() {
 	echo "NOVASPHERE-FIRSTBOOT $*"
 	if [ -c /dev/ttyS0 ]; then

@@ -5,6 +5,7 @@
 set -eu
 
 NOVASPHERE_DIR=${NOVASPHERE_DIR:-/opt/novasphere}
+BOOT_DIR=${NOVASPHERE_BOOT_DIR:-/boot} # the installed system's /boot (tests change it)
 log() { echo "novasphere-install: $*"; }
 
 if [ ! -f "$NOVASPHERE_DIR/VERSION" ]; then
@@ -45,4 +46,10 @@ install -m 0644 "$NOVASPHERE_DIR/configs/novasphere.yaml" /etc/novasphere/novasp
 install -m 0644 "$NOVASPHERE_DIR/configs/systemd/novasphere-firstboot.service" \
 	/etc/systemd/system/novasphere-firstboot.service
 systemctl enable novasphere-firstboot.service
+# The marker the installer medium's reinstall guard (scripts/reinstall-guard.sh,
+# the first early-command) looks for before it lets an install erase a disk.
+# It lives in /boot: a plain partition in both of subiquity's guided layouts
+# (the separate /boot of lvm, the root of direct), so the guard reads it
+# without mounting anything or activating LVM.
+printf 'NovaSphere %s\n' "$version" >"$BOOT_DIR/novasphere-installed"
 log "NovaSphere $version installed; chart at $NOVASPHERE_DIR/charts/novasphere"

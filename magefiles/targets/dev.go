@@ -23,6 +23,7 @@ var testOnlyTools = []tool.Tool{
 	tool.Unsquashfs,
 	tool.SSH, tool.SCP, tool.SSHKeygen, tool.SSHD, tool.Rsync, tool.Git,
 	tool.GPG, tool.GPGAgent, tool.DpkgDeb, tool.AptGet,
+	tool.Debugfs, tool.MkfsExt4, // the reinstall guard's test
 }
 
 // testTools is everything the test command installs: every tool a stage

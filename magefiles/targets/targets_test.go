@@ -37,11 +37,22 @@ func TestListShowsEveryTargetWithADescription(t *testing.T) {
 		t.Fatalf("mage -l: %v\n%s", err, out)
 	}
 	for _, name := range []string{"fetch", "fetch:recheck", "extract", "customize", "pack", "verify",
-		"release", "release:rollback", "test", "clean", "settings", "reproduce", "testiso", "bases"} {
+		"release", "release:rollback", "test", "clean", "settings", "reproduce", "testiso", "bases", "vm"} {
 		re := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `\s{2,}\S.{20,}$`)
 		if !re.MatchString(out) {
 			t.Errorf("mage -l does not list %q with a description:\n%s", name, out)
 		}
+	}
+}
+
+func TestVMRefusesAnUnknownFirmware(t *testing.T) {
+	out, err := mage(t, nil, "vm", "efi")
+	if err == nil || !strings.Contains(out, `vm: firmware "efi": use bios or uefi`) {
+		t.Errorf("mage vm efi: %v\n%s", err, out)
+	}
+	out, err = mage(t, nil, "-h", "vm")
+	if err != nil || !strings.Contains(out, "mage vm <firmware>") || !strings.Contains(out, "ssh -p <free port>") {
+		t.Errorf("mage -h vm: %v\n%s", err, out)
 	}
 }
 

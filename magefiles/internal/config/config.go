@@ -92,6 +92,10 @@ type Config struct {
 	GrubTimeout string
 	// GrubTitle is the menu entry title template (GRUB_TITLE).
 	GrubTitle string
+	// AdminAuthorizedKeys is a file of OpenSSH public keys added to the
+	// installed machine's user (ADMIN_AUTHORIZED_KEYS), absolute; "" for
+	// none.
+	AdminAuthorizedKeys string
 	// SourceDateEpoch fixes every timestamp in the ISO (SOURCE_DATE_EPOCH;
 	// default the commit time of HEAD). Zero means unknown.
 	SourceDateEpoch int64
@@ -188,6 +192,9 @@ func Load(root string, env Env) (Config, error) {
 	c.KernelArgs = r.strOrEmpty(EnvKernelArgs, DefaultKernelArgs)
 	c.GrubTimeout = r.str(EnvGrubTimeout, "")
 	c.GrubTitle = r.str(EnvGrubTitle, DefaultGrubTitle)
+	if k := r.str(EnvAdminAuthorizedKeys, ""); k != "" {
+		c.AdminAuthorizedKeys = c.abs(k)
+	}
 	// A BASE the file lacks leaves no locations to check.
 	if err := c.chooseBase(r); err != nil {
 		p.add(err)

@@ -63,6 +63,10 @@ type Options struct {
 	// UserData and MetaData are the NoCloud seed files
 	// (configs/autoinstall/user-data and meta-data).
 	UserData, MetaData string
+	// AuthorizedKeys is a file of OpenSSH public keys
+	// (ADMIN_AUTHORIZED_KEYS) merged into user-data's
+	// ssh.authorized-keys; empty for none. See MergeLogin.
+	AuthorizedKeys string
 	// BaseTree is a directory holding files of the base ISO at their ISO
 	// paths: boot/grub/grub.cfg (required), boot/grub/loopback.cfg and
 	// .disk/info when the base has them.
@@ -103,6 +107,9 @@ type Result struct {
 	GrubTimeout string `json:"grub_timeout"`
 	// Files are the ISO paths written, sorted.
 	Files []string `json:"files"`
+	// Login is how an operator logs in to the installed machine, as the
+	// written /nocloud/user-data says.
+	Login Login `json:"login"`
 }
 
 // Path is where the customized copy of an ISO file is.
@@ -137,12 +144,12 @@ func Customize(o Options) (Result, error) {
 		log = io.Discard
 	}
 	volid := config.VolumeID(o.Version)
-	files, err := o.render()
+	files, login, err := o.render()
 	if err != nil {
 		return Result{}, err
 	}
 	r := Result{Dir: o.OutDir, Version: o.Version, VolumeID: volid, KernelArgs: o.KernelArgs,
-		GrubTitle: o.GrubTitle, GrubTimeout: o.GrubTimeout}
+		GrubTitle: o.GrubTitle, GrubTimeout: o.GrubTimeout, Login: login}
 	for p := range files {
 		r.Files = append(r.Files, p)
 	}
@@ -152,24 +159,27 @@ func Customize(o Options) (Result, error) {
 		return Result{}, fmt.Errorf("writing %s: %w", o.OutDir, err)
 	}
 	fmt.Fprintf(log, "customize: %s: %d files, %d changed (volume id %q)\n", o.OutDir, len(files), changed, volid)
+	if login.CanLogIn() {
+		fmt.Fprintf(log, "customize: the installed machine's login: %s\n", login.Summary())
+	} else {
+		fmt.Fprintf(log, "customize: WARNING: %s\n", NoLoginHint(config.EnvAdminAuthorizedKeys))
+	}
 	return r, nil
 }
 
-// render computes every output file (ISO path -> content), checking inputs.
-func (o Options) render() (map[string][]byte, error) {
-	userData, err := os.ReadFile(o.UserData)
+// render computes every output file (ISO path -> content), checking inputs,
+// and the login the user-data gives.
+func (o Options) render() (map[string][]byte, Login, error) {
+	userData, login, err := o.userData()
 	if err != nil {
-		return nil, fmt.Errorf("autoinstall user-data: %w", err)
-	}
-	if err := ValidateUserDataFor(o.UserData, userData, o.Schema); err != nil {
-		return nil, err
+		return nil, Login{}, err
 	}
 	metaData, err := os.ReadFile(o.MetaData)
 	if err != nil {
-		return nil, fmt.Errorf("autoinstall meta-data: %w (NoCloud needs the file; it may be empty)", err)
+		return nil, Login{}, fmt.Errorf("autoinstall meta-data: %w (NoCloud needs the file; it may be empty)", err)
 	}
 	if err := ValidateMetaData(o.MetaData, metaData); err != nil {
-		return nil, err
+		return nil, Login{}, err
 	}
 	files := map[string][]byte{
 		UserDataPath: userData,
@@ -178,18 +188,48 @@ func (o Options) render() (map[string][]byte, error) {
 	}
 	if o.RootAutoinstall {
 		if files[RootAutoinstallPath], err = RootAutoinstall(o.UserData, userData); err != nil {
-			return nil, err
+			return nil, Login{}, err
 		}
 	}
 	if err := o.renderGrub(files); err != nil {
-		return nil, err
+		return nil, Login{}, err
 	}
 	info, err := o.readBase(DiskInfoPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, Login{}, err
 	}
 	files[DiskInfoPath] = DiskInfo(info, o.Version)
-	return files, nil
+	return files, login, nil
+}
+
+// userData is the checked user-data with the keys of o.AuthorizedKeys
+// merged in (MergeLogin), checked again as the ISO will carry it.
+func (o Options) userData() ([]byte, Login, error) {
+	data, err := os.ReadFile(o.UserData)
+	if err != nil {
+		return nil, Login{}, fmt.Errorf("autoinstall user-data: %w", err)
+	}
+	if err := ValidateUserDataFor(o.UserData, data, o.Schema); err != nil {
+		return nil, Login{}, err
+	}
+	var extra []PublicKey
+	if o.AuthorizedKeys != "" {
+		keys, err := os.ReadFile(o.AuthorizedKeys)
+		if err != nil {
+			return nil, Login{}, fmt.Errorf("%s: %w", config.EnvAdminAuthorizedKeys, err)
+		}
+		if extra, err = ParseAuthorizedKeys(o.AuthorizedKeys, keys); err != nil {
+			return nil, Login{}, fmt.Errorf("%s: %w", config.EnvAdminAuthorizedKeys, err)
+		}
+	}
+	merged, login, err := MergeLogin(o.UserData, data, extra)
+	if err != nil {
+		return nil, Login{}, err
+	}
+	if err := ValidateUserDataFor(o.UserData+" (with "+config.EnvAdminAuthorizedKeys+" merged)", merged, o.Schema); err != nil {
+		return nil, Login{}, err
+	}
+	return merged, login, nil
 }
 
 func (o Options) renderGrub(files map[string][]byte) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,18 @@ import (
 // separates commands in GRUB's script language; the kernel receives
 // "ds=nocloud;s=/cdrom/nocloud/".
 const AutoinstallArgs = `autoinstall ds=nocloud\;s=/cdrom/nocloud/`
+
+// EraseArg is the kernel argument of the second menu entry, titled to say
+// it erases the disk: with it the reinstall guard
+// (scripts/reinstall-guard.sh, the first early-command) lets the install
+// erase a disk that holds an installed NovaSphere. It stands before "---",
+// so the installed system does not get it (curtin copies only console=
+// arguments from there; curtin/commands/install_grub.py,
+// get_carryover_params).
+const EraseArg = "novasphere.reinstall=erase-disk"
+
+// EraseTitleSuffix ends the title of the erasing menu entry.
+const EraseTitleSuffix = " - reinstall, ERASES the disk"
 
 // KeepTimeout is the GrubOptions.Timeout (the zero value) that leaves the
 // base's menu timeout alone.
@@ -75,7 +88,11 @@ func PatchGrub(cfg []byte, version, extraArgs string) ([]byte, error) {
 //   - every menu entry holding such a line is retitled: the first to the
 //     title, the others to the title plus the kernel path in parentheses;
 //   - "set timeout=N" is set to Timeout unless it is KeepTimeout (and added
-//     before the first menu entry when missing).
+//     before the first menu entry when missing);
+//   - right after the first entry, a copy of it titled with
+//     EraseTitleSuffix whose kernel line also has EraseArg (an erasing entry
+//     of an earlier patch is replaced). The first entry stays the default,
+//     guarded one.
 //
 // It fails with ErrNoCasperEntry when no kernel line loads /casper/...vmlinuz.
 func PatchGrubWith(cfg []byte, o GrubOptions) ([]byte, error) {
@@ -90,12 +107,13 @@ func PatchGrubWith(cfg []byte, o GrubOptions) ([]byte, error) {
 	if err := config.ValidateGrubTimeout(o.Timeout); err != nil {
 		return nil, err
 	}
-	lines := strings.Split(string(cfg), "\n")
+	lines := withoutEraseEntries(strings.Split(string(cfg), "\n"))
 	entries, casper := patchKernelLines(lines, add)
 	if !casper {
 		return nil, ErrNoCasperEntry
 	}
 	retitle(lines, entries, title)
+	lines = addEraseEntry(lines, entries[0].line, title, add)
 	if o.Timeout != KeepTimeout {
 		lines = setTimeout(lines, o.Timeout)
 	}
@@ -273,6 +291,65 @@ func patchKernelLines(lines []string, add []string) ([]patchedEntry, bool) {
 		}
 	}
 	return entries, casper
+}
+
+// entryEnd is the index of the line closing the menu entry that starts at
+// line start ("}" alone), or -1.
+func entryEnd(lines []string, start int) int {
+	for i := start + 1; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) == "}" {
+			return i
+		}
+		if menuentryRE.MatchString(lines[i]) {
+			return -1
+		}
+	}
+	return -1
+}
+
+// withoutEraseEntries drops the menu entries whose kernel line has
+// EraseArg (what an earlier patch added).
+func withoutEraseEntries(lines []string) []string {
+	var out []string
+	for i := 0; i < len(lines); i++ {
+		if menuentryRE.MatchString(lines[i]) {
+			if end := entryEnd(lines, i); end > 0 && entryHasArg(lines[i:end], EraseArg) {
+				i = end
+				continue
+			}
+		}
+		out = append(out, lines[i])
+	}
+	return out
+}
+
+func entryHasArg(block []string, arg string) bool {
+	for _, l := range block {
+		if k, ok := parseKernelLine(l); ok && slices.Contains(strings.Fields(k.args), arg) {
+			return true
+		}
+	}
+	return false
+}
+
+// addEraseEntry inserts after the entry at line start a copy of it titled
+// title+EraseTitleSuffix whose kernel line also carries EraseArg.
+func addEraseEntry(lines []string, start int, title string, add []string) []string {
+	end := entryEnd(lines, start)
+	if end < 0 {
+		return lines
+	}
+	block := append([]string(nil), lines[start:end+1]...)
+	m := menuentryRE.FindStringSubmatch(block[0])
+	block[0] = m[1] + "menuentry" + m[2] + grubQuote(title+EraseTitleSuffix) + m[4]
+	for i, l := range block {
+		if k, ok := parseKernelLine(l); ok {
+			block[i] = k.withArgs(append(append([]string(nil), add...), EraseArg))
+		}
+	}
+	out := append([]string(nil), lines[:end+1]...)
+	out = append(out, block...)
+	return append(out, lines[end+1:]...)
 }
 
 // retitle gives the patched menu entries their titles.

@@ -66,6 +66,7 @@ func TestPatchGrubAddsAutoinstallArgsBeforeSeparator(t *testing.T) {
 	}
 	want := []string{
 		"linux\t/casper/vmlinuz  autoinstall ds=nocloud\\;s=/cdrom/nocloud/ console=ttyS0,115200n8 ---",
+		"linux\t/casper/vmlinuz  autoinstall ds=nocloud\\;s=/cdrom/nocloud/ console=ttyS0,115200n8 novasphere.reinstall=erase-disk ---",
 		"linux\t/casper/hwe-vmlinuz  autoinstall ds=nocloud\\;s=/cdrom/nocloud/ console=ttyS0,115200n8 ---",
 	}
 	got := kernelLines(string(out))
@@ -77,6 +78,29 @@ func TestPatchGrubAddsAutoinstallArgsBeforeSeparator(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "set timeout=30\n") {
 		t.Error("PatchGrub must keep the base timeout")
+	}
+}
+
+// The default entry is the guarded one; the erasing copy follows it, says
+// so in its title, and alone carries EraseArg, before "---" (so the
+// installed system does not get it).
+func TestPatchGrubAddsAnErasingEntry(t *testing.T) {
+	out, err := PatchGrub([]byte(ubuntuGrubCfg), "v1.2.0", "console=ttyS0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	first := strings.Index(s, `menuentry "Install NovaSphere v1.2.0" {`)
+	erase := strings.Index(s, `menuentry "Install NovaSphere v1.2.0 - reinstall, ERASES the disk" {`)
+	hwe := strings.Index(s, `menuentry "Install NovaSphere v1.2.0 (/casper/hwe-vmlinuz)" {`)
+	if first < 0 || erase < first || hwe < erase {
+		t.Fatalf("want the default entry, then the erasing one, then the HWE one:\n%s", s)
+	}
+	if strings.Contains(s[:erase], EraseArg) || strings.Contains(s[hwe:], EraseArg) {
+		t.Errorf("%s outside the erasing entry:\n%s", EraseArg, s)
+	}
+	if !strings.Contains(s[erase:hwe], "console=ttyS0 "+EraseArg+" ---") || !strings.Contains(s[erase:hwe], "initrd\t/casper/initrd") {
+		t.Errorf("the erasing entry is not a copy of the default one with %s before ---:\n%s", EraseArg, s[erase:hwe])
 	}
 }
 
@@ -111,8 +135,12 @@ func TestPatchGrubIsIdempotent(t *testing.T) {
 		if string(once) != string(twice) {
 			t.Errorf("second patch changed the config:\n--- once\n%s\n--- twice\n%s", once, twice)
 		}
-		if n := strings.Count(string(twice), "autoinstall"); n != len(kernelLines(cfg)) {
-			t.Errorf("autoinstall appears %d times, want once per kernel line", n)
+		// once per kernel line, and on the erasing copy of the first entry
+		if n := strings.Count(string(twice), "autoinstall"); n != len(kernelLines(cfg))+1 {
+			t.Errorf("autoinstall appears %d times, want once per kernel line and once on the erasing entry", n)
+		}
+		if n := strings.Count(string(twice), EraseArg); n != 1 {
+			t.Errorf("%s appears %d times, want once", EraseArg, n)
 		}
 	}
 }
@@ -123,7 +151,7 @@ func TestPatchGrubLoopbackKeepsIsoScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "linux\t/casper/vmlinuz  iso-scan/filename=${iso_path} autoinstall ds=nocloud\\;s=/cdrom/nocloud/ ---"
-	if got := kernelLines(string(out)); len(got) != 1 || got[0] != want {
+	if got := kernelLines(string(out)); len(got) != 2 || got[0] != want || got[1] != strings.Replace(want, " ---", " "+EraseArg+" ---", 1) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
@@ -184,7 +212,7 @@ func TestPatchGrubKeepsTheBasesOwnArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `linux /casper/vmlinuz quiet console=tty0 autoinstall ds=nocloud\;s=/cdrom/nocloud/ ---`
-	if got := kernelLines(string(twice)); len(got) != 1 || got[0] != want {
+	if got := kernelLines(string(twice)); len(got) != 2 || got[0] != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -2,8 +2,10 @@ package customize
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,13 +145,17 @@ func TestYAMLErrorsNameTheOffendingLine(t *testing.T) {
 	}
 	lines := strings.Split(string(sample), "\n")
 
-	// The case from the report: a tab on line 13.
+	// The case from the report: a tab before "locale:" (then line 13).
+	at := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "  locale:") })
+	if at < 0 {
+		t.Fatal("the sample user-data has no locale: line")
+	}
 	broken := append([]string(nil), lines...)
-	broken[12] = "\t" + strings.TrimLeft(broken[12], " ")
+	broken[at] = "\t" + strings.TrimLeft(broken[at], " ")
 	err = ValidateUserData("configs/autoinstall/user-data", []byte(strings.Join(broken, "\n")))
-	want := "configs/autoinstall/user-data:13: invalid YAML: found a tab character that violates indentation"
+	want := fmt.Sprintf("configs/autoinstall/user-data:%d: invalid YAML: found a tab character that violates indentation", at+1)
 	if err == nil || err.Error() != want {
-		t.Errorf("tab on line 13: got %v, want %s", err, want)
+		t.Errorf("tab on line %d: got %v, want %s", at+1, err, want)
 	}
 
 	breakers := map[string]func(string) string{

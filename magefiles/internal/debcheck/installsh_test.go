@@ -85,7 +85,11 @@ func TestInstallSh(t *testing.T) {
 				}
 			}
 			cmd := exec.Command("sh", filepath.Join(payload, "scripts/install.sh"))
-			cmd.Env = append(os.Environ(), "NOVASPHERE_DIR="+payload, "PATH="+bin+":"+os.Getenv("PATH"),
+			boot := filepath.Join(dir, "boot")
+			if err := os.MkdirAll(boot, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd.Env = append(os.Environ(), "NOVASPHERE_DIR="+payload, "NOVASPHERE_BOOT_DIR="+boot, "PATH="+bin+":"+os.Getenv("PATH"),
 				"APT_CONFIG="+privateApt(t, base), "LC_ALL=C")
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
@@ -119,6 +123,11 @@ func TestInstallSh(t *testing.T) {
 			}
 			if enabled := strings.Contains(string(log), "systemctl enable novasphere-firstboot.service"); enabled == c.wantErr {
 				t.Errorf("first-boot unit enabled: %v after a failure: %v\n%s", enabled, c.wantErr, log)
+			}
+			// The reinstall guard's marker, only on a successful install.
+			marker, err := os.ReadFile(filepath.Join(boot, "novasphere-installed"))
+			if c.wantErr != (err != nil) || (err == nil && string(marker) != "NovaSphere 1.0.0\n") {
+				t.Errorf("reinstall marker %q (%v) after an install that failed: %v", marker, err, c.wantErr)
 			}
 		})
 	}

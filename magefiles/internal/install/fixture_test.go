@@ -2,6 +2,8 @@ package install_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
@@ -132,6 +136,7 @@ func remaster(t testing.TB, p payload, userData string) string {
 		k, v, _ := strings.Cut(kv, "=")
 		m[k] = v
 	}
+	m[config.EnvAdminAuthorizedKeys] = testKey(t).pubFile
 	c, err := config.Load(p.root, config.MapEnv(m))
 	if err != nil {
 		t.Fatal(err)
@@ -169,13 +174,60 @@ func withLateCommand(t *testing.T, cmd string) string {
 	return strings.Replace(ud, anchor, "    - "+cmd+"\n\n"+anchor, 1)
 }
 
-// withEarlyCommand is the repository's user-data with an early-commands
-// list holding cmd.
+// withEarlyCommand is the repository's user-data with cmd as its first
+// early-command (before the reinstall guard).
 func withEarlyCommand(t *testing.T, cmd string) string {
 	t.Helper()
 	ud := repoUserData(t)
-	anchor := "  version: 1\n"
-	return strings.Replace(ud, anchor, anchor+"  early-commands:\n    - "+cmd+"\n", 1)
+	anchor := "  early-commands:\n"
+	if !strings.Contains(ud, anchor) {
+		t.Fatalf("the repository's user-data has no %q line", anchor)
+	}
+	return strings.Replace(ud, anchor, anchor+"    - "+cmd+"\n", 1)
+}
+
+// runKey is the SSH key made for this test run: its public half goes into
+// the test ISO's configuration through ADMIN_AUTHORIZED_KEYS, its private
+// half logs in to the installed system.
+type runKey struct {
+	signer  ssh.Signer
+	pubFile string
+}
+
+var testKeyOnce struct {
+	once sync.Once
+	key  runKey
+	err  error
+}
+
+func testKey(tb testing.TB) runKey {
+	tb.Helper()
+	testKeyOnce.once.Do(func() {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			testKeyOnce.err = err
+			return
+		}
+		signer, err := ssh.NewSignerFromKey(priv)
+		if err != nil {
+			testKeyOnce.err = err
+			return
+		}
+		sshPub, _ := ssh.NewPublicKey(pub)
+		dir, err := os.MkdirTemp("", "novasphere-test-key-")
+		if err != nil {
+			testKeyOnce.err = err
+			return
+		}
+		f := filepath.Join(dir, "admin.pub")
+		line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " install-proof-test-run\n"
+		testKeyOnce.err = os.WriteFile(f, []byte(line), 0o644)
+		testKeyOnce.key = runKey{signer: signer, pubFile: f}
+	})
+	if testKeyOnce.err != nil {
+		tb.Fatalf("making the test run's SSH key: %v", testKeyOnce.err)
+	}
+	return testKeyOnce.key
 }
 
 // remasterB is the happy path's ISO for benchmarks.

@@ -31,6 +31,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/qemu"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
@@ -61,9 +64,11 @@ func DefaultTimeouts(accel string) Timeouts {
 const (
 	// DefaultMemoryMiB is the guest's memory: subiquity wants 2 GiB or more.
 	DefaultMemoryMiB = 3072
-	// DefaultDiskBytes is the blank disk's size (a sparse file): Ubuntu's
-	// guided LVM layout wants 10 GB or more.
-	DefaultDiskBytes = 12 << 30
+	// DefaultDiskBytes is the blank disk's size (a sparse file): large
+	// enough that subiquity's "scaled" sizing policy would show (it gives /
+	// half of a disk under 200 GiB; sizes.py), which the root-size step
+	// refuses.
+	DefaultDiskBytes = 40 << 30
 	// DefaultProgressInterval is how often the progress line is printed.
 	DefaultProgressInterval = 10 * time.Second
 )
@@ -100,6 +105,19 @@ type Options struct {
 	// Binary, OVMFCode and OVMFVars are as in qemu.Options (defaults
 	// qemu.DefaultBinary, qemu.DefaultOVMFCode, qemu.DefaultOVMFVars).
 	Binary, OVMFCode, OVMFVars string
+	// PrivateKey, when set, is the private half of one of the ISO's
+	// authorized keys (a key made for a test run): the proof logs in with it
+	// and checks the installed system from inside. Without it (a release,
+	// whose private keys the pipeline never has) the proof asks the
+	// installed system's SSH server whether it accepts each configured
+	// public key for the user (AcceptsKey) and skips the inside checks. It
+	// is never printed or written.
+	PrivateKey ssh.Signer
+	// DiskDir, when set, keeps the installed disk there as a sparse raw
+	// image, disk.raw (and the machine's UEFI variables, OVMF_VARS.fd),
+	// replacing the previous proof's once this one is done; `mage vm`
+	// boots it. Empty: the disk is removed with WorkDir's copy.
+	DiskDir string
 }
 
 // Step names, in order.
@@ -107,6 +125,19 @@ const (
 	StepInstall   = "install"
 	StepFirstBoot = "first-boot"
 	StepCheck     = "check"
+	// StepLogin logs in over SSH as the configured user (or, without
+	// Options.PrivateKey, proves the server accepts every configured key).
+	StepLogin = "ssh-login"
+	// The checks from inside the installed system, over SSH.
+	StepVersion  = "version"
+	StepUserKeys = "user-keys"
+	StepNetwork  = "network-dhcp"
+	StepRootSize = "root-size"
+	StepUnits    = "units"
+	// StepReinstall boots the medium again with the installed disk
+	// attached: the reinstall guard must stop it and the disk stay as it
+	// was.
+	StepReinstall = "reinstall-guard"
 )
 
 // Step is the record of one step.
@@ -117,6 +148,10 @@ type Step struct {
 	Seconds float64 `json:"seconds"`
 	// Error says why it failed.
 	Error string `json:"error,omitempty"`
+	// Detail is the evidence of a passed step ("10.0.2.15/24 on enp0s3").
+	Detail string `json:"detail,omitempty"`
+	// Skipped says the step did not run, and why.
+	Skipped bool `json:"skipped,omitempty"`
 	// Log is the serial console log of a boot step.
 	Log string `json:"log,omitempty"`
 	// Screen is the PNG picture of the screen at the end of a boot step.
@@ -135,6 +170,13 @@ type Result struct {
 	// Logs and Screens list every console log and screen picture written.
 	Logs    []string `json:"logs"`
 	Screens []string `json:"screens"`
+	// Login is the installed machine's user and the fingerprints of its
+	// keys, as the ISO's /nocloud/user-data gives them.
+	Login *customize.Login `json:"login,omitempty"`
+	// Disk and UEFIVars are the installed disk (a sparse raw image) and
+	// the machine's UEFI variables kept in Options.DiskDir.
+	Disk     string `json:"disk,omitempty"`
+	UEFIVars string `json:"uefi_vars,omitempty"`
 }
 
 // ErrTimeout is wrapped by the error of a step that did not end in time.
@@ -202,7 +244,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.WorkDir = os.TempDir()
 	}
 	var err error
-	for _, p := range []*string{&o.ISO, &o.DistDir, &o.WorkDir} {
+	for _, p := range []*string{&o.ISO, &o.DistDir, &o.WorkDir, &o.DiskDir} {
 		if *p != "" {
 			if *p, err = filepath.Abs(*p); err != nil {
 				return o, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -29,6 +30,29 @@ type machineConfig struct {
 	disk      string // the virtual disk
 	logPath   string // serial console
 	qmpPath   string // QMP unix socket
+	// sshPort, when not zero, gives the machine a NIC on QEMU's user
+	// network, restricted to the guest (no route to the host or beyond),
+	// with 127.0.0.1:sshPort forwarded to the guest's port 22.
+	sshPort int
+}
+
+// nicArgs is the machine's network: none, or the restricted user network
+// with the SSH forward.
+func (c machineConfig) nicArgs() []string {
+	if c.sshPort == 0 {
+		return []string{"-nic", "none"}
+	}
+	return []string{"-nic", fmt.Sprintf("user,restrict=on,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:%d-:22", c.sshPort)}
+}
+
+// freeLoopbackPort is a TCP port on 127.0.0.1 that was free a moment ago.
+func freeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port on 127.0.0.1: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // args is QEMU's command line. -no-shutdown keeps QEMU alive when the guest
@@ -42,13 +66,15 @@ func (c machineConfig) args() []string {
 		"-display", "none",
 		"-vga", "std",
 		"-no-reboot", "-no-shutdown",
-		"-nic", "none",
+	}
+	a = append(a, c.nicArgs()...)
+	a = append(a,
 		"-monitor", "none",
 		"-parallel", "none",
-		"-qmp", "unix:" + escape(c.qmpPath) + ",server=on,wait=off",
-		"-chardev", "file,id=serial0,path=" + escape(c.logPath),
+		"-qmp", "unix:"+escape(c.qmpPath)+",server=on,wait=off",
+		"-chardev", "file,id=serial0,path="+escape(c.logPath),
 		"-serial", "chardev:serial0",
-	}
+	)
 	if c.accel == "kvm" {
 		a = append(a, "-cpu", "host")
 	}

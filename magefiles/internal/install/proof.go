@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,10 +19,40 @@ type proof struct {
 	fw    string // "bios" or "uefi"
 	res   Result
 
-	work string // the disk, UEFI variables, QMP socket
+	work string // the UEFI variables' copy, QMP socket
 	disk string
 	vars string
 	pkgs []debPackage
+
+	report  []string   // the first-boot unit's lines
+	running *machine   // the installed system, while the SSH steps run
+	sshAddr string     // 127.0.0.1:<port> forwarded to its port 22
+	shell   *sshRunner // logged in as the user (with Options.PrivateKey)
+}
+
+// step is one named step of the proof.
+type step struct {
+	name string
+	run  func(ctx context.Context, s *Step) error
+}
+
+func (p *proof) steps() []step {
+	return []step{
+		{StepInstall, p.install},
+		{StepFirstBoot, func(ctx context.Context, s *Step) error {
+			var err error
+			p.report, err = p.firstBoot(ctx, s)
+			return err
+		}},
+		{StepCheck, func(ctx context.Context, s *Step) error { return p.check(p.report) }},
+		{StepLogin, p.login},
+		{StepVersion, p.inside(func(ctx context.Context) (string, error) { return p.checkVersion(ctx) })},
+		{StepUserKeys, p.inside(p.checkUserKeys)},
+		{StepNetwork, p.inside(p.checkNetwork)},
+		{StepRootSize, p.inside(p.checkRootSize)},
+		{StepUnits, p.inside(p.checkUnits)},
+		{StepReinstall, p.reinstall},
+	}
 }
 
 func (p *proof) run(ctx context.Context) error {
@@ -33,51 +64,74 @@ func (p *proof) run(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	defer p.stopRunning()
 	p.work = work
 	if p.pkgs, err = offlinePackages(ctx, p.o.ISO, work); err != nil {
 		return err
 	}
+	login, err := isoLogin(ctx, p.o.ISO, work)
+	if err != nil {
+		return err
+	}
+	p.res.Login = &login
 	if err := p.blankDisk(); err != nil {
 		return err
 	}
-	var report []string
-	steps := []struct {
-		name string
-		run  func(ctx context.Context, s *Step) error
-	}{
-		{StepInstall, p.install},
-		{StepFirstBoot, func(ctx context.Context, s *Step) error {
-			var err error
-			report, err = p.firstBoot(ctx, s)
-			return err
-		}},
-		{StepCheck, func(ctx context.Context, s *Step) error { return p.check(report) }},
-	}
-	for _, st := range steps {
+	defer p.dropDisk()
+	for _, st := range p.steps() {
 		s := Step{Name: st.name}
 		start := time.Now()
 		err := st.run(ctx, &s)
 		s.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
+		var sk skipped
+		if errors.As(err, &sk) {
+			s.Skipped, s.Passed, s.Detail, err = true, true, sk.why, nil
+		}
 		s.Passed = err == nil
 		if err != nil {
 			s.Error = err.Error()
 		}
 		p.res.Steps = append(p.res.Steps, s)
-		fmt.Fprintf(p.o.Progress, "install %s: step %s %s in %.1fs\n", p.fw, s.Name, map[bool]string{true: "passed", false: "FAILED"}[s.Passed], s.Seconds)
+		verdict := map[bool]string{true: "passed", false: "FAILED"}[s.Passed]
+		if s.Skipped {
+			verdict = "skipped"
+		}
+		fmt.Fprintf(p.o.Progress, "install %s: step %s %s in %.1fs%s\n", p.fw, s.Name, verdict, s.Seconds, detailSuffix(s.Detail))
 		if err != nil {
 			return fmt.Errorf("step %s: %w", st.name, err)
 		}
 	}
-	return nil
+	return p.keepDisk()
 }
 
-// blankDisk makes the sparse virtual disk and the machine's UEFI variables.
+func detailSuffix(d string) string {
+	if d == "" {
+		return ""
+	}
+	return ": " + d
+}
+
+// skipped is the error of a step that cannot run in this proof (the inside
+// checks without a private key); it counts as passed and says why.
+type skipped struct{ why string }
+
+func (s skipped) Error() string { return "skipped: " + s.why }
+
+// blankDisk makes the sparse virtual disk (in DiskDir when the disk is
+// kept, under a temporary name) and the machine's UEFI variables.
 func (p *proof) blankDisk() error {
-	p.disk = filepath.Join(p.work, "disk.raw")
-	f, err := os.Create(p.disk)
+	dir := p.work
+	if p.o.DiskDir != "" {
+		if err := os.MkdirAll(p.o.DiskDir, 0o755); err != nil {
+			return err
+		}
+		dir = p.o.DiskDir
+	}
+	f, err := os.CreateTemp(dir, ".disk-*.raw.tmp")
 	if err != nil {
 		return err
 	}
+	p.disk = f.Name()
 	if err := f.Truncate(p.o.DiskBytes); err != nil {
 		f.Close()
 		return err
@@ -96,6 +150,44 @@ func (p *proof) blankDisk() error {
 	return os.WriteFile(p.vars, data, 0o600)
 }
 
+// dropDisk removes the disk unless keepDisk renamed it into place.
+func (p *proof) dropDisk() {
+	if p.disk != "" {
+		os.Remove(p.disk)
+	}
+}
+
+// keepDisk renames the installed disk (and the UEFI variables) into
+// DiskDir as disk.raw and OVMF_VARS.fd.
+func (p *proof) keepDisk() error {
+	if p.o.DiskDir == "" {
+		return nil
+	}
+	disk := filepath.Join(p.o.DiskDir, DiskName)
+	if err := os.Rename(p.disk, disk); err != nil {
+		return fmt.Errorf("keeping the installed disk: %w", err)
+	}
+	p.disk = ""
+	p.res.Disk = disk
+	if data, err := os.ReadFile(p.vars); err == nil {
+		vars := filepath.Join(p.o.DiskDir, VarsName)
+		if err := os.WriteFile(vars+".tmp", data, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(vars+".tmp", vars); err != nil {
+			return err
+		}
+		p.res.UEFIVars = vars
+	}
+	return nil
+}
+
+// Names in Options.DiskDir.
+const (
+	DiskName = "disk.raw"
+	VarsName = "OVMF_VARS.fd"
+)
+
 func (p *proof) config(what, iso, logName string) machineConfig {
 	return machineConfig{
 		what: what, firmware: p.o.Firmware, accel: p.accel, memoryMiB: p.o.MemoryMiB,
@@ -107,21 +199,22 @@ func (p *proof) config(what, iso, logName string) machineConfig {
 }
 
 // bootEnd is how a boot ended: the outcome of the wait, QEMU's exit error
-// (or ctx's) and its console.
+// (or ctx's), its console, and the machine when it was kept running.
 type bootEnd struct {
 	out     outcome
 	err     error
 	console *consoleLog
+	m       *machine
 }
 
 // boot runs one machine until match or the guest's end and saves the
-// screen.
-func (p *proof) boot(ctx context.Context, s *Step, cfg machineConfig, timeout time.Duration, match func(string) bool, screen string) bootEnd {
+// screen. With keep, a machine that matched is left running (bootEnd.m).
+func (p *proof) boot(ctx context.Context, s *Step, cfg machineConfig, timeout time.Duration, match func(string) bool, screen string, keep bool) bootEnd {
 	s.Log = cfg.logPath
 	p.res.Logs = append(p.res.Logs, cfg.logPath)
 	m, err := startMachine(ctx, cfg)
 	if err != nil {
-		return bootEnd{outExited, err, &consoleLog{path: cfg.logPath}}
+		return bootEnd{outExited, err, &consoleLog{path: cfg.logPath}, nil}
 	}
 	tick := func(elapsed time.Duration, last string) {
 		if len(last) > 100 {
@@ -140,8 +233,11 @@ func (p *proof) boot(ctx context.Context, s *Step, cfg machineConfig, timeout ti
 			fmt.Fprintf(p.o.Progress, "install %s: no picture of the screen: %v\n", p.fw, err)
 		}
 	}
+	if keep && out == outMatched {
+		return bootEnd{out, werr, m.console, m}
+	}
 	m.stop()
-	return bootEnd{out, werr, m.console}
+	return bootEnd{out, werr, m.console, nil}
 }
 
 // install boots the ISO with the blank disk until the installer powers off
@@ -156,7 +252,7 @@ func (p *proof) install(ctx context.Context, s *Step) error {
 		}
 		return false
 	}
-	e := p.boot(ctx, s, cfg, p.t.Install, match, "install-"+p.fw+".png")
+	e := p.boot(ctx, s, cfg, p.t.Install, match, "install-"+p.fw+".png", false)
 	werr, con := e.err, e.console
 	switch e.out {
 	case outShutdown:
@@ -178,10 +274,18 @@ func (p *proof) install(ctx context.Context, s *Step) error {
 // disk boots (OVMF then starts its shell).
 var notBootable = regexp.MustCompile(`No bootable device|No bootable option or device was found|Shell> `)
 
-// firstBoot boots the installed disk until the first-boot unit reports its
-// result, and returns the unit's lines.
+// firstBoot boots the installed disk, with a NIC on QEMU's user network
+// (restricted to the guest; its SSH port forwarded from 127.0.0.1), until
+// the first-boot unit reports its result, and returns the unit's lines.
+// The machine stays running for the SSH steps.
 func (p *proof) firstBoot(ctx context.Context, s *Step) ([]string, error) {
 	cfg := p.config("first boot", "", "firstboot-"+p.fw+".log")
+	port, err := freeLoopbackPort()
+	if err != nil {
+		return nil, err
+	}
+	cfg.sshPort = port
+	p.sshAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	var lines []string
 	unbootable := ""
 	match := func(line string) bool {
@@ -194,7 +298,8 @@ func (p *proof) firstBoot(ctx context.Context, s *Step) ([]string, error) {
 		}
 		return firstBootResult.MatchString(line)
 	}
-	e := p.boot(ctx, s, cfg, p.t.FirstBoot, match, "firstboot-"+p.fw+".png")
+	e := p.boot(ctx, s, cfg, p.t.FirstBoot, match, "firstboot-"+p.fw+".png", true)
+	p.running = e.m
 	werr, con := e.err, e.console
 	switch e.out {
 	case outMatched:
@@ -213,6 +318,18 @@ func (p *proof) firstBoot(ctx context.Context, s *Step) ([]string, error) {
 			ErrTimeout, p.t.FirstBoot, p.accel, con.describeTail())
 	}
 	return lines, fmt.Errorf("first boot: %w\n%s", werr, con.describeTail())
+}
+
+// stopRunning ends the installed system's QEMU, if it runs.
+func (p *proof) stopRunning() {
+	if p.shell != nil {
+		p.shell.close()
+		p.shell = nil
+	}
+	if p.running != nil {
+		p.running.stop()
+		p.running = nil
+	}
 }
 
 // check compares the first-boot report with the build.

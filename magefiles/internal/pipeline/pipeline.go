@@ -144,6 +144,8 @@ type Build struct {
 
 	// packPlan is pack's plan, made once by UpToDate and used by Run.
 	packPlan *iso.Plan
+	// last is the stage Run runs up to (stage.Release for a release).
+	last stage.Name
 	// basePackagesErr says why the packages stage could not read the
 	// base's installed packages when no .deb needed them (sbom reports it).
 	basePackagesErr error
@@ -195,6 +197,7 @@ func (b *Build) Run(ctx context.Context, last stage.Name) error {
 	if !known(last) {
 		return fmt.Errorf("pipeline: no stage %q", last)
 	}
+	b.last = last
 	for _, s := range Stages {
 		if err := b.runStage(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s.Name(), err)

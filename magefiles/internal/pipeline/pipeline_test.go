@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
@@ -508,5 +512,29 @@ func TestStageErrorIsPrefixedOnce(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.HasPrefix(msg, "sbom: ") || strings.Count(msg, "sbom: ") != 1 || !strings.Contains(msg, "a chart needs both name and version") {
 		t.Errorf("error %q: want one \"sbom: \" prefix and the reason", msg)
+	}
+}
+
+// A release of a configuration nobody can log in to stops at customize,
+// before any ISO is written, naming what to set; with ADMIN_AUTHORIZED_KEYS
+// the same configuration gets past that point.
+func TestReleaseRefusesABuildNobodyCanLogInTo(t *testing.T) {
+	root := repoCopy(t)
+	b, log, err := run(t, root, stage.Release, nil)
+	if err == nil || !strings.Contains(err.Error(), "customize: the release checklist refuses this configuration: nobody can log in to the installed machine: set ADMIN_AUTHORIZED_KEYS") {
+		t.Fatalf("release: %v\n%s", err, log)
+	}
+	if b.Packed != nil {
+		t.Errorf("an ISO was written: %+v", b.Packed)
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	k, _ := ssh.NewPublicKey(pub)
+	keys := filepath.Join(t.TempDir(), "admin.pub")
+	if err := os.WriteFile(keys, ssh.MarshalAuthorizedKey(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, log, err = run(t, root, stage.Customize, map[string]string{config.EnvAdminAuthorizedKeys: keys})
+	if err != nil || !b.Customized.Login.CanLogIn() {
+		t.Fatalf("customize with ADMIN_AUTHORIZED_KEYS: %v\n%s", err, log)
 	}
 }

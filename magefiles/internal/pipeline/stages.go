@@ -118,15 +118,16 @@ func (customizeStage) Outputs(b *Build) []string { return []string{b.Dir(stage.C
 func (customizeStage) Run(_ context.Context, b *Build) error {
 	c := b.Config
 	r, err := customize.Customize(customize.Options{
-		Version:     c.Version,
-		KernelArgs:  c.KernelArgs,
-		GrubTitle:   c.GrubTitle,
-		GrubTimeout: c.GrubTimeout,
-		UserData:    filepath.Join(c.Root, "configs", "autoinstall", "user-data"),
-		MetaData:    filepath.Join(c.Root, "configs", "autoinstall", "meta-data"),
-		BaseTree:    b.Extracted.TreeDir(),
-		OutDir:      b.Dir(stage.Customize),
-		Log:         b.Log,
+		Version:        c.Version,
+		KernelArgs:     c.KernelArgs,
+		GrubTitle:      c.GrubTitle,
+		GrubTimeout:    c.GrubTimeout,
+		UserData:       filepath.Join(c.Root, "configs", "autoinstall", "user-data"),
+		MetaData:       filepath.Join(c.Root, "configs", "autoinstall", "meta-data"),
+		AuthorizedKeys: c.AdminAuthorizedKeys,
+		BaseTree:       b.Extracted.TreeDir(),
+		OutDir:         b.Dir(stage.Customize),
+		Log:            b.Log,
 		// The base's quirks (configs/bases.yaml): its autoinstall schema,
 		// and /autoinstall.yaml at the root for 24.04 and later.
 		Schema:          c.Base.Quirk(bases.QuirkAutoinstallSchema),
@@ -136,6 +137,10 @@ func (customizeStage) Run(_ context.Context, b *Build) error {
 		return err
 	}
 	b.Customized = &r
+	if b.last == stage.Release && !r.Login.CanLogIn() {
+		// The release checklist's login line, said before any ISO is built.
+		return fmt.Errorf("the release checklist refuses this configuration: %s", customize.NoLoginHint(config.EnvAdminAuthorizedKeys))
+	}
 	return nil
 }
 
@@ -253,6 +258,7 @@ func (verifyStage) options(b *Build) verify.Options {
 		BootMarker:      c.Verify.BootMarker,
 		Install:         c.Verify.Install,
 		InstallTimeouts: install.Timeouts{Install: c.Verify.InstallTimeout},
+		InstallDiskDir:  filepath.Join(c.BuildDir, "install"),
 		Out:             b.Out,
 
 		AutoinstallSchema: c.Base.Quirk(bases.QuirkAutoinstallSchema),
@@ -437,6 +443,7 @@ func (releaseStage) Run(ctx context.Context, b *Build) error {
 		Force:    b.Release.Force,
 		Out:      b.Out,
 		Settings: c.Release,
+		Login:    &b.Customized.Login,
 		// What the stages wrote and a release attaches; verify listed the
 		// ISO with its digests, so the release need not read 2 GB again.
 		Artifacts: b.Artifacts.Published(),

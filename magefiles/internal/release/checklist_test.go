@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 )
 
@@ -141,6 +142,12 @@ func TestEachUnmetChecklistLineStopsTheRelease(t *testing.T) {
 			name:  "repository unknown",
 			setup: func(fx *fixture) { fx.env[config.EnvRepository] = "novasphere/other" },
 			want:  []string{"✗ GitHub: novasphere/other via", "repository novasphere/other not found, or the token from GH_TOKEN cannot see it"},
+		},
+		{
+			name:  "nobody can log in to the installed machine",
+			setup: func(fx *fixture) {},
+			opts:  func(o *Options) { o.Login = &customize.Login{Username: "novasphere", InstallServer: true} },
+			want:  []string{"✗ an operator can log in to the installed machine", "set ADMIN_AUTHORIZED_KEYS to a file of OpenSSH public keys", "ssh.authorized-keys in configs/autoinstall/user-data"},
 		},
 		{
 			// config refuses it at load; the checklist still does, for

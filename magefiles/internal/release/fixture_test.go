@@ -23,6 +23,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github/githubtest"
@@ -285,7 +286,10 @@ var testRetry = github.Retry{Attempts: 4, Backoff: 5 * time.Millisecond, MaxBack
 
 func (fx *fixture) options(out io.Writer) Options {
 	return Options{Version: fx.version, Root: fx.root, DistDir: fx.dist, Out: out, Settings: fx.settings(), Retry: testRetry,
-		Artifacts: slices.Clone(fx.built)}
+		Artifacts: slices.Clone(fx.built),
+		Login: &customize.Login{Username: "novasphere", Keys: []customize.PublicKey{{Fingerprint: "SHA256:test"}},
+			Fingerprints: []string{"SHA256:test"}, InstallServer: true}}
+
 }
 
 // run runs the release and returns what it printed.

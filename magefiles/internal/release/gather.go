@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
@@ -41,6 +42,8 @@ type state struct {
 	// why it could not be read.
 	ReleaseKey    []byte
 	ReleaseKeyErr error
+	// Login is the installed machine's login; nil when not known.
+	Login *customize.Login
 }
 
 // gitState is the work tree and HEAD.
@@ -135,7 +138,7 @@ func (st *state) show(path string) string {
 // progress (hashing, retries) to out.
 func gather(ctx context.Context, o Options, out io.Writer) *state {
 	st := &state{Version: o.Version, Root: o.Root, DryRun: o.DryRun, Force: o.Force,
-		Sizing: sizing{Limit: o.AssetLimit, PartSize: o.PartSize, Split: o.Settings.Split}}
+		Sizing: sizing{Limit: o.AssetLimit, PartSize: o.PartSize, Split: o.Settings.Split}, Login: o.Login}
 	st.Local = readLocal(ctx, dist.New(o.DistDir, o.Version), o.Artifacts, st.Sizing, st.show, out)
 	st.Git = gatherGit(ctx, o.Root)
 	st.ReleaseKey, st.ReleaseKeyErr = os.ReadFile(filepath.Join(o.Root, config.ReleaseKeyPath))

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
@@ -23,6 +24,7 @@ var checklistLines = []func(*state) line{
 	lineSums,
 	lineSignature,
 	lineSize,
+	lineLogin,
 	lineGitClean,
 	lineChangelog,
 	lineNotes,
@@ -210,6 +212,18 @@ func lineSize(st *state) line {
 			fmt.Sprintf("the ISO is %s (%d bytes); GitHub refuses release assets of %s or more, and %s=0 forbids splitting it into parts", units.Bytes(l.ISO.Size), l.ISO.Size, units.Bytes(sz.Limit), config.EnvSplit),
 			fmt.Sprintf("unset %s to attach the ISO as parts of %s with a reassembly command in the release notes", config.EnvSplit, units.Bytes(sz.PartSize)))
 	}
+}
+
+// lineLogin: an operator can log in to the installed machine.
+func lineLogin(st *state) line {
+	const title = "an operator can log in to the installed machine"
+	switch {
+	case st.Login == nil:
+		return skip(title, "not checked: the customize stage did not run in this release")
+	case !st.Login.CanLogIn():
+		return fail(title, customize.NoLoginHint(config.EnvAdminAuthorizedKeys))
+	}
+	return pass(title + ": " + st.Login.Summary())
 }
 
 func lineGitClean(st *state) line {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cli/go-gh/v2/pkg/api"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
@@ -72,6 +73,8 @@ func goodState(t *testing.T) *state {
 			Remote: &remoteState{}},
 		Tag:    tagState{Checked: true, HeadOnGitHub: true},
 		Server: &serverState{Label: "deploy@files:/srv/", Copier: copier, Probed: true},
+		Login: &customize.Login{Username: "novasphere", Keys: []customize.PublicKey{{Fingerprint: "SHA256:k"}},
+			Fingerprints: []string{"SHA256:k"}, InstallServer: true},
 	}
 }
 
@@ -120,6 +123,12 @@ func TestLinesReadOnlyTheState(t *testing.T) {
 		lines map[string]string // title prefix -> mark and a detail that must appear
 	}{
 		{"every line holds", func(*state) {}, nil},
+		{"nobody can log in", func(st *state) { st.Login = &customize.Login{Username: "novasphere", InstallServer: true} }, map[string]string{
+			"an operator can log in": "✗ nobody can log in to the installed machine: set ADMIN_AUTHORIZED_KEYS",
+		}},
+		{"login not known", func(st *state) { st.Login = nil }, map[string]string{
+			"an operator can log in": "- not checked",
+		}},
 		{"no ISO", func(st *state) { st.Local.ISOErr = errors.New("dist/novasphere-installer-v1.0.0.iso does not exist") }, map[string]string{
 			"ISO built":                         "✗ does not exist",
 			"verify passed":                     "- there is no ISO",
@@ -234,8 +243,8 @@ func TestLinesReadOnlyTheState(t *testing.T) {
 		if !reflect.DeepEqual(st, snapshot) { //nolint:govet // deepequalerrors: the same error values, compared as values on purpose
 			t.Errorf("%s: evaluating the lines changed the state", tc.name)
 		}
-		if len(lines) != 12 {
-			t.Errorf("%s: %d lines, want 12", tc.name, len(lines))
+		if len(lines) != 13 {
+			t.Errorf("%s: %d lines, want 13", tc.name, len(lines))
 		}
 		matched := map[string]bool{}
 		for _, l := range lines {

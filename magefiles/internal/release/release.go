@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/github"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
@@ -71,6 +72,9 @@ type Options struct {
 	AssetLimit, PartSize int64
 	// Retry says how requests to GitHub are retried.
 	Retry github.Retry
+	// Login is how an operator logs in to the installed machine (the
+	// customize stage's result); nil: not checked.
+	Login *customize.Login
 	// Artifacts are the files the build wrote that a release attaches, in
 	// upload order (the pipeline's Build.Artifacts.Published()): the ISO,
 	// SHA256SUMS, MD5SUMS, the SBOM, the report, the build record, the

@@ -110,8 +110,8 @@ func TestFirstReleasePublishesEveryFile(t *testing.T) {
 			t.Errorf("upload of %s: Content-Type %q, Content-Length %d", u.Name, u.ContentType, u.ContentLength)
 		}
 	}
-	if n := strings.Count(out, "  ✓ "); n != 11 {
-		t.Errorf("%d checklist lines passed, want 11:\n%s", n, out)
+	if n := strings.Count(out, "  ✓ "); n != 12 {
+		t.Errorf("%d checklist lines passed, want 12:\n%s", n, out)
 	}
 	for _, want := range []string{"upload novasphere-installer-v1.0.0.iso:  90% (", "published v1.0.0: https://github.com/novasphere/novasphere-iso/releases/tag/v1.0.0"} {
 		if !strings.Contains(out, want) {

@@ -275,7 +275,7 @@ func (b *builder) initrd(ctx context.Context, k kernel, work, out string) error 
 		if err := os.Symlink("novasphere-installer", filepath.Join(root, "bin", "curtin")); err != nil {
 			return err
 		}
-		if err := b.installedBootImages(ctx, work, filepath.Join(root, filepath.FromSlash(installerBootDir))); err != nil {
+		if err := b.installedBootImages(ctx, filepath.Join(root, filepath.FromSlash(installerBootDir))); err != nil {
 			return fmt.Errorf("boot images of the installed disk: %w", err)
 		}
 	}

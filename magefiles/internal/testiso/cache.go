@@ -24,8 +24,9 @@ import (
 // versions of the tools that write the image.
 func (b *builder) cacheKey(ctx context.Context, k kernelRef) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "generator %s\nsilent %v\nsquashfs-bytes %d\nepoch %d\nkernel %s %s\n",
-		generatorVersion, b.opts.Silent, b.opts.SquashfsBytes, b.opts.SourceDateEpoch, k.Package, k.Version)
+	// kernelCacheName holds the module lists: a new module is a new initramfs.
+	fmt.Fprintf(h, "generator %s\nsilent %v\nsquashfs-bytes %d\nepoch %d\nkernel %s %s %s\n",
+		generatorVersion, b.opts.Silent, b.opts.SquashfsBytes, b.opts.SourceDateEpoch, k.Package, k.Version, kernelCacheName(k))
 	if !b.opts.Layout.seed() {
 		// Only other layouts add to the key: the seed's fixture keeps its.
 		fmt.Fprintf(h, "layout %+v\n", b.opts.Layout)

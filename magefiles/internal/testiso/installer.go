@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
@@ -22,15 +21,16 @@ const (
 	// the repository root.
 	installerPackage = "magefiles/internal/testiso/installer"
 	// installerBootDir is where the initramfs holds the installed disk's
-	// boot images (boot.img, core.img, esp.img).
+	// boot images (boot.img, core.img, core-boot.img, BOOTX64.EFI).
 	installerBootDir = "usr/lib/novasphere-installer"
 	// grubBootImg is GRUB's MBR code for BIOS disks.
 	grubBootImg = "/usr/lib/grub/i386-pc/boot.img"
 )
 
 // installedGrubModules go into the installed disk's GRUB images: read the
-// MS-DOS label and ext4, find the root file system, boot Linux.
-var installedGrubModules = []string{"part_msdos", "ext2", "search", "search_fs_file", "search_fs_uuid",
+// GPT, ext4 and (UEFI) the ESP's FAT, find the file system holding /boot,
+// boot Linux.
+var installedGrubModules = []string{"part_gpt", "part_msdos", "ext2", "fat", "search", "search_fs_file", "search_fs_uuid",
 	"normal", "configfile", "linux", "echo", "test", "serial", "terminal", "sleep"}
 
 // installerTools are what an installer fixture needs besides requiredTools.
@@ -48,49 +48,29 @@ func (b *builder) buildInstaller(ctx context.Context, out string) error {
 		Dir(b.opts.RepoRoot).Env("CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64").Run(ctx)
 }
 
-// installedBootImages writes boot.img, core.img (BIOS) and esp.img (a FAT
-// ESP holding \EFI\BOOT\BOOTX64.EFI) for the disk the test installer
-// writes. Both GRUBs find the root file system by /boot/grub/grub.cfg, which
-// the installer writes.
-func (b *builder) installedBootImages(ctx context.Context, work, dir string) error {
+// installedBootImages writes the installed disk's GRUB images: boot.img
+// (the MBR code), two BIOS core.img files, one for a / that holds /boot
+// (it finds /boot/grub/grub.cfg) and one for a separate /boot (core-boot.img,
+// /grub/grub.cfg; grub-install embeds the same choice), and BOOTX64.EFI,
+// which reads grub.cfg beside it on the ESP (its prefix is /EFI/BOOT on
+// the device it was loaded from); the installer writes that grub.cfg with
+// the UUID of the file system holding /boot, as Ubuntu's ESP has it.
+func (b *builder) installedBootImages(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	early := b.static("grub-installed-early.cfg")
 	if err := copyFile(grubBootImg, filepath.Join(dir, "boot.img"), 0o644); err != nil {
 		return err
 	}
-	core := append([]string{"-O", "i386-pc", "-o", filepath.Join(dir, "core.img"), "-p", "/boot/grub", "-c", early, "biosdisk"},
-		installedGrubModules...)
-	if err := tool.Command("grub-mkimage", core...).Run(ctx); err != nil {
-		return err
+	for img, early := range map[string]string{"core.img": "grub-installed-early.cfg", "core-boot.img": "grub-installed-early-boot.cfg"} {
+		core := append([]string{"-O", "i386-pc", "-o", filepath.Join(dir, img), "-p", "/boot/grub", "-c", b.static(early), "biosdisk"},
+			installedGrubModules...)
+		if err := tool.Command("grub-mkimage", core...).Run(ctx); err != nil {
+			return err
+		}
 	}
-	espTree := filepath.Join(work, "installed-esp")
-	efi := filepath.Join(espTree, "EFI", "BOOT", "BOOTX64.EFI")
-	if err := os.MkdirAll(filepath.Dir(efi), 0o755); err != nil {
-		return err
-	}
-	args := append([]string{"-O", "x86_64-efi", "-o", efi, "-p", "/boot/grub", "-c", early, "efi_gop"}, installedGrubModules...)
-	if err := tool.Command("grub-mkimage", args...).Run(ctx); err != nil {
-		return err
-	}
-	if err := setTimes(espTree, b.opts.SourceDateEpoch); err != nil {
-		return err
-	}
-	img := filepath.Join(dir, "esp.img")
-	const size = 8 << 20
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		return err
-	}
-	if err := os.Truncate(img, size); err != nil {
-		return err
-	}
-	epoch := "SOURCE_DATE_EPOCH=" + strconv.FormatInt(b.opts.SourceDateEpoch, 10)
-	serial := fmt.Sprintf("%08x", uint32(b.opts.SourceDateEpoch)+1)
-	if err := tool.Command("mformat", "-i", img, "-N", serial, "-v", "ESP", "-h", "64", "-s", "32", "-T", strconv.Itoa(size/512), "::").Env(epoch).Run(ctx); err != nil {
-		return err
-	}
-	return tool.Command("mcopy", "-s", "-m", "-i", img, filepath.Join(espTree, "EFI"), "::/").Env(epoch).Run(ctx)
+	args := append([]string{"-O", "x86_64-efi", "-o", filepath.Join(dir, "BOOTX64.EFI"), "-p", "/EFI/BOOT", "efi_gop"}, installedGrubModules...)
+	return tool.Command("grub-mkimage", args...).Run(ctx)
 }
 
 // installSources is /casper/install-sources.yaml: one source, the Debian

@@ -109,7 +109,7 @@ func TestWriteInstallerISO(t *testing.T) {
 	if l, err := os.Readlink(filepath.Join(initrd, "bin", "curtin")); err != nil || l != "novasphere-installer" {
 		t.Errorf("bin/curtin -> %q, %v", l, err)
 	}
-	for _, img := range []string{"boot.img", "core.img", "esp.img"} {
+	for _, img := range []string{"boot.img", "core.img", "core-boot.img", "BOOTX64.EFI"} {
 		if _, err := os.Stat(filepath.Join(initrd, "usr", "lib", "novasphere-installer", img)); err != nil {
 			t.Error(err)
 		}

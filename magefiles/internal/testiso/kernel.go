@@ -20,17 +20,23 @@ import (
 
 // requiredModules are what /init needs to find the ISO on an IDE/SATA CD-ROM
 // or disk, what the test installer needs to mount the squashfs layer (loop,
-// squashfs) and write ext4, and what the installed system needs to mount its
-// root: in Debian's kernel all of them are modules. Their dependencies are
-// added from modinfo.
-var requiredModules = []string{"isofs", "cdrom", "sr_mod", "ata_piix", "ahci", "sd_mod", "loop", "squashfs", "ext4"}
+// squashfs), make the live system writable (overlay), write ext4, make LVM
+// volumes (dm_mod) and write the ESP (vfat with the code page and character
+// sets of Debian's FAT defaults), and
+// what the installed system needs to mount its root (on LVM) and its
+// /boot/efi: in Debian's kernel all of them are modules (the installed
+// system has no /lib/modules of its own). Their dependencies are added from
+// modinfo.
+var requiredModules = []string{"isofs", "cdrom", "sr_mod", "ata_piix", "ahci", "sd_mod", "loop", "squashfs", "ext4",
+	"dm_mod", "overlay", "vfat", "nls_cp437", "nls_ascii", "nls_utf8"}
 
 // optionalModules are loaded when the kernel has them as modules: the
 // generic CRC implementations that crc-t10dif and crc64-rocksoft (sd_mod's
-// t10-pi) ask for through soft dependencies, and the crc32c that ext4 asks
+// t10-pi) ask for through soft dependencies, the crc32c that ext4 asks
 // for by its alias crypto-crc32c (without it ext4 refuses to mount a file
-// system with metadata checksums).
-var optionalModules = []string{"crct10dif_generic", "crc64_rocksoft_generic", "crc32c_generic"}
+// system with metadata checksums), and the NIC drivers of QEMU's pc machine
+// (e1000, its default, and virtio-net) for the installed system's network.
+var optionalModules = []string{"crct10dif_generic", "crc64_rocksoft_generic", "crc32c_generic", "e1000", "virtio_pci", "virtio_net"}
 
 // kernelRef names a versioned Debian kernel package.
 type kernelRef struct {

@@ -19,7 +19,8 @@ import (
 
 // The installer fixture's root file system: Debian 12 built by mmdebstrap
 // from Debian's packages. It is both the live layer the test installer takes
-// its tools from (sfdisk, mkfs.ext4, blkid) and the system it installs.
+// its tools from (sfdisk, mkfs.ext4, mkfs.vfat, blkid, lvm) and the system it
+// installs.
 const (
 	// RootfsSuite is the Debian release of the root file system.
 	RootfsSuite = "bookworm"
@@ -28,13 +29,61 @@ const (
 	rootfsCompressor = "lz4"
 	// rootfsVersion is part of the root file system's cache key: bump it
 	// when this file changes the output.
-	rootfsVersion = "rootfs-1"
+	rootfsVersion = "rootfs-2"
 )
 
-// RootfsPackages are installed on top of mmdebstrap's minbase variant:
-// systemd as init (the first-boot unit runs under it), udev, and the storage
-// tools the test installer runs from the live layer.
-var RootfsPackages = []string{"systemd-sysv", "udev", "e2fsprogs", "fdisk"}
+// RootfsPackages are installed on top of mmdebstrap's minbase variant
+// (mmdebstrap installs no Recommends, as --no-install-recommends):
+//   - systemd as init (the first-boot unit runs under it) and udev;
+//   - the storage tools the test installer runs from the live layer, as
+//     curtin does: fdisk (sfdisk), e2fsprogs (mkfs.ext4), dosfstools
+//     (mkfs.vfat for the ESP) and lvm2 (pvcreate, vgcreate, lvcreate; also
+//     copied into the installed system's initramfs to activate its root);
+//   - what an installed Ubuntu server has for its first boot: cloud-init
+//     (creates the identity user from the installer's config), netplan.io
+//     (renders 00-installer-config.yaml for systemd-networkd, part of
+//     systemd), iproute2, openssh-server (ssh.install-server) and dbus (the
+//     system bus: systemctl, networkctl and hostnamectl need it for a user
+//     who is not root, as on Ubuntu).
+var RootfsPackages = []string{"systemd-sysv", "udev", "e2fsprogs", "fdisk", "dosfstools", "lvm2",
+	"cloud-init", "netplan.io", "iproute2", "openssh-server", "dbus"}
+
+// rootfsHooks run in the finished root file system ("$1"), as mmdebstrap
+// --customize-hook. They make the Debian system behave where the install
+// proof looks as the Ubuntu 22.04 server it stands in for:
+//   - no SSH host keys in the image: every installed system makes its own at
+//     first boot (cloud-init's ssh module, as on Ubuntu), instead of sharing
+//     the ones openssh-server's postinst made in the build;
+//   - the en_US.UTF-8 locale generated and set, as on an installed Ubuntu
+//     server: cloud-init's locale module otherwise fails at first boot
+//     (Debian's locale-gen ignores the locale cloud-init names, and
+//     update-locale then refuses it);
+//   - systemd-networkd-wait-online returns at once when no link is required
+//     for online (every netplan interface "optional: true"), as Ubuntu
+//     22.04's systemd does with its patch
+//     UBUNTU-wait-online-exit-if-no-links-are-managed.patch (its later loss
+//     is Launchpad bug 2036358); Debian 12's waits its 2-minute timeout
+//     instead, and cloud-init, and with it the whole boot, waits for it;
+//   - cloud-init makes only the ECDSA and Ed25519 SSH host keys (Ubuntu's
+//     makes RSA too): an RSA key costs about 10 s of the first boot under
+//     TCG, in the cloud-init stage every other unit waits for.
+var rootfsHooks = []string{
+	`rm -f "$1"/etc/ssh/ssh_host_*`,
+	`echo 'en_US.UTF-8 UTF-8' >"$1"/etc/locale.gen && chroot "$1" locale-gen && echo 'LANG=en_US.UTF-8' >"$1"/etc/default/locale`,
+	`mkdir -p "$1"/etc/systemd/system/systemd-networkd-wait-online.service.d "$1"/usr/local/lib/novasphere-testiso && ` +
+		`printf '%s\n' '#!/bin/sh' ` +
+		`'# Ubuntu 22.04 wait-online: nothing to wait for when every netplan link is optional (RequiredForOnline=no).' ` +
+		`'for f in /run/systemd/network/*.network; do' ` +
+		`'	[ -e "$f" ] || continue' ` +
+		`'	grep -qx "RequiredForOnline=no" "$f" || exec /lib/systemd/systemd-networkd-wait-online "$@"' ` +
+		`'done' ` +
+		`'echo "systemd-networkd-wait-online: no link is required for online, not waiting"' ` +
+		`>"$1"/usr/local/lib/novasphere-testiso/wait-online && chmod 755 "$1"/usr/local/lib/novasphere-testiso/wait-online && ` +
+		`printf '%s\n' '[Service]' 'ExecStart=' 'ExecStart=/usr/local/lib/novasphere-testiso/wait-online' ` +
+		`>"$1"/etc/systemd/system/systemd-networkd-wait-online.service.d/10-ubuntu-jammy.conf`,
+	`printf '%s\n' '# NovaSphere test ISO: no RSA host key (slow to make under TCG)' 'ssh_genkeytypes: [ecdsa, ed25519]' ` +
+		`>"$1"/etc/cloud/cloud.cfg.d/90-novasphere-testiso.cfg`,
+}
 
 // rootfsDpkgOptions leave documentation and translations out, as Ubuntu's
 // minimized images do (copyright files are kept).
@@ -75,9 +124,9 @@ var rootfsTools = []tool.Tool{tool.Mmdebstrap, tool.Tar2sqfs, tool.DpkgQuery}
 // rootfsKey hashes the inputs of the root file system.
 func (b *builder) rootfsKey(ctx context.Context) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\nsuite %s\nvariant minbase\ninclude %s\ndpkgopt %s\ncompressor %s\nepoch %d\n",
+	fmt.Fprintf(h, "%s\nsuite %s\nvariant minbase\ninclude %s\ndpkgopt %s\nhooks %q\ncompressor %s\nepoch %d\n",
 		rootfsVersion, RootfsSuite, strings.Join(RootfsPackages, ","), strings.Join(rootfsDpkgOptions, ","),
-		rootfsCompressor, b.opts.SourceDateEpoch)
+		rootfsHooks, rootfsCompressor, b.opts.SourceDateEpoch)
 	for _, v := range [][]string{{"mmdebstrap", "--version"}, {"tar2sqfs", "--version"}} {
 		out, err := tool.Command(v[0], v[1:]...).Output(ctx)
 		if err != nil {
@@ -166,6 +215,9 @@ func (b *builder) mmdebstrap(ctx context.Context, tarball string) (string, error
 	args := []string{"--variant=minbase", "--include=" + strings.Join(RootfsPackages, ","), "--quiet"}
 	for _, o := range rootfsDpkgOptions {
 		args = append(args, "--dpkgopt="+o)
+	}
+	for _, h := range rootfsHooks {
+		args = append(args, "--customize-hook="+h)
 	}
 	args = append(args, RootfsSuite, tarball)
 	epoch := "SOURCE_DATE_EPOCH=" + strconv.FormatInt(b.opts.SourceDateEpoch, 10)

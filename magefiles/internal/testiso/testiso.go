@@ -59,7 +59,7 @@ const SquashfsPath = "/casper/ubuntu-server-minimal.squashfs"
 
 // generatorVersion is part of the cache key: bump it when the generator's
 // code changes the output.
-const generatorVersion = "testiso-3"
+const generatorVersion = "testiso-4"
 
 // Options configure Build. The zero value builds the standard fixture.
 type Options struct {

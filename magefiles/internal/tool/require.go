@@ -75,6 +75,7 @@ var (
 	Tar2sqfs      = Tool{Command: "tar2sqfs", Package: "squashfs-tools-ng"}
 	DpkgQuery     = Tool{Command: "dpkg-query", Package: "dpkg"}
 	Debugfs       = Tool{Command: "debugfs", Package: "e2fsprogs"}
+	MkfsExt4      = Tool{Command: "mkfs.ext4", Package: "e2fsprogs"}
 	GrubPCBootImg = Tool{File: "/usr/lib/grub/i386-pc/boot.img", Package: "grub-pc-bin"}
 )
 

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 )
 
@@ -17,11 +20,14 @@ func checkAutoinstall(_ context.Context, in *inputs) (string, error) {
 		return "", err
 	}
 	var p problems
+	warning := ""
 	userData, err := im.readFile(userDataPath)
 	if err != nil {
 		p.add("%s: %v", userDataPath, missingOr(err))
 	} else if err := customize.ValidateUserDataFor(userDataPath, userData, in.o.AutoinstallSchema); err != nil {
 		p.add("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	} else {
+		warning = checkLoginAndGuard(&p, userData)
 	}
 	rootFile := checkRootAutoinstall(im, userData, in.o.RootAutoinstall, &p)
 	if !im.exists(metaDataPath) {
@@ -45,11 +51,15 @@ func checkAutoinstall(_ context.Context, in *inputs) (string, error) {
 		for _, m := range missing {
 			p.add("%s line %d lacks %q before \"---\": %s", cfg, m.line, customize.AutoinstallArgs, m.text)
 		}
+		if cfg == grubCfgPath {
+			checkEraseEntry(&p, cfg, string(data))
+		}
 	}
 	if err := p.err(); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s valid%s; %d kernel lines carry %q", userDataPath, rootFile, kernels, customize.AutoinstallArgs), nil
+	return fmt.Sprintf("%s%s valid%s; %d kernel lines carry %q; the default entry is guarded, the erasing one says so",
+		warning, userDataPath, rootFile, kernels, customize.AutoinstallArgs), nil
 }
 
 // checkRootAutoinstall checks /autoinstall.yaml when the ISO has it or the
@@ -73,6 +83,60 @@ func checkRootAutoinstall(im *isoImage, userData []byte, required bool, p *probl
 		}
 	}
 	return ", and " + path + " holds the same configuration"
+}
+
+// checkLoginAndGuard: the first early-command is the reinstall guard (a
+// problem otherwise: the medium would erase the machine it installed when
+// it boots again), and someone can log in (only a warning: a release
+// refuses it, a test build may not need it). It returns the warning.
+func checkLoginAndGuard(p *problems, data []byte) string {
+	guard := "sh /cdrom/novasphere/scripts/reinstall-guard.sh"
+	if early := firstEarlyCommand(data); early != guard {
+		p.add("%s: the first early-command is %q, not %q: booting the medium again would erase the installed machine", userDataPath, early, guard)
+	}
+	l, err := customize.ReadLogin(userDataPath, data)
+	if err != nil {
+		p.add("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return ""
+	}
+	if !l.CanLogIn() {
+		return "WARNING: " + customize.NoLoginHint(config.EnvAdminAuthorizedKeys) + ". "
+	}
+	return l.Summary() + "; "
+}
+
+// firstEarlyCommand is the first autoinstall early-command as a string.
+func firstEarlyCommand(data []byte) string {
+	var doc struct {
+		Autoinstall struct {
+			Early []any `yaml:"early-commands"`
+		} `yaml:"autoinstall"`
+	}
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Autoinstall.Early) == 0 {
+		return ""
+	}
+	return fmt.Sprint(doc.Autoinstall.Early[0])
+}
+
+// checkEraseEntry: the first kernel line (GRUB's default entry) lacks
+// customize.EraseArg and some other kernel line has it.
+func checkEraseEntry(p *problems, cfg, data string) {
+	first, erasing := true, false
+	for i, line := range strings.Split(data, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || (f[0] != "linux" && f[0] != "linuxefi") {
+			continue
+		}
+		has := containsAll(f[2:], []string{customize.EraseArg})
+		if first && has {
+			p.add("%s line %d: the default menu entry carries %s: booting the medium would erase an installed NovaSphere unasked", cfg, i+1, customize.EraseArg)
+		}
+		erasing = erasing || (!first && has)
+		first = false
+	}
+	if !erasing {
+		p.add("%s has no menu entry with %s: a deliberate reinstall is impossible", cfg, customize.EraseArg)
+	}
 }
 
 type grubLine struct {

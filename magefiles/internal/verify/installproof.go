@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,15 @@ var InstallFirmwares = []qemu.Firmware{qemu.BIOS, qemu.UEFI}
 // InstallCheckName is the check of one install proof: "install-bios".
 func InstallCheckName(fw qemu.Firmware) string {
 	return "install-" + map[qemu.Firmware]string{qemu.BIOS: "bios", qemu.UEFI: "uefi"}[fw]
+}
+
+// InstallDiskDir is where the proof of fw keeps its installed disk under
+// dir ("" when dir is ""): dir/bios or dir/uefi.
+func InstallDiskDir(dir string, fw qemu.Firmware) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, strings.TrimPrefix(InstallCheckName(fw), "install-"))
 }
 
 // runInstalls runs the install proofs, after the boots (whose KVM fallback
@@ -40,7 +50,7 @@ func installOne(ctx context.Context, o Options, fw qemu.Firmware) (Check, instal
 	c := Check{Name: InstallCheckName(fw)}
 	fmt.Fprintf(o.Out, "verify: installing the ISO on a blank disk (%s, no network)\n", fw)
 	res, err := install.Run(ctx, install.Options{ISO: o.ISO, Version: o.Version, Firmware: fw, DistDir: o.DistDir,
-		Timeouts: o.InstallTimeouts, Accel: o.InstallAccel, Progress: o.Out})
+		Timeouts: o.InstallTimeouts, Accel: o.InstallAccel, Progress: o.Out, DiskDir: InstallDiskDir(o.InstallDiskDir, fw)})
 	c.Detail = stepsSummary(res)
 	if err != nil {
 		c.Detail = strings.TrimSpace(c.Detail + "; " + firstLines(err.Error(), 30))
@@ -60,8 +70,11 @@ func stepsSummary(res install.Result) string {
 	var parts []string
 	for _, s := range res.Steps {
 		mark := (time.Duration(s.Seconds * float64(time.Second))).Round(100 * time.Millisecond).String()
-		if !s.Passed {
+		switch {
+		case !s.Passed:
 			mark = "FAILED after " + mark
+		case s.Skipped:
+			mark = "skipped"
 		}
 		parts = append(parts, s.Name+" "+mark)
 	}

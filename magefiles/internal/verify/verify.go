@@ -167,6 +167,10 @@ type Options struct {
 	// "kvm" or "tcg" (tests).
 	InstallTimeouts install.Timeouts
 	InstallAccel    string
+	// InstallDiskDir, when set, keeps each proof's installed disk in
+	// InstallDiskDir/<firmware>/ (install.Options.DiskDir), named in the
+	// report; `mage vm` boots it.
+	InstallDiskDir string
 	// Out receives progress lines and the result table (nil: discarded).
 	Out io.Writer
 }

@@ -357,3 +357,31 @@ func TestReportRecordsTheBootMarker(t *testing.T) {
 		})
 	}
 }
+
+// TestMediumThatReinstallsItself: user-data whose first early-command is
+// not the reinstall guard fails the autoinstall check (the medium would
+// erase the machine it installed when it boots again); the shipped
+// user-data, with no key and no password, passes with a warning that
+// names what to set.
+func TestMediumThatReinstallsItself(t *testing.T) {
+	t.Parallel()
+	iso, base := happy(t)
+	rep, _ := verifyNoBoot(t, iso, base.ISO)
+	if c := checkNamed(t, rep, CheckAutoinstall); !c.Passed || !strings.HasPrefix(c.Detail, "WARNING: nobody can log in to the installed machine: set ADMIN_AUTHORIZED_KEYS") {
+		t.Errorf("autoinstall check on the shipped user-data: passed %v, detail %q: want a pass with the login warning first", c.Passed, c.Detail)
+	}
+	ud, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", "autoinstall", "user-data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unguarded := strings.Replace(string(ud), "    - sh /cdrom/novasphere/scripts/reinstall-guard.sh\n", "    - echo no guard\n", 1)
+	if unguarded == string(ud) {
+		t.Fatal("the shipped user-data does not run the reinstall guard")
+	}
+	bad := filepath.Join(t.TempDir(), "unguarded.iso")
+	if err := mutate(t.Context(), iso, bad, map[string][]byte{"/nocloud/user-data": []byte(unguarded)}, true); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = verifyNoBoot(t, bad, base.ISO)
+	wantOutcome(t, rep, err, map[string][]string{CheckAutoinstall: {`the first early-command is "echo no guard"`, "booting the medium again would erase the installed machine"}})
+}

@@ -28,6 +28,10 @@ type Server struct {
 	// SSHArgs are the client options for RELEASE_SSH_ARGS: the user key,
 	// the known_hosts file holding the host key, and the port.
 	SSHArgs string
+	// Addr is 127.0.0.1:<port>, User the user to log in as (the current
+	// one), AuthorizedKeys the file sshd reads the user's keys from (a
+	// test may add keys to it) and UserKey the private key it holds.
+	Addr, User, AuthorizedKeys, UserKey string
 }
 
 // Start starts /usr/sbin/sshd -D on a free port with a temporary
@@ -92,6 +96,8 @@ LogLevel ERROR
 		Dir:     releases,
 		Target:  u.Username + "@127.0.0.1:" + releases + "/",
 		SSHArgs: fmt.Sprintf("-F none -i %s/user_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=%s -o Port=%d", dir, knownHosts, port),
+		Addr:    fmt.Sprintf("127.0.0.1:%d", port), User: u.Username,
+		AuthorizedKeys: filepath.Join(dir, "authorized_keys"), UserKey: filepath.Join(dir, "user_ed25519"),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -55,13 +56,100 @@ type autoinstall struct {
 	Version       int       `yaml:"version"`
 	EarlyCommands []command `yaml:"early-commands"`
 	LateCommands  []command `yaml:"late-commands"`
-	Identity      struct {
-		Hostname string `yaml:"hostname"`
-	} `yaml:"identity"`
-	Source struct {
+	ErrorCommands []command `yaml:"error-commands"`
+	// UserData is autoinstall's user-data: cloud-config merged into what
+	// the target's first boot gets (mergeCloudConfig).
+	UserData map[string]any `yaml:"user-data"`
+	Storage  struct {
+		Layout *struct {
+			Name         string `yaml:"name"`
+			SizingPolicy string `yaml:"sizing-policy"`
+		} `yaml:"layout"`
+		Config yaml.Node `yaml:"config"`
+	} `yaml:"storage"`
+	Identity *identity `yaml:"identity"`
+	SSH      struct {
+		InstallServer  bool     `yaml:"install-server"`
+		AuthorizedKeys []string `yaml:"authorized-keys"`
+		AllowPW        *bool    `yaml:"allow-pw"`
+	} `yaml:"ssh"`
+	// Network is the network: section as written, netplan's
+	// {version: 2, ethernets: ...}; zero when there is none.
+	Network yaml.Node `yaml:"network"`
+	Source  struct {
 		ID string `yaml:"id"`
 	} `yaml:"source"`
 	Shutdown string `yaml:"shutdown"`
+}
+
+// identity is autoinstall's identity section (autoinstall-schema.json at
+// 23.08.1: username, hostname and password required, no other key).
+type identity struct {
+	Realname string `yaml:"realname"`
+	Username string `yaml:"username"`
+	Hostname string `yaml:"hostname"`
+	Password string `yaml:"password"`
+}
+
+// UnmarshalYAML refuses what subiquity's schema refuses.
+func (id *identity) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: identity must be a mapping", n.Line)
+	}
+	known := map[string]bool{"realname": true, "username": true, "hostname": true, "password": true}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; !known[k] {
+			return fmt.Errorf("line %d: identity has the unknown key %q (subiquity's schema allows realname, username, hostname, password)", n.Content[i].Line, k)
+		}
+	}
+	type plain identity
+	if err := n.Decode((*plain)(id)); err != nil {
+		return err
+	}
+	for k, v := range map[string]string{"username": id.Username, "hostname": id.Hostname, "password": id.Password} {
+		if v == "" {
+			return fmt.Errorf("line %d: identity needs %s (subiquity's schema requires username, hostname and password)", n.Line, k)
+		}
+	}
+	return nil
+}
+
+// layoutName is the guided layout asked for: storage.layout.name, or lvm
+// when there is no storage section (subiquity/server/controllers/
+// filesystem.py, apply_autoinstall_config).
+func (ai autoinstall) layoutName() string {
+	if ai.Storage.Layout == nil {
+		return "lvm"
+	}
+	return ai.Storage.Layout.Name
+}
+
+// allowPW is ssh.allow-pw, by default true unless authorized-keys are given
+// (subiquity/server/controllers/ssh.py, load_autoinstall_data).
+func (ai autoinstall) allowPW() bool {
+	if ai.SSH.AllowPW != nil {
+		return *ai.SSH.AllowPW
+	}
+	return len(ai.SSH.AuthorizedKeys) == 0
+}
+
+// netplan is the network section as netplan's document body: subiquity
+// accepts it as written or nested once more under network: (the 20.04
+// form; subiquity/server/controllers/network.py, load_autoinstall_data).
+func (ai autoinstall) netplan() *yaml.Node {
+	if ai.Network.IsZero() {
+		return nil
+	}
+	n := &ai.Network
+	if n.Kind != yaml.MappingNode {
+		return n
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "network" {
+			return n.Content[i+1]
+		}
+	}
+	return n
 }
 
 // parseUserData reads a nocloud user-data file as subiquity does: cloud-config
@@ -84,12 +172,33 @@ func parseUserData(data []byte) (autoinstall, error) {
 	if ai.Version != 1 {
 		return ai, fmt.Errorf("autoinstall version is %d; only version 1 exists", ai.Version)
 	}
+	return ai, ai.check()
+}
+
+// check refuses what subiquity refuses in the sections the test installer
+// acts on.
+func (ai autoinstall) check() error {
 	switch ai.Shutdown {
 	case "", "reboot", "poweroff":
 	default:
-		return ai, fmt.Errorf("autoinstall shutdown is %q; want reboot or poweroff", ai.Shutdown)
+		return fmt.Errorf("autoinstall shutdown is %q; want reboot or poweroff", ai.Shutdown)
 	}
-	return ai, nil
+	if ai.Storage.Layout == nil && !ai.Storage.Config.IsZero() {
+		return errors.New("storage: the test installer follows subiquity's guided layouts only (storage.layout), not storage.config actions")
+	}
+	if l := ai.Storage.Layout; l != nil {
+		if l.Name != "lvm" && l.Name != "direct" {
+			return fmt.Errorf("storage layout name is %q; the test installer knows subiquity's guided lvm and direct", l.Name)
+		}
+		if p := l.SizingPolicy; p != "" && p != "scaled" && p != "all" {
+			// subiquity/common/types.py SizingPolicy.from_string
+			return fmt.Errorf("storage layout sizing-policy is %q; subiquity knows scaled (the default) and all", p)
+		}
+	}
+	if n := ai.netplan(); n != nil && n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: network must be a netplan mapping (version: 2, ethernets: ...)", n.Line)
+	}
+	return nil
 }
 
 // bootArgs is what the installer learns from its kernel command line.
@@ -101,19 +210,17 @@ type bootArgs struct {
 	Seed string
 	// AutoinstallPath is subiquity.autoinstallpath= (24.04 and later).
 	AutoinstallPath string
-	// Persist are the arguments after "---", which the installed system's
-	// kernel command line gets.
-	Persist []string
+	// Carry are the arguments the installed system's kernel command line
+	// gets (carryOver).
+	Carry []string
 }
 
 // parseCmdline reads /proc/cmdline. GRUB has already turned the "\;" of
-// grub.cfg into ";".
+// grub.cfg into ";". Only arguments before "---" are the installer's.
 func parseCmdline(cmdline string) (bootArgs, error) {
-	var b bootArgs
-	fields := strings.Fields(cmdline)
-	for i, f := range fields {
+	b := bootArgs{Carry: carryOver(cmdline)}
+	for _, f := range strings.Fields(cmdline) {
 		if f == "---" {
-			b.Persist = append([]string(nil), fields[i+1:]...)
 			break
 		}
 		switch {
@@ -141,6 +248,42 @@ func parseCmdline(cmdline string) (bootArgs, error) {
 		b.Seed += "/"
 	}
 	return b, nil
+}
+
+// carryOver is what curtin copies from the installer's kernel command line
+// to the installed system's GRUB_CMDLINE_LINUX_DEFAULT
+// (curtin/commands/install_grub.py, get_carryover_params, in the curtin
+// subiquity 23.08.1 pins): the line is split at " --- " (else at the legacy
+// " -- "); every argument after it except BOOTIF=, initrd= and BOOT_IMAGE=,
+// preceded by every console= argument before it that is not also after it.
+// Without a separator surrounded by spaces (a "---" that ends the line, as
+// /proc/cmdline's newline is not a space) only the console= arguments carry
+// over.
+func carryOver(cmdline string) []string {
+	lead, extra := cmdline, ""
+	for _, sep := range []string{" --- ", " -- "} {
+		if sections := strings.Split(cmdline, sep); len(sections) > 1 {
+			lead, extra = sections[0], strings.Join(sections[1:], " ")
+			break
+		}
+	}
+	var carryExtra []string
+	for _, tok := range strings.Fields(extra) {
+		if strings.HasPrefix(tok, "BOOTIF=") || strings.HasPrefix(tok, "initrd=") || strings.HasPrefix(tok, "BOOT_IMAGE=") {
+			continue
+		}
+		carryExtra = append(carryExtra, tok)
+	}
+	var carryLead []string
+	for _, tok := range strings.Fields(lead) {
+		if slices.Contains(carryExtra, tok) {
+			continue
+		}
+		if strings.HasPrefix(tok, "console=") {
+			carryLead = append(carryLead, tok)
+		}
+	}
+	return append(carryLead, carryExtra...)
 }
 
 // installSource is an entry of /casper/install-sources.yaml.
@@ -277,6 +420,9 @@ func parseAutoinstallFile(data []byte, release int) (autoinstall, error) {
 	}
 	if ai.Version != 1 {
 		return ai, fmt.Errorf("autoinstall.yaml: version is %d; only version 1 exists (22.04's installer reads the file without the autoinstall: wrapper)", ai.Version)
+	}
+	if err := ai.check(); err != nil {
+		return ai, fmt.Errorf("autoinstall.yaml: %w", err)
 	}
 	return ai, nil
 }

@@ -13,7 +13,7 @@ func TestParseCmdline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !b.Autoinstall || b.Seed != "/cdrom/nocloud/" || !reflect.DeepEqual(b.Persist, []string{"quiet", "splash"}) {
+	if !b.Autoinstall || b.Seed != "/cdrom/nocloud/" || !reflect.DeepEqual(b.Carry, []string{"console=ttyS0", "quiet", "splash"}) {
 		t.Fatalf("%+v", b)
 	}
 	if b, err := parseCmdline("BOOT_IMAGE=/casper/vmlinuz ---"); err != nil || b.Autoinstall {

@@ -34,6 +34,25 @@ func (in *installer) exec(name string, args []string, env ...string) error {
 	return nil
 }
 
+// execLive runs a command chrooted into the live system with its output on
+// the console.
+func (in *installer) execLive(argv []string, env ...string) error {
+	c, err := chrootCommand(live, argv)
+	if err != nil {
+		return err
+	}
+	c.Env = append(c.Env, env...)
+	c.Stdout, c.Stderr = in.out, in.out
+	if err := c.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("%s exited with status %d", strings.Join(argv, " "), ee.ExitCode())
+		}
+		return fmt.Errorf("%s: %w", argv[0], err)
+	}
+	return nil
+}
+
 // inLive runs a tool of the live layer (sfdisk, mkfs.ext4, blkid) with
 // stdin as its standard input and returns its standard output; standard
 // error goes to the console.
@@ -56,8 +75,9 @@ func (in *installer) mount(args ...string) error {
 }
 
 // mountSource mounts every squashfs layer of the chosen install source under
-// /run/layers, and the bottom one at /run/live with /dev, /proc and /sys, as
-// the live system the installer's tools come from.
+// /run/layers, and makes the live system the installer's tools and command
+// lists run in at /run/live: the bottom layer under a writable overlay (as
+// casper's live root), with /dev, /proc, /sys, a /run and the ISO at /cdrom.
 func (in *installer) mountSource() error {
 	data, err := os.ReadFile(sourcesYAML)
 	if err != nil {
@@ -77,62 +97,38 @@ func (in *installer) mountSource() error {
 			return fmt.Errorf("mounting layer %s: %w", layer, err)
 		}
 	}
-	if err := os.MkdirAll(live, 0o755); err != nil {
+	for _, d := range []string{live, liveRW} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := in.mount("-t", "tmpfs", "tmpfs", liveRW); err != nil {
 		return err
 	}
-	if err := in.mount("--bind", filepath.Join(layersDir, "0"), live); err != nil {
+	for _, d := range []string{liveRW + "/upper", liveRW + "/work"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", filepath.Join(layersDir, "0"), liveRW, liveRW)
+	if err := in.mount("-t", "overlay", "-o", opts, "overlay", live); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(live+cdrom, 0o755); err != nil {
 		return err
 	}
 	for _, m := range [][]string{
 		{"-t", "devtmpfs", "devtmpfs", live + "/dev"},
 		{"-t", "proc", "proc", live + "/proc"},
 		{"-t", "sysfs", "sysfs", live + "/sys"},
+		{"-t", "tmpfs", "tmpfs", live + "/run"},
+		{"--bind", cdrom, live + cdrom},
 	} {
 		if err := in.mount(m...); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-// storage partitions and formats the target disk and mounts its root at
-// /target.
-func (in *installer) storage() error {
-	disk, err := pickDisk()
-	if err != nil {
-		return err
-	}
-	in.disk = "/dev/" + disk
-	fmt.Fprintf(in.out, "installer: installing to %s\n", in.disk)
-	espSectors, err := sectors(filepath.Join(bootFiles, "esp.img"))
-	if err != nil {
-		return err
-	}
-	// MS-DOS label: GRUB's core.img goes in the gap before the first
-	// partition; partition 1 is the ESP, 2 the root.
-	layout := fmt.Sprintf("label: dos\nunit: sectors\nstart=2048, size=%d, type=ef\nstart=%d, type=83\n", espSectors, 2048+espSectors)
-	if _, err := in.inLive(layout, "sfdisk", "--quiet", "--wipe", "always", in.disk); err != nil {
-		return err
-	}
-	esp, root := partition(in.disk, 1), partition(in.disk, 2)
-	if err := waitFor(esp, root); err != nil {
-		return err
-	}
-	if err := copyInto(filepath.Join(bootFiles, "esp.img"), esp, 0); err != nil {
-		return fmt.Errorf("writing the ESP: %w", err)
-	}
-	if _, err := in.inLive("", "mkfs.ext4", "-F", "-q", "-L", "novasphere-root", root); err != nil {
-		return err
-	}
-	uuid, err := in.inLive("", "blkid", "-s", "UUID", "-o", "value", root)
-	if err != nil {
-		return err
-	}
-	in.root, in.uuid = root, uuid
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		return err
-	}
-	return in.mount("-t", "ext4", root, target)
+	return os.MkdirAll(live+"/run/lock/lvm", 0o700)
 }
 
 // pickDisk is the largest writable disk that does not hold the ISO, as
@@ -202,38 +198,6 @@ func waitFor(paths ...string) error {
 	return fmt.Errorf("%s did not appear after partitioning", strings.Join(paths, ", "))
 }
 
-func sectors(path string) (int64, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0, err
-	}
-	if st.Size()%512 != 0 {
-		return 0, fmt.Errorf("%s is %d bytes, not whole sectors", path, st.Size())
-	}
-	return st.Size() / 512, nil
-}
-
-// copyInto writes the file src into the device dst at byte offset off.
-func copyInto(src, dst string, off int64) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(dst, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteAt(data, off); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // copySource copies each layer, bottom first, to /target as curtin's
 // extract does (it uses rsync -aXHAS; busybox cp -a keeps owners, modes,
 // times, links and device files).
@@ -251,84 +215,6 @@ func (in *installer) copySource() error {
 	return nil
 }
 
-// curthooks configures the copied system as curtin's curthooks do, in
-// outline: fstab, hostname, kernel, boot loader.
-func (in *installer) curthooks() error {
-	fstab := fmt.Sprintf("# written by the NovaSphere test installer\nUUID=%s / ext4 errors=remount-ro 0 1\n", in.uuid)
-	if err := os.WriteFile(target+"/etc/fstab", []byte(fstab), 0o644); err != nil {
-		return err
-	}
-	if h := in.ai.Identity.Hostname; h != "" {
-		if err := os.WriteFile(target+"/etc/hostname", []byte(h+"\n"), 0o644); err != nil {
-			return err
-		}
-		hosts := fmt.Sprintf("127.0.0.1 localhost\n127.0.1.1 %s\n", h)
-		if err := os.WriteFile(target+"/etc/hosts", []byte(hosts), 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(target+"/boot/grub", 0o755); err != nil {
-		return err
-	}
-	for src, dst := range map[string]string{
-		cdrom + "/casper/vmlinuz": target + "/boot/vmlinuz",
-		cdrom + "/casper/initrd":  target + "/boot/initrd.img",
-	} {
-		if err := copyFile(src, dst); err != nil {
-			return err
-		}
-	}
-	args := append([]string{"root=UUID=" + in.uuid, "ro"}, in.args.Persist...)
-	grubCfg := fmt.Sprintf(`# written by the NovaSphere test installer
-serial --unit=0 --speed=115200
-terminal_input console serial
-terminal_output console serial
-set timeout=1
-menuentry "Debian GNU/Linux (NovaSphere test install)" {
-	search --no-floppy --fs-uuid --set=root %s
-	linux /boot/vmlinuz %s
-	initrd /boot/initrd.img
-}
-`, in.uuid, strings.Join(args, " "))
-	if err := os.WriteFile(target+"/boot/grub/grub.cfg", []byte(grubCfg), 0o644); err != nil {
-		return err
-	}
-	return in.installGrub()
-}
-
-// installGrub writes GRUB for BIOS: boot.img's code into the MBR (the
-// partition table is kept) and core.img from sector 1, where boot.img and
-// core.img's own block list look for it by default. The UEFI GRUB is on the
-// ESP image written by storage.
-func (in *installer) installGrub() error {
-	boot, err := os.ReadFile(filepath.Join(bootFiles, "boot.img"))
-	if err != nil {
-		return err
-	}
-	if len(boot) != 512 {
-		return fmt.Errorf("boot.img is %d bytes, want 512", len(boot))
-	}
-	core, err := os.ReadFile(filepath.Join(bootFiles, "core.img"))
-	if err != nil {
-		return err
-	}
-	if len(core) > (2048-1)*512 {
-		return fmt.Errorf("core.img is %d bytes: it does not fit before the first partition", len(core))
-	}
-	f, err := os.OpenFile(in.disk, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(boot[:440], 0); err != nil { // up to the disk signature
-		return err
-	}
-	if _, err := f.WriteAt(core, 512); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
 func copyFile(src, dst string) error {
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -337,10 +223,23 @@ func copyFile(src, dst string) error {
 	return os.WriteFile(dst, data, 0o644)
 }
 
-// unmount undoes every mount of the installer except /cdrom.
+// unmount undoes every mount of the installer except /cdrom, the target's
+// deepest first, and deactivates ubuntu-vg.
 func (in *installer) unmount() error {
 	var errs []error
-	for _, p := range []string{target, live + "/sys", live + "/proc", live + "/dev", live} {
+	var paths []string
+	for i := len(in.mounts) - 1; i >= 0; i-- {
+		paths = append(paths, target+in.mounts[i].path)
+	}
+	for _, p := range paths {
+		if err := in.exec("umount", []string{p}); err != nil {
+			errs = append(errs, fmt.Errorf("umount %s: %w", p, err))
+		}
+	}
+	if err := in.deactivate(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range []string{live + cdrom, live + "/run", live + "/sys", live + "/proc", live + "/dev", live, liveRW} {
 		if err := in.exec("umount", []string{p}); err != nil {
 			errs = append(errs, fmt.Errorf("umount %s: %w", p, err))
 		}
