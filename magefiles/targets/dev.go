@@ -3,10 +3,11 @@ package targets
 import (
 	"context"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 	"os"
 	"path/filepath"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
@@ -32,11 +33,16 @@ var testOnlyTools = []tool.Tool{
 // tests' own.
 func testTools() []tool.Tool { return tool.Union(pipeline.Tools(), testiso.Tools(), testOnlyTools) }
 
-// Test installs what the tests need (apt packages, Go modules) and runs go vet and every test.
+// lintModfile pins the linter (golangci-lint) and its dependencies.
+const lintModfile = "tools.mod"
+
+// Test installs what the tests need (apt packages, Go modules) and runs go vet, the linter and every test.
 //
 // This is the command CI runs (.ci/run). Missing tools are installed with
 // apt-get (through sudo when not root); with NOVASPHERE_NO_INSTALL=1 the
-// exact apt-get line is printed instead. Tests build their own small ISOs and
+// exact apt-get line is printed instead. golangci-lint (pinned in tools.mod,
+// configured in .golangci.yaml) checks formatting, import grouping and the
+// linters there before the tests run. Tests build their own small ISOs and
 // boot them under QEMU; nothing is downloaded from the internet except Go
 // modules and Debian packages.
 //
@@ -51,7 +57,12 @@ func Test(ctx context.Context) error {
 	}
 	steps := [][]string{
 		{"go", "mod", "download"},
+		{"go", "mod", "download", "-modfile=" + lintModfile},
 		{"go", "vet", "./..."},
+		// golangci-lint v2, pinned in tools.mod (kept apart from go.mod so
+		// its dependencies never change the pipeline's build); its
+		// configuration is .golangci.yaml.
+		{"go", "tool", "-modfile=" + lintModfile, "golangci-lint", "run", "./..."},
 		{"go", "test", "-count=1", "-timeout", "45m", "./..."},
 	}
 	for _, s := range steps {

@@ -12,8 +12,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"golang.org/x/sys/unix"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"

@@ -28,7 +28,7 @@ func testRoot(t *testing.T) string {
 // into root.
 func copyBases(t *testing.T, root string) {
 	t.Helper()
-	real, err := FindRoot()
+	repo, err := FindRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func copyBases(t *testing.T, root string) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"configs/bases.yaml", "configs/bases.lock"} {
-		data, err := os.ReadFile(filepath.Join(real, f))
+		data, err := os.ReadFile(filepath.Join(repo, f))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,11 +3,12 @@ package customize
 import (
 	"bytes"
 	"errors"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
 
 // AutoinstallArgs are the kernel arguments that start an unattended install
@@ -28,8 +29,8 @@ const EraseArg = "novasphere.reinstall=erase-disk"
 // EraseTitleSuffix ends the title of the erasing menu entry.
 const EraseTitleSuffix = " - reinstall, ERASES the disk"
 
-// KeepTimeout, as GrubOptions.Timeout (the zero value), leaves the base's
-// menu timeout alone.
+// KeepTimeout is the GrubOptions.Timeout (the zero value) that leaves the
+// base's menu timeout alone.
 const KeepTimeout = ""
 
 // ErrNoCasperEntry marks a grub.cfg without an Ubuntu live-server kernel

@@ -131,7 +131,7 @@ func keyBits(pub ssh.PublicKey) (int, error) {
 		return 256, nil
 	case ssh.KeyAlgoSKECDSA256:
 		return 256, nil
-	case ssh.KeyAlgoDSA:
+	case ssh.KeyAlgoDSA: //nolint:staticcheck // SA1019: named to refuse DSA keys
 		return 0, errors.New("a DSA key (ssh-dss): OpenSSH refuses DSA since 7.0 and Ubuntu 22.04's sshd does not accept it; make a new key (ssh-keygen -t ed25519)")
 	}
 	cp, ok := pub.(ssh.CryptoPublicKey)

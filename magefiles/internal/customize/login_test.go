@@ -1,7 +1,7 @@
 package customize
 
 import (
-	"crypto/dsa"
+	"crypto/dsa" //nolint:staticcheck // SA1019: a DSA key proves DSA is refused
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -216,7 +216,9 @@ func TestCustomizeMergesAuthorizedKeys(t *testing.T) {
 	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "admin.pub")
-	os.WriteFile(keys, []byte(pubLine(t, edPub, "ci")+"\n"), 0o644)
+	if err := os.WriteFile(keys, []byte(pubLine(t, edPub, "ci")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	o := testOptions(t)
 	o.AuthorizedKeys = keys
 	r, err := Customize(o)
@@ -231,7 +233,9 @@ func TestCustomizeMergesAuthorizedKeys(t *testing.T) {
 		t.Errorf("login %+v; user-data:\n%s", r.Login, ud)
 	}
 	block, _ := ssh.MarshalPrivateKey(edPriv, "")
-	os.WriteFile(keys, pem.EncodeToMemory(block), 0o600)
+	if err := os.WriteFile(keys, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	o.OutDir = filepath.Join(dir, "out2")
 	if _, err := Customize(o); err == nil || !strings.Contains(err.Error(), "ADMIN_AUTHORIZED_KEYS: ") || !strings.Contains(err.Error(), "PRIVATE key") {
 		t.Errorf("a private key file: %v", err)

@@ -443,9 +443,9 @@ func validPackageName(s string) bool {
 
 // clip shortens s for a message.
 func clip(s string) string {
-	const max = 80
-	if len(s) <= max {
+	const maxShown = 80
+	if len(s) <= maxShown {
 		return s
 	}
-	return s[:max] + "…"
+	return s[:maxShown] + "…"
 }

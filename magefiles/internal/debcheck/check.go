@@ -473,7 +473,7 @@ func (w *world) explain(p dependency.Possibility) string {
 		inDebs = append(inDebs, fmt.Sprintf("%s %s (%s, refused: %s)", d.Package, d.Version, d.File, d.refused))
 	}
 	for _, pr := range w.providers[p.Name] {
-		who := ""
+		var who string
 		if pr.deb != nil {
 			who = pr.deb.File
 		} else {

@@ -68,7 +68,7 @@ type pooledZstd struct{ *zstd.Decoder }
 func (p pooledZstd) Read(b []byte) (int, error) { return p.Decoder.Read(b) }
 
 func (p pooledZstd) Close() error {
-	if err := p.Decoder.Reset(nil); err == nil {
+	if err := p.Reset(nil); err == nil {
 		zstdReaders.Put(p.Decoder)
 	} else {
 		p.Decoder.Close()

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
-	"github.com/opencontainers/go-digest"
 )
 
 // cache is the content-addressed download cache:

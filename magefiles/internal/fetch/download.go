@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cavaliergopher/grab/v3"
+
 	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 

@@ -18,9 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/lock"
-	"github.com/opencontainers/go-digest"
 )
 
 // helperEnv makes the test binary a fetch process (see TestMain).

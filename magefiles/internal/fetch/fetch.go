@@ -21,10 +21,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // Options say where the base ISO comes from, how it is checked and where it

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
 
@@ -697,7 +698,9 @@ func TestFetchAcceptsSignatureFileWithSeveralSigners(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w.Write(sig)
+			if _, err := w.Write(sig); err != nil {
+				t.Fatal(err)
+			}
 			w.Close()
 			sig = buf.Bytes()
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
+
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
 

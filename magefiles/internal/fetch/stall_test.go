@@ -89,7 +89,9 @@ func TestFetchReadsSlowButSteadySums(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 		for i := range pieces {
 			from, to := i*len(m.sums)/pieces, (i+1)*len(m.sums)/pieces
-			w.Write(m.sums[from:to])
+			if _, err := w.Write(m.sums[from:to]); err != nil {
+				return // the client went away
+			}
 			w.(http.Flusher).Flush()
 			select {
 			case <-r.Context().Done():

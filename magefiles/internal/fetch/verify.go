@@ -219,9 +219,9 @@ func listOrNone(names []string) string {
 	if len(names) == 0 {
 		return "no files"
 	}
-	const max = 8
-	if len(names) > max {
-		return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
+	const maxShown = 8
+	if len(names) > maxShown {
+		return strings.Join(names[:maxShown], ", ") + fmt.Sprintf(" and %d more", len(names)-maxShown)
 	}
 	return strings.Join(names, ", ")
 }

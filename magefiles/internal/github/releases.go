@@ -184,7 +184,7 @@ func (c *Client) LatestRelease(ctx context.Context) (*Release, error) {
 
 // DownloadAsset reads an asset's content (GitHub answers with a redirect to
 // its storage; the token is not sent to another host).
-func (c *Client) DownloadAsset(ctx context.Context, a Asset, max int64) ([]byte, error) {
+func (c *Client) DownloadAsset(ctx context.Context, a Asset, limit int64) ([]byte, error) {
 	var data []byte
 	err := c.retry.Do(ctx, c.out, "download "+a.Name, func(int) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
@@ -200,12 +200,12 @@ func (c *Client) DownloadAsset(ctx context.Context, a Asset, max int64) ([]byte,
 		if resp.StatusCode != http.StatusOK {
 			return api.HandleHTTPError(resp)
 		}
-		data, err = io.ReadAll(io.LimitReader(resp.Body, max+1))
+		data, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
 		if err != nil {
 			return err
 		}
-		if int64(len(data)) > max {
-			return fmt.Errorf("download %s: more than %d bytes", a.Name, max)
+		if int64(len(data)) > limit {
+			return fmt.Errorf("download %s: more than %d bytes", a.Name, limit)
 		}
 		return nil
 	})

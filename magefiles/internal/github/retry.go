@@ -70,7 +70,7 @@ func (r Retry) Do(ctx context.Context, out io.Writer, what string, f func(attemp
 	}
 }
 
-// ErrRetry, wrapped in f's error, asks Retry.Do for another attempt (for
+// ErrRetry asks Retry.Do for another attempt when f's error wraps it (for
 // example after a leftover of a failed attempt was cleaned up).
 var ErrRetry = errors.New("retry")
 

@@ -138,7 +138,7 @@ func produce(ctx context.Context, r io.Reader, pool chan *chunk, outs []chan *ch
 // every consumer is done with it.
 func consume(w io.Writer, in <-chan *chunk, pool chan<- *chunk) {
 	for c := range in {
-		w.Write(c.data)
+		_, _ = w.Write(c.data) // a hash.Hash never returns an error
 		if c.refs.Add(-1) == 0 {
 			pool <- c
 		}

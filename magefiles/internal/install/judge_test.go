@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,8 @@ func TestLoginStepFailsWithNoWayIn(t *testing.T) {
 	}
 	// Without a private key the inside checks are skipped, saying why.
 	err = p.inside(func(context.Context) (string, error) { return "", nil })(context.Background(), &Step{})
-	if sk, ok := err.(skipped); !ok || !strings.Contains(sk.why, "no private key") {
+	var sk skipped
+	if !errors.As(err, &sk) || !strings.Contains(sk.why, "no private key") {
 		t.Errorf("inside check without a login: %v", err)
 	}
 }
@@ -138,10 +140,14 @@ func TestSparseDigest(t *testing.T) {
 			t.Fatal(err)
 		}
 		if zeros {
-			f.WriteAt(make([]byte, 1<<20), 8<<20)
+			if _, err := f.WriteAt(make([]byte, 1<<20), 8<<20); err != nil {
+				t.Fatal(err)
+			}
 		}
 		for off, s := range writes {
-			f.WriteAt([]byte(s), off)
+			if _, err := f.WriteAt([]byte(s), off); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return p
 	}

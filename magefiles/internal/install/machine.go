@@ -219,7 +219,7 @@ func (m *machine) screendump(ctx context.Context, png string) error {
 func (m *machine) stop() {
 	if m.qmp != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		m.qmp.execute(ctx, "quit", nil)
+		_, _ = m.qmp.execute(ctx, "quit", nil) // QEMU may be gone already; the PID kill follows
 		cancel()
 	}
 	select {

@@ -34,9 +34,9 @@ func readPPM(r io.Reader) (image.Image, error) {
 			return nil, fmt.Errorf("bad PPM header field %q", tok)
 		}
 	}
-	w, h, max := fields[1], fields[2], fields[3]
-	if max != 255 {
-		return nil, fmt.Errorf("PPM with maximum value %d: only 255 is supported", max)
+	w, h, maxval := fields[1], fields[2], fields[3]
+	if maxval != 255 {
+		return nil, fmt.Errorf("PPM with maximum value %d: only 255 is supported", maxval)
 	}
 	if w > 16384 || h > 16384 {
 		return nil, fmt.Errorf("PPM of %dx%d is too large", w, h)

@@ -73,7 +73,10 @@ func dialSSH(ctx context.Context, addr, user string, auth ssh.AuthMethod) (*ssh.
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	conn.SetDeadline(time.Now().Add(sshTimeout))
+	if err := conn.SetDeadline(time.Now().Add(sshTimeout)); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	cfg := &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{auth},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: sshTimeout}
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
@@ -81,7 +84,10 @@ func dialSSH(ctx context.Context, addr, user string, auth ssh.AuthMethod) (*ssh.
 		conn.Close()
 		return nil, err
 	}
-	conn.SetDeadline(time.Time{})
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return ssh.NewClient(c, chans, reqs), nil
 }
 
@@ -134,7 +140,7 @@ func (r *sshRunner) run(ctx context.Context, cmd string) (string, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		s.Signal(ssh.SIGKILL)
+		_ = s.Signal(ssh.SIGKILL) // best effort: the session is closed next either way
 		return "", ctx.Err()
 	case <-time.After(2 * time.Minute):
 		return "", fmt.Errorf("%q did not end within 2 minutes", cmd)

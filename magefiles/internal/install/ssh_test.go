@@ -33,7 +33,9 @@ func TestAcceptsKeyAgainstRealSSHD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Write(ssh.MarshalAuthorizedKey(rsaPub))
+	if _, err := f.Write(ssh.MarshalAuthorizedKey(rsaPub)); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 	pemKey, err := os.ReadFile(srv.UserKey)
 	if err != nil {

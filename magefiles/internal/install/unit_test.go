@@ -93,12 +93,19 @@ func TestConsoleLog(t *testing.T) {
 	if got := c.poll(false); got != nil {
 		t.Fatalf("missing log gave %q", got)
 	}
-	os.WriteFile(p, []byte("\x1b[1;1HGRUB\r\nNOVASPHERE-FIRSTBOOT ver"), 0o644)
+	if err := os.WriteFile(p, []byte("\x1b[1;1HGRUB\r\nNOVASPHERE-FIRSTBOOT ver"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if got := c.poll(false); len(got) != 1 || got[0] != "GRUB" {
 		t.Fatalf("poll = %q", got)
 	}
-	f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString("sion v1\r\n\r\nlast")
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("sion v1\r\n\r\nlast"); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 	if got := c.poll(false); len(got) != 2 || got[0] != "NOVASPHERE-FIRSTBOOT version v1" {
 		t.Fatalf("poll = %q", got)

@@ -20,10 +20,15 @@ func TestVMPlumbing(t *testing.T) {
 	dir := t.TempDir()
 	disk := filepath.Join(dir, DiskName)
 	vars := filepath.Join(dir, VarsName)
-	os.WriteFile(disk, nil, 0o644)
-	os.WriteFile(vars, nil, 0o644)
+	for _, f := range []string{disk, vars} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	fake := filepath.Join(dir, "qemu")
-	os.WriteFile(fake, []byte("#!/bin/sh\nfor a; do echo \"$a\"; done\n"), 0o755)
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nfor a; do echo \"$a\"; done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var out, msgs bytes.Buffer
 	err := VM(context.Background(), VMOptions{Disk: disk, UEFIVars: vars, Firmware: qemu.UEFI, Accel: "tcg", User: "novasphere",
 		Port: 2222, Binary: fake, OVMFCode: "/ovmf/CODE.fd", Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, Out: &msgs})

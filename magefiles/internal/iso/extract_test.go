@@ -3,13 +3,14 @@ package iso_test
 import (
 	"bytes"
 	"context"
-	. "github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 )

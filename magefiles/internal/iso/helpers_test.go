@@ -5,9 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	. "github.com/novasphere/novasphere-iso/magefiles/internal/iso"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"io"
 	"io/fs"
 	"os"
@@ -18,6 +15,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	. "github.com/novasphere/novasphere-iso/magefiles/internal/iso"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"

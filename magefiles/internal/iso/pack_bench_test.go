@@ -2,14 +2,15 @@ package iso_test
 
 import (
 	"context"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
@@ -49,7 +50,7 @@ func BenchmarkPack(b *testing.B) {
 		b.Fatal(err)
 	}
 	first := *build.Packed
-	bareArgs, err := bareReplayArgs(build, filepath.Join(dir, "bare.iso"))
+	bareArgs, err := bareReplayArgs(o, build, filepath.Join(dir, "bare.iso"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -128,8 +129,8 @@ func BenchmarkPack(b *testing.B) {
 
 // bareReplayArgs is the plain xorriso command for the same change pack makes:
 // the same files mapped, the boot equipment replayed, nothing else.
-func bareReplayArgs(b *pipeline.Build, out string) ([]string, error) {
-	args := []string{"-indev", "stdio:" + b.Base.Path, "-outdev", "stdio:" + out, "-boot_image", "any", "replay"}
+func bareReplayArgs(o RemasterOptions, b *pipeline.Build, out string) ([]string, error) {
+	args := []string{"-indev", "stdio:" + o.Base, "-outdev", "stdio:" + out, "-boot_image", "any", "replay"}
 	tree, err := payload.WalkSources(b.Payload)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package iso
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -249,11 +248,4 @@ func bootPaths(report string) (catalog string, images []string) {
 // the image (-padding included, as -as mkisofs does).
 func hasGapPartition(systemArea string) bool {
 	return regexp.MustCompile(`(?m)^GPT partname local :\s+\d+\s+Gap\d*\s*$`).MatchString(systemArea)
-}
-
-// equalBytes reports whether two files are byte-identical (for callers that
-// want to avoid rewriting unchanged files).
-func equalBytes(path string, data []byte) bool {
-	old, err := os.ReadFile(path)
-	return err == nil && bytes.Equal(old, data)
 }

@@ -15,7 +15,7 @@ func StatOf(fi fs.FileInfo) Stat {
 	}
 	return Stat{
 		Inode:      st.Ino,
-		Links:      uint64(st.Nlink),
+		Links:      uint64(st.Nlink), //nolint:unconvert // Nlink is uint32 on some architectures
 		ChangeTime: time.Unix(st.Ctim.Unix()),
 	}
 }

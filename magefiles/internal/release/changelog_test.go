@@ -1,6 +1,7 @@
 package release
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,10 +30,10 @@ func TestReadChangelogSection(t *testing.T) {
 	if !strings.HasPrefix(n.Body, "### Added") || !strings.HasSuffix(n.Body, "is kept.") {
 		t.Errorf("v1.0.0 body:\n%s", n.Body)
 	}
-	if _, err := readChangelog(path, "v1.0.1"); err != errNoSection {
+	if _, err := readChangelog(path, "v1.0.1"); !errors.Is(err, errNoSection) {
 		t.Errorf("v1.0.1: %v, want errNoSection", err)
 	}
-	if _, err := readChangelog(path, "v1.0.0-rc.1"); err != errNoSection {
+	if _, err := readChangelog(path, "v1.0.0-rc.1"); !errors.Is(err, errNoSection) {
 		t.Errorf("v1.0.0-rc.1 matched the v1.0.0 section: %v", err)
 	}
 }

@@ -65,13 +65,16 @@ func killReleaseAt(t *testing.T, fx *fixture, n int) bool {
 		case <-done:
 			return false
 		case <-deadline:
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			<-done
 			t.Fatalf("the release made fewer than %d requests in a minute", n)
 		case <-time.After(100 * time.Microsecond):
 		}
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		<-done
+		return false // it had finished: not killed while running
+	}
 	<-done
 	return true
 }

@@ -7,9 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -20,6 +17,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"

@@ -2,13 +2,14 @@ package release
 
 import (
 	"errors"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
 
 	"github.com/cli/go-gh/v2/pkg/api"
 
@@ -239,7 +240,7 @@ func TestLinesReadOnlyTheState(t *testing.T) {
 				t.Errorf("%s: line %q differs when the lines run in reverse order", tc.name, lines[i].Title)
 			}
 		}
-		if !reflect.DeepEqual(st, snapshot) {
+		if !reflect.DeepEqual(st, snapshot) { //nolint:govet // deepequalerrors: the same error values, compared as values on purpose
 			t.Errorf("%s: evaluating the lines changed the state", tc.name)
 		}
 		if len(lines) != 13 {

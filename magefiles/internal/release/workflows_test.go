@@ -118,8 +118,8 @@ func checkActionVersions(t *testing.T, name string, w workflow) {
 				continue
 			}
 			major, _ := strconv.Atoi(m[2])
-			if min, ok := minimumActions[m[1]]; ok && major < min {
-				t.Errorf("%s: job %s uses %s, older than v%d", name, job, s.Uses, min)
+			if minimum, ok := minimumActions[m[1]]; ok && major < minimum {
+				t.Errorf("%s: job %s uses %s, older than v%d", name, job, s.Uses, minimum)
 			}
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"math/rand"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,9 +24,9 @@ const epoch = "1700000000"
 // payload writes a small tree like the installer's /novasphere into dir.
 func payload(t testing.TB, dir string) {
 	t.Helper()
-	r := rand.New(rand.NewSource(7))
+	r := rand.NewChaCha8([32]byte{7})
 	data := make([]byte, 9000)
-	r.Read(data)
+	_, _ = r.Read(data) // ChaCha8.Read never fails
 	files := map[string][]byte{
 		"novasphere/VERSION":                      []byte("v1.2.3\n"),
 		"novasphere/charts/novasphere/Chart.yaml": []byte("apiVersion: v2\nname: novasphere\nversion: 0.1.0\n"),

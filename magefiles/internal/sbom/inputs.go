@@ -4,10 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 
 	"gopkg.in/yaml.v3"
 

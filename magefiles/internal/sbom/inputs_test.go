@@ -51,11 +51,15 @@ func TestReadChartOfTheRepository(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "Chart.yaml")
-	os.WriteFile(bad, []byte("apiVersion: v2\nname: x\n"), 0o644)
+	if err := os.WriteFile(bad, []byte("apiVersion: v2\nname: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ReadChart(bad); err == nil || !strings.Contains(err.Error(), "version") {
 		t.Errorf("chart without version: %v", err)
 	}
-	os.WriteFile(bad, []byte("name: [unclosed\n"), 0o644)
+	if err := os.WriteFile(bad, []byte("name: [unclosed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ReadChart(bad); err == nil || !strings.Contains(err.Error(), "not valid YAML") {
 		t.Errorf("broken YAML: %v", err)
 	}

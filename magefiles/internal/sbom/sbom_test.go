@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"math/rand"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -281,7 +281,7 @@ func TestSameInputsSameBytes(t *testing.T) {
 	// The same inputs in another order (maps, directory walks) give the
 	// same document.
 	shuffled := testInput(t)
-	r := rand.New(rand.NewSource(1))
+	r := rand.New(rand.NewPCG(1, 0))
 	r.Shuffle(len(shuffled.BasePackages), func(i, j int) {
 		shuffled.BasePackages[i], shuffled.BasePackages[j] = shuffled.BasePackages[j], shuffled.BasePackages[i]
 	})

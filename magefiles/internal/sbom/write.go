@@ -218,7 +218,7 @@ func offlineDebComponents(debs []OfflineDeb) ([]cdx.Component, error) {
 
 func chartComponent(c Chart) (cdx.Component, error) {
 	if c.Name == "" || c.Version == "" {
-		return cdx.Component{}, fmt.Errorf("Helm chart: name %q and version %q must both be set (from Chart.yaml)", c.Name, c.Version)
+		return cdx.Component{}, fmt.Errorf("Helm chart: name %q and version %q must both be set (from Chart.yaml)", c.Name, c.Version) //nolint:staticcheck // ST1005: "Helm" is a name
 	}
 	kv := []string{PropRole, RoleHelmChart}
 	if c.AppVersion != "" {

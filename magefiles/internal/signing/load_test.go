@@ -10,8 +10,6 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
-const testPassphrase = "correct horse battery staple"
-
 func TestLoadSigningKeyRefuses(t *testing.T) {
 	t.Parallel()
 	ks := keys(t)
@@ -62,7 +60,7 @@ func TestLoadSigningKeyRefuses(t *testing.T) {
 			t.Errorf("%s: error %q is not %q", c.name, err, c.want)
 		}
 		for _, other := range all {
-			if other != c.want && errors.Is(err, other) {
+			if !errors.Is(other, c.want) && errors.Is(err, other) {
 				t.Errorf("%s: error %q is also %q", c.name, err, other)
 			}
 		}

@@ -75,7 +75,7 @@ func TestSignatureHasUbuntuForm(t *testing.T) {
 	var n int
 	for {
 		p, err := pr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -172,7 +172,7 @@ func TestVerifyRejects(t *testing.T) {
 			}
 		}
 		for _, bad := range []error{ErrTampered, ErrOtherKey, ErrNotSignature} {
-			if bad != c.want && errors.Is(err, bad) {
+			if !errors.Is(bad, c.want) && errors.Is(err, bad) {
 				t.Errorf("%s: error %q is also %q", c.name, err, bad)
 			}
 		}
@@ -196,7 +196,9 @@ func damageSignature(t *testing.T, sig []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(raw)
+	if _, err := w.Write(raw); err != nil {
+		t.Fatal(err)
+	}
 	w.Close()
 	return buf.Bytes()
 }

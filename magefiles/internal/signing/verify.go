@@ -114,7 +114,7 @@ func readSignatures(sig []byte) ([]byte, []*packet.Signature, error) {
 	pr := packet.NewReader(bytes.NewReader(body))
 	for {
 		p, err := pr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

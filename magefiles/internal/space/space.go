@@ -10,8 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 	"golang.org/x/sys/unix"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/units"
 )
 
 // ErrNoSpace is wrapped by every *ShortError.

@@ -38,7 +38,11 @@ func TestCheckOnASmallTmpfs(t *testing.T) {
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
 		t.Fatalf("mount -t tmpfs -o size=4m: %v", err)
 	}
-	defer unix.Unmount(dir, unix.MNT_DETACH)
+	defer func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmounting %s: %v", dir, err)
+		}
+	}()
 
 	free, err := Free(dir)
 	if err != nil || free != 4<<20 {

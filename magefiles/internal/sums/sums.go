@@ -83,9 +83,9 @@ func isHex(s string) bool {
 
 // clip shortens a line for an error message.
 func clip(s string) string {
-	const max = 120
-	if len(s) > max {
-		return s[:max] + "..."
+	const maxShown = 120
+	if len(s) > maxShown {
+		return s[:maxShown] + "..."
 	}
 	return s
 }

@@ -81,7 +81,9 @@ func (b *builder) resolveKernel(ctx context.Context) (kernelRef, error) {
 	if data, err := json.Marshal(saved); err == nil && os.MkdirAll(filepath.Dir(memo), 0o755) == nil {
 		tmp := fmt.Sprintf("%s.%d.tmp", memo, os.Getpid())
 		if os.WriteFile(tmp, data, 0o644) == nil {
-			os.Rename(tmp, memo)
+			if os.Rename(tmp, memo) != nil {
+				os.Remove(tmp) // no memo: the next run resolves the kernel again
+			}
 		}
 	}
 	return ref, nil

@@ -3,12 +3,13 @@ package testiso
 import (
 	"context"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"

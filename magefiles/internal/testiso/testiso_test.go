@@ -135,9 +135,11 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if extracted.dir != "" {
 		root := filepath.Dir(extracted.dir)
-		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		// Best effort: make every directory writable so RemoveAll can
+		// empty it.
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
-				os.Chmod(p, 0o755)
+				_ = os.Chmod(p, 0o755)
 			}
 			return nil
 		})
@@ -173,13 +175,16 @@ func TestFixtureMD5Sums(t *testing.T) {
 		t.Errorf("md5sum.txt is not sorted byte-wise: %v", listed)
 	}
 	var onISO []string
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			rel, _ := filepath.Rel(dir, p)
 			onISO = append(onISO, "./"+filepath.ToSlash(rel))
 		}
 		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sort.Strings(onISO)
 	skipped := []string{"./boot.catalog", "./boot/grub/i386-pc/eltorito.img", "./md5sum.txt"}
 	want := slices.DeleteFunc(slices.Clone(onISO), func(p string) bool { return slices.Contains(skipped, p) })
@@ -282,8 +287,12 @@ func cpioNames(t *testing.T, path string) map[string][]byte {
 			t.Fatalf("bad cpio header at %d", off)
 		}
 		var size, nameSize uint32
-		fmt.Sscanf(string(h[54:62]), "%x", &size)
-		fmt.Sscanf(string(h[94:102]), "%x", &nameSize)
+		if _, err := fmt.Sscanf(string(h[54:62]), "%x", &size); err != nil {
+			t.Fatalf("cpio header at %d: file size: %v", off, err)
+		}
+		if _, err := fmt.Sscanf(string(h[94:102]), "%x", &nameSize); err != nil {
+			t.Fatalf("cpio header at %d: name size: %v", off, err)
+		}
 		name := string(data[off+110 : off+110+int(nameSize)-1])
 		off = align4(off + 110 + int(nameSize))
 		if name == "TRAILER!!!" {
@@ -462,7 +471,9 @@ func TestCachedFailureLeavesNothing(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "entry")
 	_, err := cached(context.Background(), dir, func(tmp string) error {
-		os.WriteFile(filepath.Join(tmp, "half"), []byte("x"), 0o644)
+		if err := os.WriteFile(filepath.Join(tmp, "half"), []byte("x"), 0o644); err != nil {
+			return err
+		}
 		return fmt.Errorf("tool failed")
 	})
 	if err == nil || err.Error() != "tool failed" {

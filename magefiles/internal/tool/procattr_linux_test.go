@@ -37,7 +37,7 @@ func TestToolDiesWithThePipeline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child printed %q, want the tool's PID", out)
 	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) }) // gone already when the test passes
 	// The kernel delivers SIGKILL when the parent dies; give it a moment.
 	for range 100 {
 		if !running(pid) {

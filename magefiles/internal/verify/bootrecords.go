@@ -74,7 +74,7 @@ func readBootEquipment(im *isoImage) (bootEquipment, error) {
 	var be bootEquipment
 	cat, err := eltorito.Read(im)
 	if err != nil {
-		return be, fmt.Errorf("El Torito: %w", err)
+		return be, fmt.Errorf("El Torito: %w", err) //nolint:staticcheck // ST1005: "El Torito" is a name
 	}
 	be.catalog = cat
 	if be.mbr, err = readMBR(im); err != nil {

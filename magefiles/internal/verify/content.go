@@ -8,12 +8,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"hash"
 	"io"
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/customize"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/eltorito"

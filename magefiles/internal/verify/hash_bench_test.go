@@ -4,12 +4,13 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 
 	"golang.org/x/sys/unix"
 

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"sync"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 )
 
 // inputs are what the checks share: the ISO and the base ISO, each listed by

@@ -3,12 +3,13 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/atomicfile"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 )
 
 // maxDetailInTable shortens long details in the terminal table; the report

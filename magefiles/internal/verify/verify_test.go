@@ -5,13 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 )

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/magefile/mage/mg"
+
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 )

@@ -1,3 +1,6 @@
+// Package githubtest is a fake GitHub REST API for tests: releases, assets,
+// tags, commits and the faults a real one shows (server errors, dropped
+// connections), served on loopback.
 package githubtest
 
 import (

@@ -75,7 +75,7 @@ func curtinMain(args []string, stdout, stderr io.Writer) int {
 	defer func() {
 		for i := len(mounted) - 1; i >= 0; i-- {
 			if err := run(stderr, "umount", mounted[i]); err != nil {
-				run(stderr, "umount", "-l", mounted[i])
+				_ = run(stderr, "umount", "-l", mounted[i]) // best effort: the target is powered off next
 			}
 		}
 	}()

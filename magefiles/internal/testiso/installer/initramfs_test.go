@@ -41,11 +41,17 @@ func readNewc(t *testing.T, b []byte) (map[string][]byte, map[string]uint32) {
 
 func TestCPIOArchive(t *testing.T) {
 	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "usr/sbin"), 0o755)
-	os.MkdirAll(filepath.Join(root, "etc/lvm"), 0o755)
-	os.WriteFile(filepath.Join(root, "usr/sbin/lvm"), []byte("#!binary"), 0o755)
-	os.Symlink("usr/sbin", filepath.Join(root, "sbin")) // merged /usr
-	os.WriteFile(filepath.Join(root, "etc/lvm/lvm.conf"), []byte("config {}\n"), 0o644)
+	for _, err := range []error{
+		os.MkdirAll(filepath.Join(root, "usr/sbin"), 0o755),
+		os.MkdirAll(filepath.Join(root, "etc/lvm"), 0o755),
+		os.WriteFile(filepath.Join(root, "usr/sbin/lvm"), []byte("#!binary"), 0o755),
+		os.Symlink("usr/sbin", filepath.Join(root, "sbin")), // merged /usr
+		os.WriteFile(filepath.Join(root, "etc/lvm/lvm.conf"), []byte("config {}\n"), 0o644),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	iso := []byte("gzip-bytes-of-the-iso-initrd")
 	img, err := installedInitramfs(iso, root, []string{"/sbin/lvm", "/etc/lvm/lvm.conf"})
 	if err != nil {

@@ -145,7 +145,7 @@ type lineWriter struct{ ws []io.Writer }
 func (l *lineWriter) Write(p []byte) (int, error) {
 	q := []byte(strings.ReplaceAll(string(p), "\n", "\r\n"))
 	for _, w := range l.ws {
-		w.Write(q)
+		_, _ = w.Write(q) // a console that went away must not stop the install
 	}
 	return len(p), nil
 }
@@ -260,7 +260,9 @@ func (in *installer) shutdown(how string) {
 	if how == "reboot" || how == "" { // subiquity's default is reboot
 		cmd = syscall.LINUX_REBOOT_CMD_RESTART
 	}
-	syscall.Reboot(cmd)
+	if err := syscall.Reboot(cmd); err != nil {
+		fmt.Fprintln(os.Stderr, "installer: reboot:", err)
+	}
 	for {
 		time.Sleep(time.Hour)
 	}

@@ -198,38 +198,6 @@ func waitFor(paths ...string) error {
 	return fmt.Errorf("%s did not appear after partitioning", strings.Join(paths, ", "))
 }
 
-func sectors(path string) (int64, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0, err
-	}
-	if st.Size()%512 != 0 {
-		return 0, fmt.Errorf("%s is %d bytes, not whole sectors", path, st.Size())
-	}
-	return st.Size() / 512, nil
-}
-
-// copyInto writes the file src into the device dst at byte offset off.
-func copyInto(src, dst string, off int64) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(dst, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteAt(data, off); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // copySource copies each layer, bottom first, to /target as curtin's
 // extract does (it uses rsync -aXHAS; busybox cp -a keeps owners, modes,
 // times, links and device files).
