@@ -34,14 +34,17 @@ var testOnlyTools = []tool.Tool{
 func testTools() []tool.Tool { return tool.Union(pipeline.Tools(), testiso.Tools(), testOnlyTools) }
 
 // lintModfile pins the linter (golangci-lint) and its dependencies.
-const lintModfile = "tools.mod"
+const lintModfile = "magefiles/lint/tools.mod"
+
+// lintConfig is the linter's configuration.
+const lintConfig = "magefiles/lint/golangci.yaml"
 
 // Test installs what the tests need (apt packages, Go modules) and runs go vet, the linter and every test.
 //
 // This is the command CI runs (.ci/run). Missing tools are installed with
 // apt-get (through sudo when not root); with NOVASPHERE_NO_INSTALL=1 the
-// exact apt-get line is printed instead. golangci-lint (pinned in tools.mod,
-// configured in .golangci.yaml) checks formatting, import grouping and the
+// exact apt-get line is printed instead. golangci-lint (pinned in magefiles/lint/tools.mod,
+// configured in magefiles/lint/golangci.yaml) checks formatting, import grouping and the
 // linters there before the tests run. Tests build their own small ISOs and
 // boot them under QEMU; nothing is downloaded from the internet except Go
 // modules and Debian packages.
@@ -59,10 +62,10 @@ func Test(ctx context.Context) error {
 		{"go", "mod", "download"},
 		{"go", "mod", "download", "-modfile=" + lintModfile},
 		{"go", "vet", "./..."},
-		// golangci-lint v2, pinned in tools.mod (kept apart from go.mod so
+		// golangci-lint v2, pinned in magefiles/lint/tools.mod (kept apart from go.mod so
 		// its dependencies never change the pipeline's build); its
-		// configuration is .golangci.yaml.
-		{"go", "tool", "-modfile=" + lintModfile, "golangci-lint", "run", "./..."},
+		// configuration is magefiles/lint/golangci.yaml.
+		{"go", "tool", "-modfile=" + lintModfile, "golangci-lint", "run", "--config", lintConfig, "./..."},
 		{"go", "test", "-count=1", "-timeout", "45m", "./..."},
 	}
 	for _, s := range steps {

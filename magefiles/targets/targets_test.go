@@ -13,11 +13,12 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
-	"golang.org/x/crypto/ssh"
 )
 
 // mage runs `go run magefile.go args...` from the repository root, as a

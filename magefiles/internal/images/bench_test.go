@@ -86,12 +86,15 @@ func BenchmarkFetchAndWrite1GiB(b *testing.B) {
 func BenchmarkPlainCopy1GiB(b *testing.B) {
 	_, blobDir := gibImage(b)
 	var files []string
-	filepath.Walk(blobDir, func(p string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(blobDir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.Mode().IsRegular() && fi.Size() >= benchLayerSize {
 			files = append(files, p)
 		}
 		return nil
 	})
+	if err != nil {
+		b.Fatal(err)
+	}
 	if len(files) != benchLayers {
 		b.Fatalf("found %d layer files in the registry, want %d", len(files), benchLayers)
 	}

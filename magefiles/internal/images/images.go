@@ -1,3 +1,10 @@
+// Package images is the pipeline's images stage: it reads the container
+// images charts/novasphere declares in Chart.yaml's artifacthub.io/images
+// annotation (each pinned by digest, for linux/amd64), renders the chart
+// with Helm's SDK and refuses an image a rendered manifest names that is
+// not declared, fetches each image by digest with go-containerregistry into
+// a content-addressed cache under CACHE_DIR, and writes one reproducible OCI
+// archive per image for /novasphere/images on the ISO.
 package images
 
 import (

@@ -1,6 +1,6 @@
 // tools.mod pins the development tools the test command runs, apart from
 // go.mod so that their dependencies never change the pipeline's own build:
-// go tool -modfile=tools.mod golangci-lint run
+// go tool -modfile=magefiles/lint/tools.mod golangci-lint run
 module github.com/novasphere/novasphere-iso
 
 go 1.26.7
