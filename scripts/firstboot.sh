@@ -2,7 +2,7 @@
 # firstboot.sh: run once by novasphere-firstboot.service on the first boot of
 # the installed system. It checks that NovaSphere is installed and whole and
 # reports each check on the console, one line each, for the operator and for
-# the install proof (magefiles/internal/install), which reads them from the
+# the install proof (magefiles/internal/installproof), which reads them from the
 # first serial port:
 #   NOVASPHERE-FIRSTBOOT version <version>
 #   NOVASPHERE-FIRSTBOOT check <what> ok|FAILED <detail>

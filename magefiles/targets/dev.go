@@ -55,7 +55,7 @@ func Test(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := tool.NewInstaller(c.NoInstall, os.Stderr).Ensure(ctx, "test", testTools()...); err != nil {
+	if err := tool.NewProvisioner(c.NoInstall, os.Stderr).Ensure(ctx, "test", testTools()...); err != nil {
 		return err
 	}
 	steps := [][]string{

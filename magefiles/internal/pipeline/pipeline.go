@@ -118,9 +118,9 @@ type Build struct {
 	// long work (xorriso writing the ISO). Terminal says Log is a terminal.
 	Out, Log, Progress io.Writer
 	Terminal           bool
-	// Installer installs missing tools, or refuses under
+	// Tools installs missing tools, or refuses under
 	// NOVASPHERE_NO_INSTALL=1.
-	Installer *tool.Installer
+	Tools *tool.Provisioner
 	// Release holds release's flags.
 	Release ReleaseFlags
 
@@ -165,14 +165,14 @@ type ReleaseFlags struct {
 // New is a Build of c that logs to log and writes results to out.
 func New(c config.Config, out, log io.Writer, terminal bool) *Build {
 	return &Build{
-		Config:    c,
-		Dist:      dist.New(c.DistDir, c.Version).ForBase(baseSuffix(c)),
-		Out:       out,
-		Log:       log,
-		Progress:  log,
-		Terminal:  terminal,
-		Installer: tool.NewInstaller(c.NoInstall, log),
-		Payload:   payload.RepoSources(c.Root),
+		Config:   c,
+		Dist:     dist.New(c.DistDir, c.Version).ForBase(baseSuffix(c)),
+		Out:      out,
+		Log:      log,
+		Progress: log,
+		Terminal: terminal,
+		Tools:    tool.NewProvisioner(c.NoInstall, log),
+		Payload:  payload.RepoSources(c.Root),
 	}
 }
 
@@ -234,7 +234,7 @@ func (b *Build) runStage(ctx context.Context, s Stage) error {
 		}
 	}
 	if t, ok := s.(Tooled); ok {
-		if err := b.Installer.Ensure(ctx, s.Name().String(), t.Tools(b)...); err != nil {
+		if err := b.Tools.Ensure(ctx, s.Name().String(), t.Tools(b)...); err != nil {
 			return err
 		}
 	}

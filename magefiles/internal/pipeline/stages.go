@@ -17,7 +17,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/fetch"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/installproof"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/iso"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/release"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
@@ -258,7 +258,7 @@ func (verifyStage) options(b *Build) verify.Options {
 		BootTimeout:     c.Verify.BootTimeout,
 		BootMarker:      c.Verify.BootMarker,
 		Install:         c.Verify.Install,
-		InstallTimeouts: install.Timeouts{Install: c.Verify.InstallTimeout},
+		InstallTimeouts: installproof.Timeouts{Install: c.Verify.InstallTimeout},
 		Images:          b.verifyImages(),
 		InstallDiskDir:  filepath.Join(c.BuildDir, "install"),
 		Out:             b.Out,

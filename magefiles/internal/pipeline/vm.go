@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/installproof"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/qemu"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/verify"
@@ -22,18 +22,18 @@ func (b *Build) InstallDiskDir(fw qemu.Firmware) string {
 
 // VM builds the ISO (the stages up to pack; nothing is redone when it is up
 // to date), installs it in fw when no install proof left a disk yet, then
-// boots the installed disk interactively (install.VM).
+// boots the installed disk interactively (installproof.VM).
 func (b *Build) VM(ctx context.Context, fw qemu.Firmware) error {
 	if err := b.Run(ctx, stage.Pack); err != nil {
 		return err
 	}
 	dir := b.InstallDiskDir(fw)
-	disk := filepath.Join(dir, install.DiskName)
+	disk := filepath.Join(dir, installproof.DiskName)
 	if _, err := os.Stat(disk); errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(b.Log, "vm: no installed disk in %s yet: installing %s first (%s)\n", dir, b.Packed.ISO, fw)
-		res, err := install.Run(ctx, install.Options{ISO: b.Packed.ISO, Version: b.Config.Version, Firmware: fw,
+		res, err := installproof.Run(ctx, installproof.Options{ISO: b.Packed.ISO, Version: b.Config.Version, Firmware: fw,
 			DistDir: b.Dist.Dir, DiskDir: dir, Progress: b.Log,
-			Timeouts: install.Timeouts{Install: b.Config.Verify.InstallTimeout}})
+			Timeouts: installproof.Timeouts{Install: b.Config.Verify.InstallTimeout}})
 		if err != nil {
 			return fmt.Errorf("vm: installing first: %w", err)
 		}
@@ -45,5 +45,5 @@ func (b *Build) VM(ctx context.Context, fw qemu.Firmware) error {
 	if b.Customized != nil && b.Customized.Login.Username != "" {
 		user = b.Customized.Login.Username
 	}
-	return install.VM(ctx, install.VMOptions{Disk: disk, UEFIVars: filepath.Join(dir, install.VarsName), Firmware: fw, User: user})
+	return installproof.VM(ctx, installproof.VMOptions{Disk: disk, UEFIVars: filepath.Join(dir, installproof.VarsName), Firmware: fw, User: user})
 }

@@ -72,7 +72,7 @@ func (b *builder) build(ctx context.Context) (Fixture, error) {
 	if b.opts.Installer {
 		tools = append(append([]tool.Tool(nil), tools...), installerTools...)
 	}
-	if err := tool.NewInstaller(noInstall, b.log).Ensure(ctx, "testiso", tools...); err != nil {
+	if err := tool.NewProvisioner(noInstall, b.log).Ensure(ctx, "testiso", tools...); err != nil {
 		return Fixture{}, err
 	}
 	ref, err := b.resolveKernel(ctx)

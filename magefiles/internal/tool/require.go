@@ -98,9 +98,9 @@ func Union(lists ...[]Tool) []Tool {
 	return out
 }
 
-// Installer installs missing tools. The zero value is not useful; use
-// NewInstaller.
-type Installer struct {
+// Provisioner installs missing tools (apt packages). The zero value is not useful; use
+// NewProvisioner.
+type Provisioner struct {
 	// NoInstall refuses to install and prints the command instead
 	// (NOVASPHERE_NO_INSTALL=1).
 	NoInstall bool
@@ -112,9 +112,9 @@ type Installer struct {
 	run func(ctx context.Context, c *Cmd) error
 }
 
-// NewInstaller returns an Installer that logs to log.
-func NewInstaller(noInstall bool, log io.Writer) *Installer {
-	return &Installer{
+// NewProvisioner returns a Provisioner that logs to log.
+func NewProvisioner(noInstall bool, log io.Writer) *Provisioner {
+	return &Provisioner{
 		NoInstall: noInstall,
 		Log:       log,
 		osRelease: "/etc/os-release",
@@ -126,7 +126,7 @@ func NewInstaller(noInstall bool, log io.Writer) *Installer {
 // apt-get on Debian and Ubuntu (through sudo when not root). Where that is
 // not possible or not allowed, the error names the packages and the command
 // that installs them.
-func (in *Installer) Ensure(ctx context.Context, stage string, tools ...Tool) error {
+func (in *Provisioner) Ensure(ctx context.Context, stage string, tools ...Tool) error {
 	pkgs, names := missing(tools)
 	if len(pkgs) == 0 {
 		return nil
@@ -150,7 +150,7 @@ func (in *Installer) Ensure(ctx context.Context, stage string, tools ...Tool) er
 	return nil
 }
 
-func (in *Installer) aptInstall(ctx context.Context, pkgs []string) error {
+func (in *Provisioner) aptInstall(ctx context.Context, pkgs []string) error {
 	// Package lists may be missing or stale on a fresh machine.
 	if err := in.run(ctx, in.apt("apt-get", "update", "-q")); err != nil {
 		return err
@@ -160,7 +160,7 @@ func (in *Installer) aptInstall(ctx context.Context, pkgs []string) error {
 }
 
 // apt builds an apt-get command, through sudo when not root.
-func (in *Installer) apt(args ...string) *Cmd {
+func (in *Provisioner) apt(args ...string) *Cmd {
 	const env = "DEBIAN_FRONTEND=noninteractive"
 	if os.Geteuid() == 0 {
 		return Command(args[0], args[1:]...).Env(env).Stream(in.Log)
@@ -193,7 +193,7 @@ func missing(tools []Tool) (pkgs, names []string) {
 }
 
 // isApt reports whether this is Debian, Ubuntu or a derivative with apt-get.
-func (in *Installer) isApt() bool {
+func (in *Provisioner) isApt() bool {
 	if _, err := exec.LookPath("apt-get"); err != nil {
 		return false
 	}

@@ -21,7 +21,7 @@ func osRelease(t *testing.T, content string) string {
 }
 
 func TestEnsurePresentToolsDoesNothing(t *testing.T) {
-	in := NewInstaller(false, &bytes.Buffer{})
+	in := NewProvisioner(false, &bytes.Buffer{})
 	in.run = func(context.Context, *Cmd) error { t.Fatal("nothing must be installed"); return nil }
 	if err := in.Ensure(context.Background(), "pack", Tool{Command: "sh", Package: "dash"}); err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func TestEnsurePresentToolsDoesNothing(t *testing.T) {
 }
 
 func TestEnsureNoInstallPrintsTheAptLine(t *testing.T) {
-	in := NewInstaller(true, &bytes.Buffer{})
+	in := NewProvisioner(true, &bytes.Buffer{})
 	in.osRelease = osRelease(t, "ID=debian\n")
 	in.run = func(context.Context, *Cmd) error { t.Fatal("NOVASPHERE_NO_INSTALL must not install"); return nil }
 	err := in.Ensure(context.Background(), "pack", absent, Tool{Command: "sh", Package: "dash"})
@@ -47,7 +47,7 @@ func TestEnsureNoInstallPrintsTheAptLine(t *testing.T) {
 }
 
 func TestEnsureOnOtherSystemsNamesThePackage(t *testing.T) {
-	in := NewInstaller(false, &bytes.Buffer{})
+	in := NewProvisioner(false, &bytes.Buffer{})
 	in.osRelease = osRelease(t, "ID=fedora\nID_LIKE=\"rhel centos\"\n")
 	in.run = func(context.Context, *Cmd) error { t.Fatal("must not run apt-get on Fedora"); return nil }
 	err := in.Ensure(context.Background(), "verify", absent)
@@ -58,7 +58,7 @@ func TestEnsureOnOtherSystemsNamesThePackage(t *testing.T) {
 
 func TestEnsureInstallsWithAptAndSaysSo(t *testing.T) {
 	var log bytes.Buffer
-	in := NewInstaller(false, &log)
+	in := NewProvisioner(false, &log)
 	in.osRelease = osRelease(t, "ID=ubuntu\nID_LIKE=debian\n")
 	var ran []string
 	in.run = func(_ context.Context, c *Cmd) error { ran = append(ran, c.String()); return nil }

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/installproof"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/qemu"
 )
 
@@ -34,9 +34,9 @@ func InstallDiskDir(dir string, fw qemu.Firmware) string {
 // runInstalls runs the install proofs, after the boots (whose KVM fallback
 // they then share), both at once, and returns a check each and every
 // proof's result for the report.
-func runInstalls(ctx context.Context, o Options) ([]Check, []install.Result) {
+func runInstalls(ctx context.Context, o Options) ([]Check, []installproof.Result) {
 	checks := make([]Check, len(InstallFirmwares))
-	results := make([]install.Result, len(InstallFirmwares))
+	results := make([]installproof.Result, len(InstallFirmwares))
 	var wg sync.WaitGroup
 	for i, fw := range InstallFirmwares {
 		wg.Go(func() { checks[i], results[i] = installOne(ctx, o, fw) })
@@ -46,10 +46,10 @@ func runInstalls(ctx context.Context, o Options) ([]Check, []install.Result) {
 }
 
 // installOne runs one install proof and turns it into a check.
-func installOne(ctx context.Context, o Options, fw qemu.Firmware) (Check, install.Result) {
+func installOne(ctx context.Context, o Options, fw qemu.Firmware) (Check, installproof.Result) {
 	c := Check{Name: InstallCheckName(fw)}
 	fmt.Fprintf(o.Out, "verify: installing the ISO on a blank disk (%s, no network)\n", fw)
-	res, err := install.Run(ctx, install.Options{ISO: o.ISO, Version: o.Version, Firmware: fw, DistDir: o.DistDir,
+	res, err := installproof.Run(ctx, installproof.Options{ISO: o.ISO, Version: o.Version, Firmware: fw, DistDir: o.DistDir,
 		Timeouts: o.InstallTimeouts, Accel: o.InstallAccel, Progress: o.Out, DiskDir: InstallDiskDir(o.InstallDiskDir, fw)})
 	c.Detail = stepsSummary(res)
 	if err != nil {
@@ -66,7 +66,7 @@ func installOne(ctx context.Context, o Options, fw qemu.Firmware) (Check, instal
 }
 
 // stepsSummary is "install 40.2s, first-boot 26.9s, check ok (tcg)".
-func stepsSummary(res install.Result) string {
+func stepsSummary(res installproof.Result) string {
 	var parts []string
 	for _, s := range res.Steps {
 		mark := (time.Duration(s.Seconds * float64(time.Second))).Round(100 * time.Millisecond).String()

@@ -39,7 +39,7 @@ import (
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/installproof"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/tool"
 )
 
@@ -81,7 +81,7 @@ type Report struct {
 	BootMarker string `json:"boot_marker"`
 	// Install holds each install proof's steps, durations, logs and
 	// screen pictures, when verify ran the proof.
-	Install []install.Result `json:"install,omitempty"`
+	Install []installproof.Result `json:"install,omitempty"`
 	// Inputs fingerprints what verify was asked to prove (version, boots,
 	// marker, install proof): a passing report is reused only for the same
 	// ISO digest and the same inputs.
@@ -166,15 +166,15 @@ type Options struct {
 	// checked on the installed system.
 	Install bool
 	// InstallTimeouts bound the proof's boots (zero fields: the
-	// accelerator's defaults, install.DefaultTimeouts); InstallAccel forces
+	// accelerator's defaults, installproof.DefaultTimeouts); InstallAccel forces
 	// "kvm" or "tcg" (tests).
-	InstallTimeouts install.Timeouts
+	InstallTimeouts installproof.Timeouts
 	InstallAccel    string
 	// Images are the container images the ISO must carry under
 	// /novasphere/images (the images stage's result).
 	Images []Image
 	// InstallDiskDir, when set, keeps each proof's installed disk in
-	// InstallDiskDir/<firmware>/ (install.Options.DiskDir), named in the
+	// InstallDiskDir/<firmware>/ (installproof.Options.DiskDir), named in the
 	// report; `mage vm` boots it.
 	InstallDiskDir string
 	// Out receives progress lines and the result table (nil: discarded).

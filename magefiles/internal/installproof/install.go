@@ -1,4 +1,4 @@
-// Package install proves that an installer ISO installs NovaSphere: it boots
+// Package installproof proves that an installer ISO installs NovaSphere: it boots
 // the ISO under QEMU with a blank virtual disk and no network, lets the
 // unattended install run to its end (the installer powers off or reboots),
 // then boots the installed disk and reads, from the installed system itself,
@@ -19,7 +19,7 @@
 // (subiquity installs, which takes minutes under KVM and much longer under
 // TCG) and on the test ISO of package testiso, whose test installer follows
 // subiquity's order in seconds.
-package install
+package installproof
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package install_test
+package installproof_test
 
 import (
 	"context"

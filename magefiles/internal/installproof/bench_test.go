@@ -1,11 +1,11 @@
-package install_test
+package installproof_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/installproof"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/qemu"
 )
 
@@ -20,7 +20,7 @@ func BenchmarkInstallProof(b *testing.B) {
 			var installS, bootS, totalS float64
 			n := 0
 			for b.Loop() {
-				res, err := install.Run(context.Background(), install.Options{
+				res, err := installproof.Run(context.Background(), installproof.Options{
 					ISO: isoPath, Version: testVersion, Firmware: fw, DistDir: b.TempDir(), Accel: "tcg",
 					Timeouts: testTimeouts, MemoryMiB: 1024, ProgressInterval: time.Hour, PrivateKey: testKey(b).signer,
 				})

@@ -1,4 +1,4 @@
-package install_test
+package installproof_test
 
 import (
 	"context"
@@ -10,19 +10,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/install"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/installproof"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/qemu"
 )
 
 // Timeouts for the test ISO under TCG with two boots sharing two cores: its
 // install takes about a minute, its installed system's first boot about 30 s.
-var testTimeouts = install.Timeouts{Install: 6 * time.Minute, FirstBoot: 4 * time.Minute}
+var testTimeouts = installproof.Timeouts{Install: 6 * time.Minute, FirstBoot: 4 * time.Minute}
 
 // proofOptions run the proof under TCG: on the project's machines /dev/kvm
 // runs SeaBIOS and GRUB (so qemu.Accelerator picks KVM) but the Linux kernel
 // then prints nothing, and TCG is the path the timeouts must hold for.
-func proofOptions(t *testing.T, isoPath string, fw qemu.Firmware) install.Options {
-	return install.Options{
+func proofOptions(t *testing.T, isoPath string, fw qemu.Firmware) installproof.Options {
+	return installproof.Options{
 		ISO: isoPath, Version: testVersion, Firmware: fw, DistDir: t.TempDir(), Accel: "tcg",
 		Timeouts: testTimeouts, MemoryMiB: 1024, PrivateKey: testKey(t).signer,
 		Progress: testWriter{t}, ProgressInterval: 15 * time.Second,
@@ -49,15 +49,15 @@ func TestInstallProof(t *testing.T) {
 			t.Parallel()
 			o := proofOptions(t, isoPath, fw)
 			o.DiskDir = t.TempDir()
-			res, err := install.Run(context.Background(), o)
+			res, err := installproof.Run(context.Background(), o)
 			for _, s := range res.Steps {
 				t.Logf("step %s passed=%v skipped=%v in %.1fs: %s", s.Name, s.Passed, s.Skipped, s.Seconds, s.Detail)
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []string{install.StepInstall, install.StepFirstBoot, install.StepCheck, install.StepLogin, install.StepVersion,
-				install.StepUserKeys, install.StepNetwork, install.StepRootSize, install.StepUnits, install.StepReinstall}
+			want := []string{installproof.StepInstall, installproof.StepFirstBoot, installproof.StepCheck, installproof.StepLogin, installproof.StepVersion,
+				installproof.StepUserKeys, installproof.StepNetwork, installproof.StepRootSize, installproof.StepUnits, installproof.StepReinstall}
 			var names []string
 			for _, s := range res.Steps {
 				names = append(names, s.Name)
@@ -85,23 +85,23 @@ func TestInstallProof(t *testing.T) {
 					t.Errorf("install log lacks %q", want)
 				}
 			}
-			step := func(name string) install.Step {
+			step := func(name string) installproof.Step {
 				for _, s := range res.Steps {
 					if s.Name == name {
 						return s
 					}
 				}
-				return install.Step{}
+				return installproof.Step{}
 			}
-			if d := step(install.StepNetwork).Detail; !strings.Contains(d, "by DHCP") {
+			if d := step(installproof.StepNetwork).Detail; !strings.Contains(d, "by DHCP") {
 				t.Errorf("network step: %q", d)
 			}
-			if d := step(install.StepReinstall).Detail; !strings.Contains(d, "NovaSphere "+testVersion) || !strings.Contains(d, "the disk is unchanged") {
+			if d := step(installproof.StepReinstall).Detail; !strings.Contains(d, "NovaSphere "+testVersion) || !strings.Contains(d, "the disk is unchanged") {
 				t.Errorf("reinstall step: %q", d)
 			}
 			checkScreens(t, res, 3)
 			st, err := os.Stat(res.Disk)
-			if err != nil || st.Size() != install.DefaultDiskBytes {
+			if err != nil || st.Size() != installproof.DefaultDiskBytes {
 				t.Fatalf("kept disk %q: %v, %v", res.Disk, st, err)
 			}
 			if used := st.Sys().(*syscall.Stat_t).Blocks * 512; used > st.Size()/8 {
@@ -112,7 +112,7 @@ func TestInstallProof(t *testing.T) {
 }
 
 // checkScreens checks that the result lists n screen pictures, real PNGs.
-func checkScreens(t *testing.T, res install.Result, n int) {
+func checkScreens(t *testing.T, res installproof.Result, n int) {
 	t.Helper()
 	if len(res.Screens) != n {
 		t.Fatalf("screens %v, want %d", res.Screens, n)
@@ -145,9 +145,9 @@ type failCase struct {
 	name     string
 	iso      func(t *testing.T) string
 	version  string
-	timeouts install.Timeouts
+	timeouts installproof.Timeouts
 	step     string
-	timeout  bool     // the error wraps install.ErrTimeout
+	timeout  bool     // the error wraps installproof.ErrTimeout
 	want     []string // in the error
 }
 
@@ -158,7 +158,7 @@ func TestInstallProofFails(t *testing.T) {
 			iso: func(t *testing.T) string {
 				return remaster(t, newPayload(t, goodDebs...), withLateCommand(t, "test -e /target/opt/novasphere/no-such-file"))
 			},
-			step: install.StepInstall,
+			step: installproof.StepInstall,
 			want: []string{"NOVASPHERE-INSTALL-FAILED", `late-commands[3] "test -e /target/opt/novasphere/no-such-file"`, "exited with status 1"},
 		},
 		{
@@ -168,7 +168,7 @@ func TestInstallProofFails(t *testing.T) {
 				p.write(t, "scripts/install.sh", "#!/bin/sh\necho 'novasphere-install: refusing on purpose' >&2\nexit 3\n")
 				return remaster(t, p, "")
 			},
-			step: install.StepInstall,
+			step: installproof.StepInstall,
 			want: []string{"refusing on purpose", "sh /opt/novasphere/scripts/install.sh exited with status 3", "late-commands[2]"},
 		},
 		{
@@ -184,7 +184,7 @@ func TestInstallProofFails(t *testing.T) {
 					deb{name: "novasphere-test-one", version: "1.0", file: "/usr/share/novasphere-clash/README"},
 					deb{name: "novasphere-test-two", version: "1.0", file: "/usr/share/novasphere-clash/README"}), "")
 			},
-			step: install.StepInstall,
+			step: installproof.StepInstall,
 			want: []string{"trying to overwrite '/usr/share/novasphere-clash/README'", "install.sh exited with status 100"},
 		},
 		// "installed VERSION differs" is proven without an install: the
@@ -195,8 +195,8 @@ func TestInstallProofFails(t *testing.T) {
 			iso: func(t *testing.T) string {
 				return remaster(t, newPayload(t), withEarlyCommand(t, "sleep 100000"))
 			},
-			timeouts: install.Timeouts{Install: 75 * time.Second, FirstBoot: time.Minute},
-			step:     install.StepInstall,
+			timeouts: installproof.Timeouts{Install: 75 * time.Second, FirstBoot: time.Minute},
+			step:     installproof.StepInstall,
 			timeout:  true,
 			want:     []string{"did not power off or reboot within 1m15s", "early-commands[0]: sleep 100000"},
 		},
@@ -208,18 +208,18 @@ func TestInstallProofFails(t *testing.T) {
 			if tc.version != "" {
 				o.Version = tc.version
 			}
-			if tc.timeouts != (install.Timeouts{}) {
+			if tc.timeouts != (installproof.Timeouts{}) {
 				o.Timeouts = tc.timeouts
 			}
-			res, err := install.Run(context.Background(), o)
+			res, err := installproof.Run(context.Background(), o)
 			if err == nil {
 				t.Fatalf("the proof passed: %+v", res)
 			}
 			t.Logf("error (as expected): %v", err)
-			if !errors.Is(err, install.ErrFailed) && !tc.timeout {
-				t.Errorf("error does not wrap install.ErrFailed")
+			if !errors.Is(err, installproof.ErrFailed) && !tc.timeout {
+				t.Errorf("error does not wrap installproof.ErrFailed")
 			}
-			if errors.Is(err, install.ErrTimeout) != tc.timeout {
+			if errors.Is(err, installproof.ErrTimeout) != tc.timeout {
 				t.Errorf("errors.Is(err, ErrTimeout) = %v, want %v", !tc.timeout, tc.timeout)
 			}
 			if !strings.Contains(err.Error(), "step "+tc.step+":") {
