@@ -1,6 +1,6 @@
 //go:build mage
 
-// novasphere-iso builds NovaSphere's offline installer ISO from Ubuntu 22.04 live-server:
+// novasphere-iso builds NovaSphere's offline installer ISO from an Ubuntu live-server base (configs/bases.yaml; 22.04.3 by default):
 // fetch -> extract -> customize -> packages -> images -> pack -> verify -> sbom -> sign -> release.
 // Run "mage -h <target>" for details; "mage settings" shows every setting.
 package main
