@@ -2,8 +2,6 @@ package targets_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,11 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/servercopy/sshdtest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/testiso"
 )
 
@@ -191,7 +188,7 @@ func TestReleaseArgumentOverridesVersionEnv(t *testing.T) {
 	// A key to log in with, so that the release gets past customize's
 	// "nobody can log in" refusal.
 	env = append(env, "GH_TOKEN=", "GITHUB_TOKEN=", "GITHUB_REPOSITORY=novasphere/novasphere-iso", "VERIFY_INSTALL_TIMEOUT=1s",
-		config.EnvAdminAuthorizedKeys+"="+adminKeys(t))
+		config.EnvAdminAuthorizedKeys+"="+sshdtest.PublicKeyFile(t))
 	out, err := mage(t, env, "release", "v1.2.4", "-dryrun")
 	if err == nil {
 		t.Fatalf("release without a token and without boots passed its checklist:\n%s", out)
@@ -372,23 +369,4 @@ func hiddenFiles(dir string) []string {
 		}
 	}
 	return out
-}
-
-// adminKeys writes a file holding one new Ed25519 public key, for
-// ADMIN_AUTHORIZED_KEYS.
-func adminKeys(t *testing.T) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := filepath.Join(t.TempDir(), "admin.pub")
-	if err := os.WriteFile(keys, ssh.MarshalAuthorizedKey(k), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return keys
 }

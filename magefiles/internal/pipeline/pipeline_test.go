@@ -3,8 +3,6 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
@@ -26,6 +22,7 @@ import (
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/pipeline"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sbom"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/servercopy/sshdtest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/signing/signingtest"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/stage"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/sums"
@@ -448,7 +445,7 @@ func layoutFixture(t *testing.T, id string) testiso.Fixture {
 // as a 22.04 base stops at the packages stage naming both forms.
 func TestLayoutOf2604(t *testing.T) {
 	fx, root := layoutFixture(t, "ubuntu-26.04.1"), repoCopy(t)
-	b, log, err := runOn(t, fx, t.TempDir(), root, stage.SBOM, map[string]string{config.EnvBase: "ubuntu-26.04.1", config.EnvAdminAuthorizedKeys: adminKeys(t)})
+	b, log, err := runOn(t, fx, t.TempDir(), root, stage.SBOM, map[string]string{config.EnvBase: "ubuntu-26.04.1", config.EnvAdminAuthorizedKeys: sshdtest.PublicKeyFile(t)})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -473,7 +470,7 @@ func TestLayoutOf2604(t *testing.T) {
 // directory, the build record and the SBOM carry it.
 func TestArtifactsListWhatTheRunWrote(t *testing.T) {
 	const base = "ubuntu-24.04.4"
-	b, log, err := runOn(t, layoutFixture(t, base), t.TempDir(), repoCopy(t), stage.Sign, map[string]string{config.EnvBase: base, config.EnvAdminAuthorizedKeys: adminKeys(t)})
+	b, log, err := runOn(t, layoutFixture(t, base), t.TempDir(), repoCopy(t), stage.Sign, map[string]string{config.EnvBase: base, config.EnvAdminAuthorizedKeys: sshdtest.PublicKeyFile(t)})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -589,30 +586,10 @@ func TestReleaseRefusesABuildNobodyCanLogInTo(t *testing.T) {
 	if b.Packed != nil {
 		t.Errorf("an ISO was written: %+v", b.Packed)
 	}
-	b, log, err = run(t, root, stage.Customize, map[string]string{config.EnvAdminAuthorizedKeys: adminKeys(t)})
+	b, log, err = run(t, root, stage.Customize, map[string]string{config.EnvAdminAuthorizedKeys: sshdtest.PublicKeyFile(t)})
 	if err != nil || !b.Customized.Login.CanLogIn() {
 		t.Fatalf("customize with ADMIN_AUTHORIZED_KEYS: %v\n%s", err, log)
 	}
-}
-
-// adminKeys writes a file holding one new Ed25519 public key, for
-// ADMIN_AUTHORIZED_KEYS: with it someone can log in, so customize and
-// verify do not warn (the warning leads verify's autoinstall detail).
-func adminKeys(t *testing.T) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := filepath.Join(t.TempDir(), "admin.pub")
-	if err := os.WriteFile(keys, ssh.MarshalAuthorizedKey(k), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return keys
 }
 
 // autoinstallDetail is the whole detail of verify's autoinstall check (the
