@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
@@ -420,15 +419,7 @@ func TestReproduceFindsTwoBuildsIdentical(t *testing.T) {
 // configs/bases.yaml.
 func layoutFixture(t *testing.T, id string) testiso.Fixture {
 	t.Helper()
-	root, err := config.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := bases.LoadIn(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := set.Get(id)
+	b, err := testiso.CommittedBase(id)
 	if err != nil {
 		t.Fatal(err)
 	}

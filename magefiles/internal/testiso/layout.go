@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
 
 // Layout is the Ubuntu release whose ISO layout the fixture imitates. The
@@ -148,4 +149,18 @@ func (l Layout) hweKernel(tree string) error {
 		}
 	}
 	return nil
+}
+
+// CommittedBase is the entry id of the checkout's configs/bases.yaml, for
+// tests that build or check a fixture in that base's layout.
+func CommittedBase(id string) (bases.Base, error) {
+	root, err := config.FindRoot()
+	if err != nil {
+		return bases.Base{}, err
+	}
+	set, err := bases.LoadIn(root)
+	if err != nil {
+		return bases.Base{}, err
+	}
+	return set.Get(id)
 }

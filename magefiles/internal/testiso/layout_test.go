@@ -10,21 +10,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/bases"
-	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 )
 
 // committedBase is an entry of the committed configs/bases.yaml.
 func committedBase(t *testing.T, id string) bases.Base {
 	t.Helper()
-	root, err := config.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := bases.LoadIn(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := s.Get(id)
+	b, err := CommittedBase(id)
 	if err != nil {
 		t.Fatal(err)
 	}
