@@ -1,14 +1,15 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/payload"
 )
 
@@ -127,9 +128,8 @@ func trackedTops(root string) []string {
 			tops = append(tops, name)
 		}
 	}
-	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
-	if err == nil && len(out) > 0 {
-		for name := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
+	if files, err := git.TrackedFiles(context.Background(), root); err == nil && len(files) > 0 {
+		for _, name := range files {
 			top, _, _ := strings.Cut(name, "/")
 			add(top)
 		}

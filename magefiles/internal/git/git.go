@@ -77,3 +77,18 @@ func Changes(ctx context.Context, root string) ([]string, error) {
 func OriginURL(ctx context.Context, root string) (string, error) {
 	return run(ctx, root, "remote", "get-url", "origin")
 }
+
+// TrackedFiles are the paths of the files git tracks in root's work tree
+// (`git ls-files -z`), relative to root; an error outside a checkout or
+// without git.
+func TrackedFiles(ctx context.Context, root string) ([]string, error) {
+	out, err := run(ctx, root, "ls-files", "-z")
+	if err != nil {
+		return nil, err
+	}
+	out = strings.TrimRight(out, "\x00")
+	if out == "" {
+		return nil, nil
+	}
+	return strings.Split(out, "\x00"), nil
+}
