@@ -7,12 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-
-	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 
 	"github.com/novasphere/novasphere-iso/magefiles/internal/config"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/dist"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/git"
+	"github.com/novasphere/novasphere-iso/magefiles/internal/hashing"
 	"github.com/novasphere/novasphere-iso/magefiles/internal/images/imagestest"
 )
 
@@ -86,11 +85,11 @@ func CopyCheckout(dst string) error {
 	if err != nil {
 		return err
 	}
-	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
+	files, err := git.TrackedFiles(context.Background(), root)
 	if err != nil {
 		return fmt.Errorf("git ls-files: %w", err)
 	}
-	for name := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
+	for _, name := range files {
 		data, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil {
 			continue // deleted in the work tree
